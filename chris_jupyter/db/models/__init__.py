@@ -1,0 +1,22 @@
+"""Every model module, imported so that ``Base.metadata`` knows the whole schema.
+
+A new domain adds its module here (one line) and an Alembic revision.
+"""
+
+from .feeds import Feed, FeedComment, FeedTag, Tag
+from .library import ApiToken, File, Folder, Group, GroupMember, Share, ShareLink, User
+
+__all__ = [
+    "ApiToken",
+    "Feed",
+    "FeedComment",
+    "FeedTag",
+    "File",
+    "Folder",
+    "Group",
+    "GroupMember",
+    "Share",
+    "ShareLink",
+    "Tag",
+    "User",
+]

@@ -1,0 +1,160 @@
+"""The one place where library paths are checked and normalised.
+
+A *library path* is a relative POSIX path below the data root, written without a leading
+slash (``home/alice/uploads/scan.dcm``). Every REST handler, CLI command and core function
+passes user-supplied paths through :func:`normalize` before touching the DB or the disk, and
+every path built from outside data (DICOM tags, plugin names) goes through
+:func:`safe_component`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import unicodedata
+from pathlib import Path
+
+MAX_NAME_BYTES = 255
+MAX_PATH_BYTES = 4096
+_UNSAFE_CHARS = re.compile(r"[\x00-\x1f\x7f/\\]")
+_COMPONENT_REPLACE = re.compile(r"[^\w.\-+^ ]+", re.UNICODE)
+
+
+class InvalidPath(ValueError):
+    """A user-supplied path that is not acceptable; the message says why (shown to the user)."""
+
+
+def normalize(path: str, *, allow_root: bool = False) -> str:
+    """Check and normalise a user-supplied library path.
+
+    Parameters
+    ----------
+    path
+        The path as received (``home/alice/x``; a trailing slash is tolerated).
+    allow_root
+        Accept the empty path (the library root) instead of rejecting it.
+
+    Returns
+    -------
+    str
+        The normalised path: NFC unicode, single slashes, no trailing slash.
+
+    Raises
+    ------
+    InvalidPath
+        For absolute paths, ``.``/``..`` components, NUL or control characters, backslashes,
+        empty components and over-long names or paths.
+    """
+    if not isinstance(path, str):
+        raise InvalidPath("path must be a string")
+    if "\x00" in path:
+        raise InvalidPath("path contains a NUL byte")
+    if path.startswith("/"):
+        raise InvalidPath(f"absolute paths are not allowed (use a library path such as 'home/<user>/…'): {path!r}")
+    path = unicodedata.normalize("NFC", path)
+    if path.endswith("/"):
+        path = path.rstrip("/")
+    if path == "":
+        if allow_root:
+            return ""
+        raise InvalidPath("path is empty")
+    if len(path.encode()) > MAX_PATH_BYTES:
+        raise InvalidPath(f"path is longer than {MAX_PATH_BYTES} bytes")
+    parts = path.split("/")
+    for part in parts:
+        check_name(part)
+    return "/".join(parts)
+
+
+def check_name(name: str) -> str:
+    """Check one path component (a file or folder name) and return it."""
+    if name == "":
+        raise InvalidPath("path has an empty component ('//')")
+    if name in (".", ".."):
+        raise InvalidPath(f"path components '.' and '..' are not allowed: {name!r}")
+    if _UNSAFE_CHARS.search(name):
+        raise InvalidPath(f"name contains a control character, '/' or '\\': {name!r}")
+    if len(name.encode()) > MAX_NAME_BYTES:
+        raise InvalidPath(f"name is longer than {MAX_NAME_BYTES} bytes: {name[:40]!r}…")
+    return name
+
+
+def join(*parts: str) -> str:
+    """Join already-valid library path pieces (empty pieces are skipped)."""
+    return "/".join(p.strip("/") for p in parts if p and p.strip("/"))
+
+
+def parent(path: str) -> str:
+    """The parent library path ('' for a top-level entry)."""
+    return path.rsplit("/", 1)[0] if "/" in path else ""
+
+
+def basename(path: str) -> str:
+    return path.rsplit("/", 1)[-1]
+
+
+def is_within(path: str, folder: str) -> bool:
+    """True when ``path`` is ``folder`` itself or lies below it ('' is the root)."""
+    return folder == "" or path == folder or path.startswith(folder + "/")
+
+
+def safe_component(value: object, *, fallback: str = "unknown", max_bytes: int = 100) -> str:
+    """Turn outside data (a DICOM tag, a plugin name) into one safe path component.
+
+    Characters other than letters, digits, ``. - + ^ _`` and space become ``_``; the result is
+    never empty, ``.`` or ``..``, and is cut to ``max_bytes`` UTF-8 bytes.
+    """
+    text = unicodedata.normalize("NFC", str(value if value is not None else "")).strip()
+    text = _COMPONENT_REPLACE.sub("_", text).strip(" .")
+    if not text:
+        text = fallback
+    while len(text.encode()) > max_bytes:
+        text = text[:-1]
+    return text
+
+
+def to_disk(root: Path, path: str) -> Path:
+    """The on-disk location of a normalised library path, refusing anything that escapes ``root``.
+
+    Symlinks are resolved: a link (anywhere on the way) that points outside the data root is
+    refused with :class:`InvalidPath`.
+    """
+    root_real = os.path.realpath(root)
+    target = os.path.join(root_real, *path.split("/")) if path else root_real
+    real = os.path.realpath(target)
+    if real != root_real and not real.startswith(root_real + os.sep):
+        raise InvalidPath(f"path leaves the library through a symbolic link: {path!r}")
+    return Path(target)
+
+
+# Top-level folders of the ChRIS layout.
+HOME = "home"
+SERVICES = "SERVICES"
+PACS = "SERVICES/PACS"
+PUBLIC = "PUBLIC"
+SHARED = "SHARED"
+PIPELINES = "PIPELINES"
+
+
+def home(username: str) -> str:
+    return join(HOME, check_name(username))
+
+
+def uploads(username: str) -> str:
+    return join(home(username), "uploads")
+
+
+def feeds_root(username: str) -> str:
+    return join(home(username), "feeds")
+
+
+def feed_dir(username: str, feed_id: int) -> str:
+    return join(feeds_root(username), f"feed_{int(feed_id)}")
+
+
+def owner_of(path: str) -> str | None:
+    """The user whose home holds ``path`` (``None`` outside ``home/``)."""
+    parts = path.split("/")
+    if len(parts) >= 2 and parts[0] == HOME:
+        return parts[1]
+    return None
