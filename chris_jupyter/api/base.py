@@ -1,0 +1,186 @@
+"""What every REST handler shares: identity, authorization, errors, JSON and pagination.
+
+A handler method is exposed only through one of two decorators, and a test checks that every
+method of every registered handler carries one:
+
+- :func:`endpoint` — an authenticated caller, authorized by the Jupyter server's authorizer
+  for the ``chris`` resource (read for GET/HEAD, write otherwise); the core then checks the
+  caller's rights on the data itself.
+- :func:`link_endpoint` — anonymous access through a private share link token in the URL,
+  read-only and confined to the link's target.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from jupyter_server.auth.decorator import allow_unauthenticated, authorized
+from jupyter_server.auth.identity import User
+from jupyter_server.base.call_context import CallContext
+from jupyter_server.base.handlers import APIHandler
+from tornado import web
+
+from ..backend import Backend
+from ..errors import ChrisError
+from ..identity import TOKEN_PREFIX, AuthError, Principal
+from ..library.paths import InvalidPath
+from ..utils.aio import run_blocking
+
+API_PREFIX = "chris/api/v1"
+AUTH_RESOURCE = "chris"
+MAX_LIMIT = 1000
+
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+
+
+def api_path(suffix: str) -> str:
+    return f"{API_PREFIX}/{suffix}".rstrip("/")
+
+
+def _translate_errors(method: F) -> F:
+    @functools.wraps(method)
+    async def wrapper(self: ChrisHandler, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await method(self, *args, **kwargs)
+        except ChrisError as e:
+            raise web.HTTPError(e.status, str(e), reason=type(e).__name__) from None
+        except InvalidPath as e:
+            raise web.HTTPError(400, str(e), reason="InvalidPath") from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def endpoint(method: F) -> F:
+    """Expose a handler method to authenticated, authorized callers only."""
+    action = "read" if method.__name__ in ("get", "head") else "write"
+    inner = _translate_errors(method)
+
+    @functools.wraps(method)
+    async def wrapper(self: ChrisHandler, *args: Any, **kwargs: Any) -> Any:
+        if self.principal is None or self.principal.via == "link":
+            raise web.HTTPError(401, "authentication required")
+        return await inner(self, *args, **kwargs)
+
+    wrapped = authorized(action, AUTH_RESOURCE)(wrapper)
+    wrapped.__chris_auth__ = "user"  # type: ignore[attr-defined]
+    return wrapped  # type: ignore[return-value]
+
+
+def link_endpoint(method: F) -> F:
+    """Expose a handler method to holders of a share link (first URL argument is the token)."""
+
+    @functools.wraps(method)
+    async def wrapper(self: ChrisHandler, token: str, *args: Any, **kwargs: Any) -> Any:
+        self.principal, self.link_target = await self.run(self.backend.sharing.link_principal, token)
+        return await method(self, *args, **kwargs)
+
+    wrapped = allow_unauthenticated(_translate_errors(wrapper))
+    wrapped.__chris_auth__ = "link"  # type: ignore[attr-defined]
+    return wrapped  # type: ignore[return-value]
+
+
+class ChrisHandler(APIHandler):
+    auth_resource = AUTH_RESOURCE
+    principal: Principal | None = None
+    link_target: str | None = None
+
+    def initialize(self, backend: Backend, chris_app: Any) -> None:
+        self.backend = backend
+        self.chris_app = chris_app
+
+    # -- identity ---------------------------------------------------------------------------------
+    def _bearer(self) -> str | None:
+        auth = self.request.headers.get("Authorization", "")
+        scheme, _, value = auth.partition(" ")
+        value = value.strip()
+        if scheme.lower() in ("bearer", "token") and value.startswith(TOKEN_PREFIX):
+            return value
+        return None
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        token = self._bearer()
+        if token is None:
+            await super().prepare()
+            user = self.current_user
+            if user is not None:
+                self.principal = await self.run(self.chris_app.principal_for_jupyter_user, user)
+            return
+        # A backend-issued API token: it identifies the caller by itself, so the Jupyter
+        # server's own login (cookie or server token) is not consulted, and as a header
+        # credential it needs no XSRF check.
+        CallContext.set(CallContext.JUPYTER_HANDLER, self)
+        if not self.check_host():
+            raise web.HTTPError(403)
+        try:
+            self.principal = await self.run(self.backend.users.authenticate_token, token)
+        except AuthError as e:
+            raise web.HTTPError(401, str(e)) from None
+        self.current_user = self._jupyter_current_user = User(username=self.principal.username)
+        self._token_authenticated = True
+
+    # -- helpers ----------------------------------------------------------------------------------
+    async def run(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Call blocking core code off the event loop."""
+        return await run_blocking(func, *args, **kwargs)
+
+    def json_body(self) -> dict[str, Any]:
+        if not self.request.body:
+            return {}
+        try:
+            body = json.loads(self.request.body)
+        except ValueError:
+            raise web.HTTPError(400, "request body is not valid JSON") from None
+        if not isinstance(body, dict):
+            raise web.HTTPError(400, "request body must be a JSON object")
+        return body
+
+    def reply(self, data: Any, status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(data, default=str))
+
+    def int_arg(self, name: str, default: int, *, lo: int = 0, hi: int | None = None) -> int:
+        raw = self.get_argument(name, None)
+        if raw is None or raw == "":
+            return default
+        try:
+            val = int(raw)
+        except ValueError:
+            raise web.HTTPError(400, f"'{name}' must be a whole number, got {raw!r}") from None
+        if val < lo or (hi is not None and val > hi):
+            rng = f"between {lo} and {hi}" if hi is not None else f"at least {lo}"
+            raise web.HTTPError(400, f"'{name}' must be {rng}, got {val}")
+        return val
+
+    def page_args(self, default_limit: int = 100) -> tuple[int, int]:
+        return (self.int_arg("limit", default_limit, lo=1, hi=MAX_LIMIT), self.int_arg("offset", 0))
+
+    def date_arg(self, name: str) -> dt.datetime | None:
+        raw = self.get_argument(name, None)
+        if not raw:
+            return None
+        try:
+            value = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError:
+            raise web.HTTPError(400, f"'{name}' must be an ISO 8601 date or time, got {raw!r}") from None
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+    def bool_arg(self, name: str, default: bool = False) -> bool:
+        raw = self.get_argument(name, None)
+        if raw is None:
+            return default
+        if raw.lower() in ("1", "true", "yes", "on", ""):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        raise web.HTTPError(400, f"'{name}' must be true or false, got {raw!r}")
+
+    def required_arg(self, name: str) -> str:
+        raw = self.get_argument(name, None)
+        if raw is None:
+            raise web.HTTPError(400, f"the query argument '{name}' is required")
+        return raw

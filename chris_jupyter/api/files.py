@@ -1,0 +1,206 @@
+"""The library over REST: list, stat, upload (streamed), download (ranges), zip, move, delete."""
+
+from __future__ import annotations
+
+from tornado import web
+
+from ..library import paths
+from .base import ChrisHandler, api_path, endpoint
+from .transfer import send_file, send_zip
+
+AUTH_RESOURCE = "chris"
+
+
+class FilesHandler(ChrisHandler):
+    """``GET files?path=`` lists a folder (paginated); ``DELETE files?path=`` removes a path."""
+
+    @endpoint
+    async def get(self) -> None:
+        limit, offset = self.page_args()
+        page = await self.run(
+            self.backend.library.list, self.principal, self.get_argument("path", ""),
+            limit=limit, offset=offset, name_contains=self.get_argument("name", None),
+        )
+        self.reply(page.to_json())
+
+    @endpoint
+    async def delete(self) -> None:
+        await self.run(self.backend.library.delete, self.principal, self.required_arg("path"))
+        self.set_status(204)
+        await self.finish()
+
+
+class StatHandler(ChrisHandler):
+    @endpoint
+    async def get(self) -> None:
+        entry = await self.run(self.backend.library.stat, self.principal, self.get_argument("path", ""))
+        self.reply(entry.to_json())
+
+
+@web.stream_request_body
+class ContentHandler(ChrisHandler):
+    """``PUT files/content?path=`` streams the request body into a new file (atomic);
+    ``GET``/``HEAD`` send a file with HTTP range support."""
+
+    ticket = None
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        await super().prepare()
+        if self.request.method != "PUT":
+            return
+        if self.principal is None:
+            raise web.HTTPError(401, "authentication required")
+        limit = self.chris_app.max_upload_size
+        declared = self.request.headers.get("Content-Length")
+        if declared is not None and int(declared) > limit:
+            raise web.HTTPError(413, f"upload of {declared} bytes exceeds the limit of {limit} bytes")
+        self.request.connection.set_max_body_size(limit)  # type: ignore[union-attr]
+        self.request.connection.set_body_timeout(3600)  # type: ignore[union-attr]
+        self._check_authorized_put()
+        try:
+            self.ticket = await self.run(
+                self.backend.library.begin_upload, self.principal, self.required_arg("path"),
+                overwrite=self.bool_arg("overwrite"),
+            )
+        except Exception as e:
+            from ..errors import ChrisError
+
+            if isinstance(e, ChrisError):
+                raise web.HTTPError(e.status, str(e)) from None
+            if isinstance(e, paths.InvalidPath):
+                raise web.HTTPError(400, str(e)) from None
+            raise
+
+    def _check_authorized_put(self) -> None:
+        if not self.authorizer.is_authorized(self, self.current_user, "write", self.auth_resource):
+            raise web.HTTPError(403, "not authorized to upload")
+
+    def data_received(self, chunk: bytes) -> None:
+        if self.ticket is not None:
+            self.ticket.temp.write(chunk)
+
+    def on_connection_close(self) -> None:
+        # Client went away mid-upload: nothing may appear.
+        if self.ticket is not None and self.request.method == "PUT" and not self._finished:
+            self.backend.library.abort_upload(self.ticket)
+            self.ticket = None
+
+    @endpoint
+    async def put(self) -> None:
+        ticket = self.ticket
+        if ticket is None:
+            raise web.HTTPError(400, "upload was not started")
+        declared = self.request.headers.get("Content-Length")
+        if declared is not None and int(declared) != ticket.temp.written:
+            self.backend.library.abort_upload(ticket)
+            raise web.HTTPError(400, f"received {ticket.temp.written} of {declared} bytes")
+        try:
+            entry = await self.run(self.backend.library.finish_upload, ticket)
+        except BaseException:
+            self.backend.library.abort_upload(ticket)
+            raise
+        finally:
+            self.ticket = None
+        self.reply(entry.to_json(), status=201)
+
+    @endpoint
+    async def get(self) -> None:
+        disk, entry = await self.run(self.backend.library.open_file, self.principal, self.required_arg("path"))
+        await send_file(self, disk, entry)
+
+    @endpoint
+    async def head(self) -> None:
+        disk, entry = await self.run(self.backend.library.open_file, self.principal, self.required_arg("path"))
+        await send_file(self, disk, entry, head=True)
+
+
+class ZipHandler(ChrisHandler):
+    """``GET files/zip?path=`` streams a folder as a zip archive built on the fly."""
+
+    @endpoint
+    async def get(self) -> None:
+        path = self.get_argument("path", "")
+        names = await self.run(self.backend.library.zip_names, self.principal, path)
+        chunks = self.backend.store.iter_zip(path, names=names)
+        await send_zip(self, chunks, paths.basename(path) or "library")
+
+
+class FoldersHandler(ChrisHandler):
+    """``POST files/folders {"path"}`` creates a folder (and its parents)."""
+
+    @endpoint
+    async def post(self) -> None:
+        body = self.json_body()
+        entry = await self.run(self.backend.library.mkdir, self.principal, str(body.get("path", "")))
+        self.reply(entry.to_json(), status=201)
+
+
+class MoveHandler(ChrisHandler):
+    """``POST files/move {"src", "dst"}`` moves or renames a file or folder."""
+
+    @endpoint
+    async def post(self) -> None:
+        body = self.json_body()
+        if "src" not in body or "dst" not in body:
+            raise web.HTTPError(400, "give 'src' and 'dst'")
+        entry = await self.run(self.backend.library.move, self.principal, str(body["src"]), str(body["dst"]))
+        self.reply(entry.to_json())
+
+
+class SearchFilesHandler(ChrisHandler):
+    """``GET search/files`` finds readable files by name, path, folder, owner and dates."""
+
+    @endpoint
+    async def get(self) -> None:
+        limit, offset = self.page_args()
+        page = await self.run(
+            self.backend.library.search, self.principal,
+            name_contains=self.get_argument("name", None), path=self.get_argument("path", None),
+            under=self.get_argument("under", None), owner=self.get_argument("owner", None),
+            created_after=self.date_arg("created_after"), created_before=self.date_arg("created_before"),
+            limit=limit, offset=offset,
+        )
+        self.reply(page.to_json())
+
+
+default_handlers = [
+    (api_path("files"), FilesHandler),
+    (api_path("files/stat"), StatHandler),
+    (api_path("files/content"), ContentHandler),
+    (api_path("files/zip"), ZipHandler),
+    (api_path("files/folders"), FoldersHandler),
+    (api_path("files/move"), MoveHandler),
+    (api_path("search/files"), SearchFilesHandler),
+]
+
+_path_q = {"name": "path", "in": "query", "schema": {"type": "string"}, "description": "library path"}
+_page_q = [
+    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+]
+openapi_paths = {
+    "/files": {
+        "get": {"summary": "List a folder (folders first, then files; paginated, with total)",
+                "parameters": [_path_q, {"name": "name", "in": "query", "schema": {"type": "string"}},
+                               *_page_q]},
+        "delete": {"summary": "Delete a file or folder", "parameters": [_path_q]},
+    },
+    "/files/stat": {"get": {"summary": "One file's or folder's metadata", "parameters": [_path_q]}},
+    "/files/content": {
+        "get": {"summary": "Download a file (supports Range)", "parameters": [_path_q]},
+        "head": {"summary": "File size and headers", "parameters": [_path_q]},
+        "put": {"summary": "Upload a file: the raw request body, streamed to disk, appears atomically",
+                "parameters": [_path_q, {"name": "overwrite", "in": "query", "schema": {"type": "boolean"}}],
+                "requestBody": {"content": {"application/octet-stream": {}}}},
+    },
+    "/files/zip": {"get": {"summary": "Download a folder as a zip archive streamed on the fly",
+                           "parameters": [_path_q]}},
+    "/files/folders": {"post": {"summary": "Create a folder", "requestBody": {"content": {
+        "application/json": {"schema": {"type": "object", "properties": {"path": {"type": "string"}}}}}}}},
+    "/files/move": {"post": {"summary": "Move or rename", "requestBody": {"content": {
+        "application/json": {"schema": {"type": "object", "properties": {
+            "src": {"type": "string"}, "dst": {"type": "string"}}}}}}}},
+    "/search/files": {"get": {"summary": "Search readable files", "parameters": [
+        {"name": n, "in": "query", "schema": {"type": "string"}}
+        for n in ("name", "path", "under", "owner", "created_after", "created_before")] + _page_q}},
+}

@@ -1,0 +1,141 @@
+"""Shares with users, groups or everyone, and private share links (plus their anonymous use)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from tornado import web
+
+from ..library import paths
+from .base import ChrisHandler, api_path, endpoint, link_endpoint
+from .transfer import send_file, send_zip
+
+AUTH_RESOURCE = "chris"
+
+
+class SharesHandler(ChrisHandler):
+    @endpoint
+    async def get(self) -> None:
+        self.reply({"items": await self.run(self.backend.sharing.list, self.principal)})
+
+    @endpoint
+    async def post(self) -> None:
+        b = self.json_body()
+        out = await self.run(
+            self.backend.sharing.create, self.principal, path=b.get("path"), feed_id=b.get("feed_id"),
+            user=b.get("user"), group=b.get("group"), public=bool(b.get("public", False)),
+            permission=b.get("permission", "read"),
+        )
+        self.reply(out, status=201)
+
+
+class ShareHandler(ChrisHandler):
+    @endpoint
+    async def delete(self, share_id: str) -> None:
+        await self.run(self.backend.sharing.delete, self.principal, int(share_id))
+        self.set_status(204)
+        await self.finish()
+
+
+class LinksHandler(ChrisHandler):
+    @endpoint
+    async def get(self) -> None:
+        self.reply({"items": await self.run(self.backend.sharing.list_links, self.principal)})
+
+    @endpoint
+    async def post(self) -> None:
+        b = self.json_body()
+        try:
+            seconds = float(b.get("expires_in", 7 * 86400))
+        except (TypeError, ValueError):
+            raise web.HTTPError(400, "'expires_in' must be a number of seconds") from None
+        out = await self.run(
+            self.backend.sharing.create_link, self.principal, path=b.get("path"),
+            feed_id=b.get("feed_id"), expires_in=dt.timedelta(seconds=seconds),
+        )
+        base = self.base_url.rstrip("/") + "/" + api_path("links/") + out["token"]
+        out["url"] = base + "/files"
+        self.reply(out, status=201)
+
+
+class LinkHandler(ChrisHandler):
+    @endpoint
+    async def delete(self, link_id: str) -> None:
+        await self.run(self.backend.sharing.revoke_link, self.principal, int(link_id))
+        self.set_status(204)
+        await self.finish()
+
+
+def _link_path(h: ChrisHandler) -> str:
+    """The path asked for through a link: relative to the link's target, never above it."""
+    rel = h.get_argument("path", "")
+    rel = paths.normalize(rel, allow_root=True)
+    return paths.join(h.link_target or "", rel) if rel else (h.link_target or "")
+
+
+class LinkFilesHandler(ChrisHandler):
+    """``GET links/<token>/files?path=`` lists (or describes) what a link opens."""
+
+    @link_endpoint
+    async def get(self) -> None:
+        limit, offset = self.page_args()
+        path = _link_path(self)
+        lib = self.backend.library
+        entry = await self.run(lib.stat, self.principal, path)
+        if entry.kind == "file":
+            self.reply({"target": self.link_target, "entry": entry.to_json()})
+            return
+        page = await self.run(lib.list, self.principal, path, limit=limit, offset=offset)
+        self.reply({"target": self.link_target, **page.to_json()})
+
+
+class LinkContentHandler(ChrisHandler):
+    @link_endpoint
+    async def get(self) -> None:
+        disk, entry = await self.run(self.backend.library.open_file, self.principal, _link_path(self))
+        await send_file(self, disk, entry)
+
+
+class LinkZipHandler(ChrisHandler):
+    @link_endpoint
+    async def get(self) -> None:
+        path = _link_path(self)
+        names = await self.run(self.backend.library.zip_names, self.principal, path)
+        await send_zip(self, self.backend.store.iter_zip(path, names=names), paths.basename(path))
+
+
+_TOKEN = r"(chrislink_[A-Za-z0-9_\-]+)"
+default_handlers = [
+    (api_path("shares"), SharesHandler),
+    (api_path(r"shares/(\d+)"), ShareHandler),
+    (api_path("links"), LinksHandler),
+    (api_path(r"links/(\d+)"), LinkHandler),
+    (api_path(f"links/{_TOKEN}/files"), LinkFilesHandler),
+    (api_path(f"links/{_TOKEN}/content"), LinkContentHandler),
+    (api_path(f"links/{_TOKEN}/zip"), LinkZipHandler),
+]
+
+_share_body = {"type": "object", "properties": {
+    "path": {"type": "string"}, "feed_id": {"type": "integer"}, "user": {"type": "string"},
+    "group": {"type": "string"}, "public": {"type": "boolean"},
+    "permission": {"type": "string", "enum": ["read", "write"]}}}
+_tok = {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}
+_id = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+openapi_paths = {
+    "/shares": {"get": {"summary": "Shares I made and shares with me"},
+                "post": {"summary": "Share a path or feed with a user, a group or everyone",
+                         "requestBody": {"content": {"application/json": {"schema": _share_body}}}}},
+    "/shares/{id}": {"delete": {"summary": "Remove a share", "parameters": [_id]}},
+    "/links": {"get": {"summary": "My private share links"},
+               "post": {"summary": "Create an expiring private link to a path or feed",
+                        "requestBody": {"content": {"application/json": {"schema": {"type": "object",
+                            "properties": {"path": {"type": "string"}, "feed_id": {"type": "integer"},
+                                           "expires_in": {"type": "number"}}}}}}}},
+    "/links/{id}": {"delete": {"summary": "Revoke a link", "parameters": [_id]}},
+    "/links/{token}/files": {"get": {"summary": "Anonymous: list what a link opens",
+                                     "parameters": [_tok], "security": []}},
+    "/links/{token}/content": {"get": {"summary": "Anonymous: download a file through a link",
+                                       "parameters": [_tok], "security": []}},
+    "/links/{token}/zip": {"get": {"summary": "Anonymous: download a folder through a link as zip",
+                                   "parameters": [_tok], "security": []}},
+}

@@ -1,0 +1,122 @@
+"""The Jupyter server extension: configuration traits, the backend, the REST handlers."""
+
+from __future__ import annotations
+
+import getpass
+import re
+from pathlib import Path
+from typing import Any
+
+from jupyter_core.paths import jupyter_data_dir
+from jupyter_server.extension.application import ExtensionApp
+from traitlets import Bool, Enum, Int, Unicode, default, validate
+
+from ._version import __version__
+from .backend import Backend, Settings
+from .identity import Principal
+
+
+class ChrisApp(ExtensionApp):
+    """ChRIS for Jupyter: the library, DICOM and compute APIs inside a Jupyter server."""
+
+    name = "chris_jupyter"
+    description = __doc__
+    version = __version__
+    load_other_extensions = True
+
+    data_dir = Unicode(
+        help="""Folder that holds the library tree (``library/``), uploads in progress (``tmp/``)
+        and, with the default database, ``chris.db``. Every runner mounts ``library/`` so that
+        plugins run next to the data. Defaults to ``<jupyter data dir>/chris``; the CHRIS_DATA_DIR
+        environment variable overrides the default.""",
+    ).tag(config=True)
+
+    @default("data_dir")
+    def _default_data_dir(self) -> str:
+        import os
+
+        return os.environ.get("CHRIS_DATA_DIR") or str(Path(jupyter_data_dir()) / "chris")
+
+    db_url = Unicode(
+        "",
+        help="""SQLAlchemy URL of the metadata database. Empty (the default) means an SQLite file
+        ``chris.db`` in ``data_dir``, which serves one machine. For several users or large
+        libraries use PostgreSQL, e.g. ``postgresql+psycopg://chris:secret@db:5432/chris``
+        (install the ``postgres`` extra). The schema is created and upgraded at start.""",
+    ).tag(config=True)
+
+    runner = Enum(
+        ["auto", "local", "docker"],
+        default_value="auto",
+        help="""Where plugin jobs run. ``local`` runs plugins as subprocesses of the server (only
+        for plugins installed in its Python environment); ``docker`` runs each job in a container
+        without network, as a non-root user, with the plugin's CPU and memory limits, the input
+        folder mounted read-only and the output folder read-write straight from the library.
+        ``auto`` picks ``docker`` when a Docker engine answers and ``local`` otherwise.""",
+    ).tag(config=True)
+
+    embedded_user = Unicode(
+        help="""ChRIS username of whoever is logged in to this Jupyter server (embedded mode, one
+        person per server). That user is an administrator of the embedded backend. Defaults to
+        the operating-system user name (``chris`` for root).""",
+    ).tag(config=True)
+
+    @default("embedded_user")
+    def _default_embedded_user(self) -> str:
+        name = re.sub(r"[^\w.\-]", "_", getpass.getuser()) or "chris"
+        return "chris" if name == "root" else name
+
+    @validate("embedded_user")
+    def _check_user(self, proposal: dict[str, Any]) -> str:
+        from .library.paths import check_name
+
+        return check_name(proposal["value"])
+
+    pacs_group = Unicode(
+        "pacs_users",
+        help="""Members of this group may read everything received from or pulled out of PACS
+        (``SERVICES/PACS``). Administrators always may. Empty: only administrators.""",
+    ).tag(config=True)
+
+    max_upload_size = Int(
+        1024**4,
+        help="""Largest upload accepted, in bytes (default 1 TiB). Uploads stream to disk, so
+        size costs no memory.""",
+    ).tag(config=True)
+
+    fsync_uploads = Bool(
+        False,
+        help="""Flush every finished upload to stable storage before it appears. Uploads always
+        appear atomically (never half-written, also when the server is killed); this adds
+        safety against power loss at the cost of upload speed.""",
+    ).tag(config=True)
+
+    def initialize_settings(self) -> None:
+        settings = Settings(
+            data_root=Path(self.data_dir),
+            db_url=self.db_url or None,
+            pacs_group=self.pacs_group,
+            fsync_uploads=self.fsync_uploads,
+        )
+        self.backend = Backend(settings)
+        self.backend.users.ensure_user(self.embedded_user, is_admin=True)
+        self.log.info("ChRIS backend: data in %s, database %s", self.data_dir,
+                      settings.resolved_db_url().split("@")[-1])
+
+    def principal_for_jupyter_user(self, user: Any) -> Principal:
+        """The ChRIS principal of a user the Jupyter server authenticated (embedded mode)."""
+        return self.backend.principal(self.embedded_user, via="jupyter")
+
+    def initialize_handlers(self) -> None:
+        from .api import all_handlers
+
+        kwargs = {"backend": self.backend, "chris_app": self}
+        self.handlers.extend((pattern, cls, kwargs) for pattern, cls in all_handlers())
+
+    async def stop_extension(self) -> None:
+        backend = getattr(self, "backend", None)
+        if backend is not None:
+            backend.close()
+
+
+main = launch_new_instance = ChrisApp.launch_instance

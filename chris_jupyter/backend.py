@@ -1,0 +1,73 @@
+"""The backend: every core service, built from plain settings, with no web framework in sight.
+
+``ChrisApp`` (the Jupyter server extension), the JupyterHub service and the tests all build one
+``Backend`` and hand its services to whatever front end they serve.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .db import Database
+from .events import EventBus
+from .feeds.service import Feeds
+from .identity import Principal, Users
+from .library.service import Library
+from .library.sharing import Sharing
+from .library.store import Store
+
+log = logging.getLogger("chris_jupyter")
+
+
+@dataclass
+class Settings:
+    data_root: Path
+    db_url: str | None = None  # default: SQLite file under data_root
+    pacs_group: str = "pacs_users"
+    fsync_uploads: bool = False
+    migrate: bool = True  # Alembic upgrade at start; tests of the core may use create_all
+
+    def resolved_db_url(self) -> str:
+        return self.db_url or f"sqlite:///{Path(self.data_root).resolve() / 'chris.db'}"
+
+
+@dataclass
+class Backend:
+    settings: Settings
+    db: Database = field(init=False)
+    events: EventBus = field(init=False)
+    store: Store = field(init=False)
+    users: Users = field(init=False)
+    library: Library = field(init=False)
+    sharing: Sharing = field(init=False)
+    feeds: Feeds = field(init=False)
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        Path(s.data_root).mkdir(parents=True, exist_ok=True)
+        self.db = Database(s.resolved_db_url())
+        if s.migrate:
+            self.db.upgrade()
+        else:
+            self.db.create_all()
+        self.events = EventBus()
+        self.store = Store(Path(s.data_root))
+        left = self.store.clean_tmp()
+        if left:
+            log.info("removed %d unfinished uploads left by an earlier run", left)
+        self.library = Library(self.db, self.store, self.events, pacs_group=s.pacs_group,
+                               fsync=s.fsync_uploads)
+        self.users = Users(self.db, on_new_user=lambda u: self.library.init_home(u.username))
+        self.sharing = Sharing(self.db, self.events, pacs_group=s.pacs_group)
+        self.feeds = Feeds(self.db, self.library, self.events)
+        self.library.init_tree()
+
+    def principal(self, username: str, *, via: str = "token", is_admin: bool | None = None) -> Principal:
+        """The principal of ``username``, creating the user on first sight."""
+        self.users.ensure_user(username, is_admin=is_admin)
+        return self.users.principal(username, via=via)
+
+    def close(self) -> None:
+        self.db.dispose()

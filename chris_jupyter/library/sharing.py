@@ -1,0 +1,169 @@
+"""Shares (with a user, a group or everyone) and expiring private share links."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import or_, select
+
+from ..db import Database, utcnow
+from ..db.models import Feed, File, Folder, Group, Share, ShareLink, User
+from ..errors import BadRequest, NotFound
+from ..events import EventBus
+from ..identity import Principal, hash_token
+from . import paths
+from .permissions import Access, feed_access, load_grants
+
+LINK_PREFIX = "chrislink_"
+MAX_LINK_LIFETIME = dt.timedelta(days=365)
+
+
+@dataclass
+class ShareTarget:
+    path: str | None = None
+    feed_id: int | None = None
+
+
+def share_json(sh: Share, s) -> dict[str, Any]:  # noqa: ANN001
+    user = s.get(User, sh.grantee_user_id) if sh.grantee_user_id else None
+    group = s.get(Group, sh.grantee_group_id) if sh.grantee_group_id else None
+    creator = s.get(User, sh.created_by_id)
+    return {
+        "id": sh.id,
+        "path": sh.path,
+        "feed_id": sh.feed_id,
+        "user": user.username if user else None,
+        "group": group.name if group else None,
+        "public": sh.public,
+        "permission": "write" if sh.permission == "w" else "read",
+        "created_by": creator.username if creator else None,
+        "created_at": sh.created_at.isoformat(),
+    }
+
+
+class Sharing:
+    def __init__(self, db: Database, events: EventBus, *, pacs_group: str) -> None:
+        self.db = db
+        self.events = events
+        self.pacs_group = pacs_group
+
+    def _check_target(self, s, principal: Principal, path: str | None, feed_id: int | None):  # noqa: ANN001
+        if (path is None) == (feed_id is None):
+            raise BadRequest("give exactly one of 'path' or 'feed_id'")
+        g = load_grants(s, principal, pacs_group=self.pacs_group)
+        if path is not None:
+            path = paths.normalize(path)
+            exists = s.scalar(select(File.id).where(File.path == path)) or s.scalar(
+                select(Folder.id).where(Folder.path == path)
+            )
+            if not exists or not g.can_read(path):
+                raise NotFound(f"no such file or folder, or not shared with you: {path!r}")
+            if not g.can_write(path):
+                raise NotFound(f"only those who may change {path!r} can share it")
+            return path, None
+        feed = s.get(Feed, feed_id)
+        if feed is None or feed_access(s, g, feed) < Access.WRITE:
+            raise NotFound(f"no such feed, or you may not share it: {feed_id}")
+        return None, feed.id
+
+    def create(
+        self, principal: Principal, *, path: str | None = None, feed_id: int | None = None,
+        user: str | None = None, group: str | None = None, public: bool = False,
+        permission: str = "read",
+    ) -> dict[str, Any]:
+        if sum(x is not None and x is not False for x in (user, group, public or None)) != 1:
+            raise BadRequest("share with exactly one of 'user', 'group' or 'public'")
+        if permission not in ("read", "write"):
+            raise BadRequest("permission must be 'read' or 'write'")
+        if public and permission == "write":
+            raise BadRequest("public shares are read-only")
+        with self.db.session() as s:
+            path, feed_id = self._check_target(s, principal, path, feed_id)
+            sh = Share(path=path, feed_id=feed_id, public=bool(public),
+                       permission="w" if permission == "write" else "r",
+                       created_by_id=principal.user_id)
+            if user is not None:
+                u = s.scalar(select(User).where(User.username == user))
+                if u is None:
+                    raise NotFound(f"no such user: {user!r}")
+                sh.grantee_user_id = u.id
+            if group is not None:
+                gr = s.scalar(select(Group).where(Group.name == group))
+                if gr is None:
+                    raise NotFound(f"no such group: {group!r}")
+                sh.grantee_group_id = gr.id
+            s.add(sh)
+            s.flush()
+            out = share_json(sh, s)
+        self.events.publish("share.created", out, users=[principal.username, *([user] if user else [])])
+        return out
+
+    def list(self, principal: Principal) -> list[dict[str, Any]]:
+        """Shares the caller made, and shares made with them (directly or via a group)."""
+        with self.db.session() as s:
+            group_ids = select(Group.id).where(Group.name.in_(principal.groups or {"-"}))
+            q = select(Share).where(or_(
+                Share.created_by_id == principal.user_id,
+                Share.grantee_user_id == principal.user_id,
+                Share.grantee_group_id.in_(group_ids),
+            )).order_by(Share.id)
+            return [share_json(sh, s) for sh in s.scalars(q)]
+
+    def delete(self, principal: Principal, share_id: int) -> None:
+        with self.db.session() as s:
+            sh = s.get(Share, share_id)
+            if sh is None or (sh.created_by_id != principal.user_id and not principal.is_admin):
+                raise NotFound(f"no such share: {share_id}")
+            s.delete(sh)
+
+    # -- private links ----------------------------------------------------------------------------
+    def create_link(
+        self, principal: Principal, *, path: str | None = None, feed_id: int | None = None,
+        expires_in: dt.timedelta = dt.timedelta(days=7),
+    ) -> dict[str, Any]:
+        if expires_in <= dt.timedelta(0) or expires_in > MAX_LINK_LIFETIME:
+            raise BadRequest("a link must expire after more than 0 seconds and at most a year")
+        clear = LINK_PREFIX + secrets.token_urlsafe(24)
+        with self.db.session() as s:
+            path, feed_id = self._check_target(s, principal, path, feed_id)
+            link = ShareLink(token_hash=hash_token(clear), path=path, feed_id=feed_id,
+                             created_by_id=principal.user_id, expires_at=utcnow() + expires_in)
+            s.add(link)
+            s.flush()
+            return {**self._link_json(link), "token": clear}
+
+    @staticmethod
+    def _link_json(link: ShareLink) -> dict[str, Any]:
+        return {"id": link.id, "path": link.path, "feed_id": link.feed_id,
+                "created_at": link.created_at.isoformat(), "expires_at": link.expires_at.isoformat(),
+                "revoked": link.revoked_at is not None}
+
+    def list_links(self, principal: Principal) -> list[dict[str, Any]]:
+        with self.db.session() as s:
+            q = select(ShareLink).where(ShareLink.created_by_id == principal.user_id).order_by(ShareLink.id)
+            return [self._link_json(lk) for lk in s.scalars(q)]
+
+    def revoke_link(self, principal: Principal, link_id: int) -> None:
+        with self.db.session() as s:
+            link = s.get(ShareLink, link_id)
+            if link is None or (link.created_by_id != principal.user_id and not principal.is_admin):
+                raise NotFound(f"no such link: {link_id}")
+            link.revoked_at = utcnow()
+
+    def link_principal(self, clear: str) -> tuple[Principal, str]:
+        """The read-only principal a link stands for, and the library path it opens."""
+        with self.db.session() as s:
+            link = s.scalar(select(ShareLink).where(ShareLink.token_hash == hash_token(clear)))
+            if link is None or link.revoked_at is not None or link.expires_at <= utcnow():
+                raise NotFound("this link does not exist, has expired or was revoked")
+            creator = s.get(User, link.created_by_id)
+            if link.path is not None:
+                target = link.path
+            else:
+                feed = s.get(Feed, link.feed_id)
+                target = paths.feed_dir(feed.owner.username, feed.id)
+            return Principal(username=f"link:{creator.username}", user_id=-link.id, via="link",
+                             link_id=link.id), target

@@ -1,0 +1,224 @@
+"""The library's bytes on disk: atomic writes, streaming reads, zip streaming, moves.
+
+The store knows nothing of users or the DB: :mod:`chris_jupyter.library.service` decides what
+may happen and keeps the DB in step. Every path given here is already normalised
+(:func:`chris_jupyter.library.paths.normalize`).
+
+Layout of the data root::
+
+    <data_root>/library/   the library tree every runner mounts (home/, SERVICES/, …)
+    <data_root>/tmp/       uploads in progress (same filesystem, so a rename is atomic)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import shutil
+import stat
+import threading
+import uuid
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import paths
+
+CHUNK = 1024 * 1024
+
+
+class StoreError(Exception):
+    """A disk-level failure the user can act on (exists, not found, not a folder…)."""
+
+
+@dataclass
+class TempUpload:
+    """An upload in progress. Bytes go to ``temp``; :meth:`Store.commit` makes them appear."""
+
+    temp: Path
+    file: object  # an open binary file
+    written: int = 0
+
+    def write(self, data: bytes) -> None:
+        self.file.write(data)  # type: ignore[attr-defined]
+        self.written += len(data)
+
+
+@dataclass(frozen=True)
+class DiskEntry:
+    path: str  # library path
+    size: int
+    is_dir: bool
+    mtime: float
+
+
+class Store:
+    def __init__(self, data_root: Path) -> None:
+        self.data_root = Path(data_root)
+        self.root = self.data_root / "library"
+        self.tmp = self.data_root / "tmp"
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.tmp.mkdir(parents=True, exist_ok=True)
+
+    # -- locations --------------------------------------------------------------------------------
+    def disk(self, path: str) -> Path:
+        """Where a library path lives on disk (refuses symlink escapes)."""
+        return paths.to_disk(self.root, path)
+
+    def exists(self, path: str) -> bool:
+        return self.disk(path).exists()
+
+    def is_dir(self, path: str) -> bool:
+        return self.disk(path).is_dir()
+
+    # -- writing ----------------------------------------------------------------------------------
+    def clean_tmp(self) -> int:
+        """Delete uploads left behind by a killed process; returns how many went."""
+        n = 0
+        for p in self.tmp.iterdir():
+            with contextlib.suppress(OSError):
+                p.unlink() if not p.is_dir() else shutil.rmtree(p)
+                n += 1
+        return n
+
+    def begin(self) -> TempUpload:
+        temp = self.tmp / f"upload-{uuid.uuid4().hex}"
+        return TempUpload(temp, open(temp, "xb", buffering=CHUNK))  # noqa: SIM115
+
+    def abort(self, up: TempUpload) -> None:
+        with contextlib.suppress(OSError):
+            up.file.close()  # type: ignore[attr-defined]
+        with contextlib.suppress(FileNotFoundError):
+            up.temp.unlink()
+
+    def commit(self, up: TempUpload, path: str, *, overwrite: bool, fsync: bool = False) -> int:
+        """Make the upload appear at ``path`` in one rename; returns its size."""
+        f = up.file
+        f.flush()  # type: ignore[attr-defined]
+        if fsync:
+            os.fsync(f.fileno())  # type: ignore[attr-defined]
+        f.close()  # type: ignore[attr-defined]
+        target = self.disk(path)
+        self.makedirs(paths.parent(path))
+        if target.is_dir():
+            self.abort(up)
+            raise StoreError(f"a folder exists at {path!r}")
+        os.chmod(up.temp, 0o644)
+        if overwrite:
+            os.replace(up.temp, target)
+        else:
+            # link() fails if the target exists: no window where another upload is overwritten.
+            try:
+                os.link(up.temp, target)
+            except FileExistsError:
+                self.abort(up)
+                raise StoreError(f"a file already exists at {path!r}") from None
+            up.temp.unlink()
+        return up.written
+
+    def makedirs(self, path: str) -> Path:
+        d = self.disk(path)
+        if d.exists() and not d.is_dir():
+            raise StoreError(f"a file exists at {path!r}")
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+
+    def move(self, src: str, dst: str) -> None:
+        s, d = self.disk(src), self.disk(dst)
+        if not s.exists():
+            raise StoreError(f"nothing at {src!r}")
+        if d.exists():
+            raise StoreError(f"something already exists at {dst!r}")
+        self.makedirs(paths.parent(dst))
+        os.rename(s, d)
+
+    def delete(self, path: str) -> None:
+        p = self.disk(path)
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                p.unlink()
+
+    # -- reading ----------------------------------------------------------------------------------
+    def walk(self, path: str) -> Iterator[DiskEntry]:
+        """Every file and folder below ``path`` (not following symlinks), parents first."""
+        base = self.disk(path)
+        stack = [(base, path)]
+        while stack:
+            d, lib = stack.pop()
+            try:
+                it = os.scandir(d)
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            with it:
+                for e in it:
+                    child = paths.join(lib, e.name)
+                    try:
+                        paths.check_name(e.name)
+                        st = e.stat(follow_symlinks=False)
+                    except (paths.InvalidPath, OSError):
+                        continue
+                    if stat.S_ISDIR(st.st_mode):
+                        yield DiskEntry(child, 0, True, st.st_mtime)
+                        stack.append((Path(e.path), child))
+                    elif stat.S_ISREG(st.st_mode):
+                        yield DiskEntry(child, st.st_size, False, st.st_mtime)
+
+    def iter_zip(self, path: str, *, names: list[tuple[str, str]] | None = None) -> Iterator[bytes]:
+        """Stream a folder as a zip archive, produced on the fly (ZIP64, stored, no temp file).
+
+        ``names`` optionally lists (library path, name in archive) pairs to include; by default
+        every file below ``path``.
+        """
+        if names is None:
+            base = paths.basename(path) or "library"
+            names = [
+                (e.path, base + "/" + e.path[len(path) :].lstrip("/"))
+                for e in self.walk(path)
+                if not e.is_dir
+            ]
+        q: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=16)
+        stop = threading.Event()
+
+        class _Sink:
+            def write(self, b: bytes) -> int:
+                if stop.is_set():
+                    raise BrokenPipeError("download cancelled")
+                if b:
+                    q.put(bytes(b))
+                return len(b)
+
+            def flush(self) -> None:
+                pass
+
+        def produce() -> None:
+            try:
+                with zipfile.ZipFile(_Sink(), "w", zipfile.ZIP_STORED, allowZip64=True) as zf:  # type: ignore[arg-type]
+                    for lib, arc in names:
+                        src = self.disk(lib)
+                        zi = zipfile.ZipInfo.from_file(src, arc)
+                        zi.compress_type = zipfile.ZIP_STORED
+                        with open(src, "rb") as fin, zf.open(zi, "w", force_zip64=True) as fout:
+                            shutil.copyfileobj(fin, fout, CHUNK)
+                q.put(None)
+            except BaseException as exc:  # delivered to the consumer
+                q.put(exc)
+
+        t = threading.Thread(target=produce, daemon=True, name="chris-zip")
+        t.start()
+        try:
+            while True:
+                item = q.get()
+                if item is None:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stop.set()
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    q.get_nowait()
