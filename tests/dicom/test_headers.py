@@ -1,0 +1,122 @@
+"""Reading key tags: real pydicom test files, generated series and broken files."""
+
+from __future__ import annotations
+
+import pytest
+from pydicom.data import get_testdata_file
+
+from chris_jupyter.dicom import synth
+from chris_jupyter.dicom.headers import DicomHeader, NotIndexable, read_header
+
+
+def _testfile(name: str) -> str:
+    path = get_testdata_file(name, download=False)
+    if path is None:
+        pytest.skip(f"pydicom test file {name} is not installed")
+    return path
+
+
+def test_ct_small_key_tags():
+    h = read_header(_testfile("CT_small.dcm"))
+    assert isinstance(h, DicomHeader) and h.indexable
+    assert h.PatientID == "1CT1"
+    assert h.PatientName == "CompressedSamples^CT1"
+    assert h.Modality == "CT"
+    assert h.Rows == 128 and h.Columns == 128
+    assert h.SOPInstanceUID.startswith("1.3.6.1.4.1.5962")
+    assert h.StudyInstanceUID and h.SeriesInstanceUID
+    assert h.TransferSyntaxUID == "1.2.840.10008.1.2.1"
+    assert h.NumberOfFrames is None
+    assert h.to_dict()["PatientID"] == "1CT1"
+
+
+@pytest.mark.parametrize("name", ["MR_small.dcm", "MR_small_RLE.dcm", "MR_small_bigendian.dcm", "rtdose.dcm"])
+def test_pydicom_files_are_indexable(name):
+    h = read_header(_testfile(name))
+    assert isinstance(h, DicomHeader), h
+
+
+def test_rtdose_multiframe_count():
+    h = read_header(_testfile("rtdose.dcm"))
+    assert h.NumberOfFrames == 15
+
+
+def test_dicomdir_is_not_indexable():
+    r = read_header(_testfile("DICOMDIR"))
+    assert isinstance(r, NotIndexable)
+    assert "missing" in r.reason and "StudyInstanceUID" in r.reason
+
+
+def test_generated_series(tmp_path):
+    info = synth.write_ct_series(tmp_path, n_slices=3, rows=32, cols=32, patient_id="P1",
+                                 study_description="Head", series_number=7)
+    heads = [read_header(p) for p in info.paths]
+    assert {h.SOPInstanceUID for h in heads} == set(info.sop_uids)
+    h = heads[0]
+    assert (h.PatientID, h.StudyDescription, h.SeriesNumber) == ("P1", "Head", 7)
+    assert h.SeriesInstanceUID == info.series_uid and h.StudyInstanceUID == info.study_uid
+
+
+def test_multiframe_header(tmp_path):
+    info = synth.write_multiframe(tmp_path / "mf.dcm", n_frames=5, rows=16, cols=16)
+    h = read_header(info.paths[0])
+    assert h.NumberOfFrames == 5 and h.SOPClassUID == synth.ENHANCED_CT_IMAGE_STORAGE
+
+
+def test_garbage_is_not_dicom(tmp_path):
+    r = read_header(synth.write_garbage(tmp_path / "g.dcm"))
+    assert isinstance(r, NotIndexable) and not r.indexable
+    assert "not a DICOM file" in r.reason
+
+
+def test_corrupt_after_preamble(tmp_path):
+    r = read_header(synth.write_fake_preamble(tmp_path / "f.dcm"))
+    assert isinstance(r, NotIndexable)
+
+
+@pytest.mark.parametrize("keyword", ["SOPInstanceUID", "SeriesInstanceUID", "StudyInstanceUID"])
+def test_missing_uid(tmp_path, keyword):
+    r = read_header(synth.write_missing_tag(tmp_path / "m.dcm", keyword))
+    assert isinstance(r, NotIndexable)
+    assert r.reason == f"missing {keyword}"
+
+
+def test_missing_sop_in_dataset_falls_back_to_file_meta(tmp_path):
+    import pydicom
+
+    info = synth.write_ct_series(tmp_path / "s", n_slices=1, rows=8, cols=8)
+    ds = pydicom.dcmread(info.paths[0])
+    del ds.SOPInstanceUID
+    ds.save_as(tmp_path / "x.dcm")
+    h = read_header(tmp_path / "x.dcm")
+    assert isinstance(h, DicomHeader) and h.SOPInstanceUID == info.sop_uids[0]
+
+
+@pytest.mark.parametrize("keep", [0, 10, 132, 200, 300])
+def test_truncated_header(tmp_path, keep):
+    info = synth.write_ct_series(tmp_path / "s", n_slices=1, rows=16, cols=16)
+    r = read_header(synth.truncate_copy(info.paths[0], tmp_path / "t.dcm", keep))
+    assert isinstance(r, NotIndexable), r
+
+
+def test_truncated_pixels_still_index(tmp_path):
+    # Only the header is read: a file cut inside its pixel data still has its key tags.
+    info = synth.write_ct_series(tmp_path / "s", n_slices=1, rows=64, cols=64)
+    h = read_header(synth.truncate_copy(info.paths[0], tmp_path / "t.dcm", 0.8))
+    assert isinstance(h, DicomHeader)
+
+
+def test_missing_file_and_directory(tmp_path):
+    assert read_header(tmp_path / "nope.dcm").reason == "file not found"
+    assert read_header(tmp_path).reason == "is a directory"
+
+
+def test_character_set_decoding(tmp_path):
+    import pydicom
+
+    info = synth.write_ct_series(tmp_path / "s", n_slices=1, rows=8, cols=8)
+    ds = pydicom.dcmread(info.paths[0])
+    ds.SpecificCharacterSet = "ISO_IR 192"
+    ds.PatientName = "Müller^Zoë"
+    ds.save_as(tmp_path / "u.dcm")
+    assert read_header(tmp_path / "u.dcm").PatientName == "Müller^Zoë"
