@@ -16,7 +16,7 @@ import datetime as dt
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, exists, false, func, or_, select
+from sqlalchemy import and_, exists, func, or_, select
 
 from ..db.models.dicom import DicomInstance, DicomPatient, DicomSeries, DicomStudy
 from .index import _like_escape, _under
@@ -105,7 +105,7 @@ def _visible(prefixes: list[str] | None) -> Any:
     if prefixes is None:
         return None
     if not prefixes:
-        return false()
+        return DicomInstance.path.is_(None)  # never true (``false()`` would drop the join terms)
     return or_(*[_under(DicomInstance.path, p) for p in prefixes])
 
 
