@@ -1,0 +1,358 @@
+"""A DICOM series as a 3D volume with its geometry; NIfTI and ITK conversion.
+
+Conventions
+-----------
+* ``Volume.data`` is indexed ``(z, y, x)`` (slice, row, column), as NumPy and ITK's Python
+  bindings expect.
+* ``spacing`` is ``(x, y, z)`` in mm; ``origin`` is the centre of voxel ``(0, 0, 0)``; the
+  columns of ``direction`` are the directions of increasing x (along a row), y (down the rows)
+  and z (the slice normal). All three are in DICOM's patient coordinate system **LPS** (+x to
+  the patient's left, +y posterior, +z superior), which ITK uses too.
+* NIfTI (and nibabel) use **RAS** (+x to the patient's right, +y anterior, +z superior), so
+  going from LPS to RAS negates the first two world axes: the NIfTI affine is
+  ``diag(-1, -1, 1, 1) @ affine_lps`` and :func:`load_nifti` applies the same flip back. The
+  voxel grid is never reordered or flipped, only the affine changes (NIfTI voxel ``(i, j, k)``
+  is our ``data[k, j, i]``), so a ``Volume -> NIfTI -> Volume`` round trip gives back the same
+  array and dtype and the same geometry (to the float32 precision of the NIfTI header).
+
+Slices are ordered by the projection of ImagePositionPatient on the slice normal
+(ImageOrientationPatient row × column), never by file name or InstanceNumber.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset
+
+LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
+
+
+class VolumeError(ValueError):
+    """The files do not form one volume; the message says why."""
+
+
+@dataclass
+class Volume:
+    """A 3D image on a regular grid in patient space."""
+
+    data: np.ndarray
+    spacing: tuple[float, float, float]
+    origin: tuple[float, float, float]
+    direction: np.ndarray = field(default_factory=lambda: np.eye(3))
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return tuple(self.data.shape)  # type: ignore[return-value]
+
+    @property
+    def affine(self) -> np.ndarray:
+        """4x4 matrix from voxel index ``(x, y, z, 1)`` to LPS millimetres."""
+        aff = np.eye(4)
+        aff[:3, :3] = np.asarray(self.direction, dtype=float) * np.asarray(self.spacing, dtype=float)
+        aff[:3, 3] = self.origin
+        return aff
+
+    def to_ras_affine(self) -> np.ndarray:
+        """The same mapping into RAS millimetres (what NIfTI and nibabel use)."""
+        return LPS_TO_RAS @ self.affine
+
+    def world(self, z: float, y: float, x: float) -> np.ndarray:
+        """LPS position (mm) of voxel ``(z, y, x)``."""
+        return (self.affine @ np.array([x, y, z, 1.0]))[:3]
+
+    def _nifti(self) -> Any:
+        import nibabel as nib
+
+        img = nib.Nifti1Image(np.ascontiguousarray(self.data.transpose(2, 1, 0)), self.to_ras_affine())
+        img.header.set_xyzt_units("mm")
+        # Scanner-anatomical coordinates in both forms, so every reader picks the same affine.
+        img.set_sform(self.to_ras_affine(), code=1)
+        img.set_qform(self.to_ras_affine(), code=1)
+        return img
+
+    def to_nifti(self, path: str | os.PathLike[str]) -> Path:
+        """Write an uncompressed NIfTI-1 file (``.nii``); returns its path."""
+        path = Path(path)
+        if path.suffix == ".gz":
+            raise ValueError("write an uncompressed .nii (gzip it afterwards if you must)")
+        self._nifti().to_filename(str(path))
+        return path
+
+    def to_nifti_bytes(self) -> bytes:
+        """The content of an uncompressed single-file NIfTI-1 (``.nii``)."""
+        return self._nifti().to_bytes()
+
+
+def load_nifti(source: str | os.PathLike[str] | bytes) -> Volume:
+    """Read a NIfTI-1/2 file (or the bytes of a ``.nii``) into a :class:`Volume`."""
+    import nibabel as nib
+
+    if isinstance(source, bytes | bytearray):
+        img = nib.Nifti1Image.from_bytes(bytes(source))
+    else:
+        img = nib.load(os.fspath(source))
+    data = np.asanyarray(img.dataobj)
+    while data.ndim > 3 and data.shape[-1] == 1:
+        data = data[..., 0]
+    if data.ndim == 2:
+        data = data[..., np.newaxis]
+    if data.ndim != 3:
+        raise VolumeError(f"expected a 3D image, got shape {data.shape}")
+    lps = LPS_TO_RAS @ np.asarray(img.affine, dtype=float)
+    spacing = np.linalg.norm(lps[:3, :3], axis=0)
+    direction = lps[:3, :3] / spacing
+    return Volume(
+        data=np.ascontiguousarray(data.transpose(2, 1, 0)),
+        spacing=tuple(float(s) for s in spacing),
+        origin=tuple(float(v) for v in lps[:3, 3]),
+        direction=direction,
+    )
+
+
+def to_itk(volume: Volume) -> Any:
+    """An ``itk.Image`` with the same voxels and LPS geometry (needs the optional ``itk``)."""
+    try:
+        import itk
+    except ImportError as exc:
+        raise ImportError(
+            "to_itk needs the 'itk' package, which chris_jupyter does not install: pip install itk"
+        ) from exc
+    image = itk.image_from_array(np.ascontiguousarray(volume.data))
+    image.SetSpacing([float(s) for s in volume.spacing])
+    image.SetOrigin([float(v) for v in volume.origin])
+    image.SetDirection(itk.matrix_from_array(np.ascontiguousarray(volume.direction, dtype=np.float64)))
+    return image
+
+
+# --- DICOM series -----------------------------------------------------------------------------
+
+
+@dataclass
+class _Frame:
+    position: np.ndarray
+    row: np.ndarray
+    col: np.ndarray
+    pixel_spacing: tuple[float, float]
+    slope: float
+    intercept: float
+    source: int  # index into the list of pixel arrays
+    frame: int | None  # frame inside a multi-frame file
+
+
+def _floats(value: Any, n: int, what: str, where: str) -> np.ndarray:
+    try:
+        arr = np.array([float(v) for v in value], dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise VolumeError(f"{what} is missing or not numeric in {where}") from exc
+    if arr.shape != (n,):
+        raise VolumeError(f"{what} must have {n} values in {where}, got {len(arr)}")
+    return arr
+
+
+def _item(ds: Dataset | None, seq: str) -> Dataset | None:
+    """First item of ``seq`` inside functional-group item ``ds`` (per-frame or shared)."""
+    if ds is None or seq not in ds or not ds[seq].value:
+        return None
+    return ds[seq].value[0]
+
+
+def _geometry(ds: Dataset, where: str, per: Dataset | None, shared: Dataset | None, key: str) -> Any:
+    """Look a functional-group attribute up per frame, then shared, then at the top level."""
+    seq, attr = {
+        "position": ("PlanePositionSequence", "ImagePositionPatient"),
+        "orientation": ("PlaneOrientationSequence", "ImageOrientationPatient"),
+        "spacing": ("PixelMeasuresSequence", "PixelSpacing"),
+        "thickness": ("PixelMeasuresSequence", "SpacingBetweenSlices"),
+        "slope": ("PixelValueTransformationSequence", "RescaleSlope"),
+        "intercept": ("PixelValueTransformationSequence", "RescaleIntercept"),
+    }[key]
+    for group in (per, shared):
+        item = _item(group, seq)
+        if item is not None and attr in item:
+            return item[attr].value
+    return ds.get(attr)
+
+
+def _frames_of(ds: Dataset, source: int, where: str) -> list[_Frame]:
+    n_frames = int(ds.get("NumberOfFrames", 1) or 1)
+    shared_seq = ds.get("SharedFunctionalGroupsSequence")
+    shared = shared_seq[0] if shared_seq else None
+    per_seq = ds.get("PerFrameFunctionalGroupsSequence")
+    dose_scale = float(ds.DoseGridScaling) if "DoseGridScaling" in ds else None
+    frames: list[_Frame] = []
+    legacy_offsets: np.ndarray | None = None
+    if n_frames > 1 and not per_seq:
+        # Legacy multi-frame: one position, frames stacked along the normal.
+        if "GridFrameOffsetVector" in ds:
+            legacy_offsets = np.array([float(v) for v in ds.GridFrameOffsetVector])
+        else:
+            step = ds.get("SpacingBetweenSlices") or ds.get("SliceThickness")
+            if not step:
+                raise VolumeError(f"multi-frame file without per-frame positions or slice spacing: {where}")
+            legacy_offsets = np.arange(n_frames) * float(step)
+    for f in range(n_frames):
+        per = per_seq[f] if per_seq else None
+        iop = _floats(_geometry(ds, where, per, shared, "orientation"), 6, "ImageOrientationPatient", where)
+        pos = _floats(_geometry(ds, where, per, shared, "position"), 3, "ImagePositionPatient", where)
+        ps = _floats(_geometry(ds, where, per, shared, "spacing"), 2, "PixelSpacing", where)
+        row, col = iop[:3], iop[3:]
+        if legacy_offsets is not None:
+            pos = pos + legacy_offsets[f] * np.cross(row, col)
+        slope = _geometry(ds, where, per, shared, "slope")
+        intercept = _geometry(ds, where, per, shared, "intercept")
+        slope_f = float(slope) if slope not in (None, "") else 1.0
+        if dose_scale is not None:
+            slope_f *= dose_scale
+        frames.append(
+            _Frame(pos, row, col, (float(ps[0]), float(ps[1])), slope_f,
+                   float(intercept) if intercept not in (None, "") else 0.0, source,
+                   f if n_frames > 1 else None)
+        )
+    return frames
+
+
+def _read(paths: Sequence[Path]) -> list[Dataset]:
+    out = []
+    for p in paths:
+        try:
+            out.append(pydicom.dcmread(p))
+        except Exception as exc:  # noqa: BLE001 - report which file is bad
+            raise VolumeError(f"cannot read {p}: {exc}") from exc
+    return out
+
+
+def _expand(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[Path]:
+    if isinstance(paths, str | os.PathLike):
+        p = Path(paths)
+        if p.is_dir():
+            from .headers import read_header
+
+            files = sorted(f for f in p.iterdir() if f.is_file())
+            return [f for f in files if read_header(f).indexable]
+        return [p]
+    return [Path(p) for p in paths]
+
+
+def load_series(
+    paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+    *,
+    allow_irregular: bool = False,
+) -> Volume:
+    """Load the files of one series (or one multi-frame file) as a :class:`Volume`.
+
+    Parameters
+    ----------
+    paths
+        The files, in any order; or one folder holding only this series.
+    allow_irregular
+        Accept unevenly spaced slices (the mean spacing is used); by default that is an error.
+
+    Returns
+    -------
+    Volume
+        Rescaled values (RescaleSlope/Intercept, per slice or per frame): int16 when they fit,
+        float32 otherwise. ``metadata`` holds the series' key tags and the sorted source files.
+
+    Raises
+    ------
+    VolumeError
+        For files of several series, missing or mixed geometry, duplicate positions, colour
+        images, or different image sizes.
+    """
+    files = _expand(paths)
+    if not files:
+        raise VolumeError("no DICOM files given")
+    datasets = _read(files)
+    series = {str(ds.get("SeriesInstanceUID", "")) for ds in datasets}
+    if len(series) > 1:
+        raise VolumeError(f"the files belong to {len(series)} different series; load one series at a time")
+    if any(int(ds.get("NumberOfFrames", 1) or 1) > 1 for ds in datasets) and len(datasets) > 1:
+        raise VolumeError("several files of which some are multi-frame: load one multi-frame file at a time")
+    first = datasets[0]
+    if int(first.get("SamplesPerPixel", 1)) != 1:
+        raise VolumeError("colour images (SamplesPerPixel > 1) cannot be loaded as a volume")
+    if "PixelData" not in first and "FloatPixelData" not in first:
+        raise VolumeError(f"{files[0]} has no pixel data (SOP class {first.get('SOPClassUID', '?')})")
+    shape = {(int(ds.Rows), int(ds.Columns)) for ds in datasets}
+    if len(shape) > 1:
+        raise VolumeError(f"slices have different sizes: {sorted(shape)}")
+    frames = [fr for i, ds in enumerate(datasets) for fr in _frames_of(ds, i, str(files[i]))]
+    row, col = frames[0].row, frames[0].col
+    for fr in frames:
+        if not (np.allclose(fr.row, row, atol=1e-4) and np.allclose(fr.col, col, atol=1e-4)):
+            raise VolumeError("slices have different orientations (ImageOrientationPatient)")
+        if not np.allclose(fr.pixel_spacing, frames[0].pixel_spacing, rtol=1e-4):
+            raise VolumeError("slices have different PixelSpacing")
+    normal = np.cross(row, col)
+    frames.sort(key=lambda fr: float(np.dot(fr.position, normal)))
+    dist = np.array([float(np.dot(fr.position, normal)) for fr in frames])
+    dz = _slice_spacing(dist, first, allow_irregular)
+    data = _stack(datasets, frames)
+    row_spacing, col_spacing = frames[0].pixel_spacing
+    return Volume(
+        data=data,
+        spacing=(col_spacing, row_spacing, dz),
+        origin=tuple(float(v) for v in frames[0].position),
+        direction=np.column_stack([row, col, normal]),
+        metadata=_metadata(first, [str(files[fr.source]) for fr in frames]),
+    )
+
+
+def _slice_spacing(dist: np.ndarray, first: Dataset, allow_irregular: bool) -> float:
+    if len(dist) == 1:
+        return float(first.get("SpacingBetweenSlices") or first.get("SliceThickness") or 1.0)
+    steps = np.diff(dist)
+    if np.any(steps < 1e-4):
+        raise VolumeError(
+            "two slices share one position (several echoes, phases or time points in one series?)"
+        )
+    mean = float((dist[-1] - dist[0]) / (len(dist) - 1))
+    if not allow_irregular and np.max(np.abs(steps - mean)) > max(0.01, 0.01 * mean):
+        raise VolumeError(
+            f"slice spacing is not uniform ({steps.min():.3f}..{steps.max():.3f} mm); "
+            "pass allow_irregular=True to accept it"
+        )
+    return mean
+
+
+def _stack(datasets: list[Dataset], frames: list[_Frame]) -> np.ndarray:
+    arrays: dict[int, np.ndarray] = {}
+    out: list[np.ndarray] = []
+    for fr in frames:
+        if fr.source not in arrays:
+            try:
+                arrays[fr.source] = datasets[fr.source].pixel_array
+            except Exception as exc:  # noqa: BLE001 - missing decoder, corrupt pixel data
+                raise VolumeError(f"cannot decode pixel data: {exc}") from exc
+        arr = arrays[fr.source]
+        out.append(arr[fr.frame] if fr.frame is not None else arr)
+    raw = np.stack(out)
+    slopes = np.array([fr.slope for fr in frames])
+    intercepts = np.array([fr.intercept for fr in frames])
+    if np.all(slopes == 1.0) and np.all(intercepts == 0.0):
+        return raw
+    integral = np.all(slopes == np.round(slopes)) and np.all(intercepts == np.round(intercepts))
+    values = raw.astype(np.float64) * slopes[:, None, None] + intercepts[:, None, None]
+    if integral and raw.dtype.kind in "iu":
+        lo, hi = values.min(), values.max()
+        for dtype in (np.int16, np.int32):
+            if np.iinfo(dtype).min <= lo and hi <= np.iinfo(dtype).max:
+                return values.astype(dtype)
+    return values.astype(np.float32)
+
+
+def _metadata(ds: Dataset, files: list[str]) -> dict[str, Any]:
+    keys = ("PatientID", "StudyInstanceUID", "SeriesInstanceUID", "Modality", "SeriesDescription",
+            "StudyDescription", "FrameOfReferenceUID")
+    meta = {k: str(ds.get(k, "")) for k in keys}
+    meta["files"] = files
+    return meta
+
