@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tornado import web
 
+from ..errors import ChrisError
 from ..library import paths
 from .base import ChrisHandler, api_path, endpoint
 from .transfer import send_file, send_zip
@@ -43,6 +44,7 @@ class ContentHandler(ChrisHandler):
     ``GET``/``HEAD`` send a file with HTTP range support."""
 
     ticket = None
+    refusal: Exception | None = None
 
     async def prepare(self) -> None:  # type: ignore[override]
         await super().prepare()
@@ -57,19 +59,16 @@ class ContentHandler(ChrisHandler):
         self.request.connection.set_max_body_size(limit)  # type: ignore[union-attr]
         self.request.connection.set_body_timeout(3600)  # type: ignore[union-attr]
         self._check_authorized_put()
+        # A refused upload is answered after the body was read (and discarded): answering
+        # while the client still sends makes most HTTP clients report a broken connection
+        # instead of our message.
         try:
             self.ticket = await self.run(
                 self.backend.library.begin_upload, self.principal, self.required_arg("path"),
                 overwrite=self.bool_arg("overwrite"),
             )
-        except Exception as e:
-            from ..errors import ChrisError
-
-            if isinstance(e, ChrisError):
-                raise web.HTTPError(e.status, str(e)) from None
-            if isinstance(e, paths.InvalidPath):
-                raise web.HTTPError(400, str(e)) from None
-            raise
+        except (ChrisError, paths.InvalidPath, web.HTTPError) as e:
+            self.refusal = e
 
     def _check_authorized_put(self) -> None:
         if not self.authorizer.is_authorized(self, self.current_user, "write", self.auth_resource):
@@ -87,6 +86,8 @@ class ContentHandler(ChrisHandler):
 
     @endpoint
     async def put(self) -> None:
+        if self.refusal is not None:
+            raise self.refusal
         ticket = self.ticket
         if ticket is None:
             raise web.HTTPError(400, "upload was not started")
