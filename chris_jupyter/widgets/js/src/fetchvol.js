@@ -1,0 +1,48 @@
+// Where the pixels come from: one binary GET of a NIfTI file, same-origin with
+// JupyterLab so the Jupyter cookie authenticates it. Never through widget state.
+
+/** JupyterLab's base URL (from its page config), always ending with "/". */
+export function jupyterBaseUrl() {
+  const node = document.getElementById("jupyter-config-data");
+  let base = "/";
+  if (node) {
+    try {
+      base = JSON.parse(node.textContent).baseUrl || "/";
+    } catch (_e) {
+      base = "/";
+    }
+  }
+  return base.endsWith("/") ? base : base + "/";
+}
+
+/** The `_xsrf` cookie value, to send as `X-XSRFToken` on non-GET requests. */
+export function xsrfToken() {
+  const m = document.cookie.match(/(?:^|;\s*)_xsrf=([^;]*)/);
+  return m ? decodeURIComponent(m[1]) : "";
+}
+
+/** Resolve the URL of the base image ("source") or the label overlay ("overlay"). */
+export function volumeUrl(model, which) {
+  const url = model.get(which === "overlay" ? "overlay_url" : "source_url");
+  if (url) return url;
+  const id = model.get(which === "overlay" ? "overlay_volume_id" : "volume_id");
+  if (id) return `${jupyterBaseUrl()}chris/api/v1/volumes/${encodeURIComponent(id)}`;
+  return "";
+}
+
+/** GET the volume as an ArrayBuffer (raises with the HTTP status on failure). */
+export async function fetchVolume(url, signal) {
+  const resp = await fetch(url, {
+    credentials: "same-origin",
+    headers: { Accept: "application/octet-stream" },
+    signal,
+  });
+  if (!resp.ok) throw new Error(`GET ${url}: HTTP ${resp.status}`);
+  return resp.arrayBuffer();
+}
+
+/** A file name niivue understands (it picks the reader from the extension). */
+export function niftiName(url) {
+  const path = url.split("?")[0];
+  return /\.nii\.gz$/i.test(path) ? "volume.nii.gz" : "volume.nii";
+}

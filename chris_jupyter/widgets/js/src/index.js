@@ -1,0 +1,368 @@
+// anywidget entry point: the chris_jupyter volume viewer (niivue, bundled).
+//
+// Widget state carries only small things (positions, window/level, annotations,
+// peers); the pixels are fetched once, in binary, from a same-origin URL.
+import { DRAG_MODE, NVImage, Niivue, SHOW_RENDER, SLICE_TYPE } from "@niivue/niivue";
+import { fetchVolume, niftiName, volumeUrl } from "./fetchvol.js";
+import { ijkToMm, mmToIjk, mmToScreen } from "./geometry.js";
+import { labelColormap } from "./labels.js";
+import { Overlay2D } from "./overlay2d.js";
+import { renderPanel } from "./panel.js";
+import { PRESET_LABELS, presetWindow } from "./presets.js";
+import { buildToolbar } from "./toolbar.js";
+import "./style.css";
+
+const LAYOUTS = {
+  axial: [SLICE_TYPE.AXIAL, SHOW_RENDER.NEVER],
+  coronal: [SLICE_TYPE.CORONAL, SHOW_RENDER.NEVER],
+  sagittal: [SLICE_TYPE.SAGITTAL, SHOW_RENDER.NEVER],
+  mpr: [SLICE_TYPE.MULTIPLANAR, SHOW_RENDER.NEVER],
+  mpr3d: [SLICE_TYPE.MULTIPLANAR, SHOW_RENDER.ALWAYS],
+  "3d": [SLICE_TYPE.RENDER, SHOW_RENDER.ALWAYS],
+};
+
+const D = DRAG_MODE;
+const TOOLS = {
+  crosshair: [D.crosshair, D.windowing],
+  window: [D.windowing, D.crosshair],
+  pan: [D.pan, D.pan],
+  measure: [D.measurement, D.windowing],
+  point: [D.crosshair, D.windowing],
+};
+
+function newId() {
+  const b = new Uint8Array(8);
+  crypto.getRandomValues(b);
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+const round = (v, d = 4) => Math.round(v * 10 ** d) / 10 ** d;
+const close = (a, b, eps) => a && b && a.length === b.length && a.every((v, i) => Math.abs(v - b[i]) <= eps);
+
+function render({ model, el }) {
+  const root = document.createElement("div");
+  root.className = "cjv-root";
+  el.appendChild(root);
+  const stage = document.createElement("div");
+  stage.className = "cjv-stage";
+  stage.style.height = `${model.get("height")}px`;
+  const canvas = document.createElement("canvas");
+  canvas.className = "cjv-canvas";
+  stage.appendChild(canvas);
+  const side = document.createElement("div");
+  side.className = "cjv-side";
+  const list = document.createElement("div");
+  list.className = "cjv-list";
+  const status = document.createElement("div");
+  status.className = "cjv-status";
+  side.append(list, status);
+  const body = document.createElement("div");
+  body.className = "cjv-body";
+  body.append(stage, side);
+
+  const nv = new Niivue({
+    backColor: [0, 0, 0, 1],
+    crosshairColor: [1, 0.2, 0.2, 1],
+    show3Dcrosshair: true,
+    isResizeCanvas: true,
+    dragAndDropEnabled: false,
+    logLevel: "error",
+    loadingText: "",
+    isOrientationTextVisible: true,
+    multiplanarLayout: 3, // ROW
+  });
+  const overlay = new Overlay2D(stage, canvas);
+  let selected = null;
+  let disposed = false;
+  const abort = new AbortController();
+  const timing = { start: performance.now(), firstSlice: NaN, loaded: NaN };
+
+  // Draw our annotations after every niivue frame.
+  const drawScene = nv.drawScene.bind(nv);
+  nv.drawScene = (...args) => {
+    const r = drawScene(...args);
+    overlay.draw(nv);
+    return r;
+  };
+
+  const toolbar = buildToolbar(model, PRESET_LABELS, {
+    onZoom: (f) => setZoom(f === 0 ? 1 : nv.scene.pan2Dxyzmm[3] * f),
+  });
+  root.append(toolbar, body);
+
+  const setStatus = (s) => {
+    status.textContent = s;
+    model.set("status", s);
+    model.save_changes();
+  };
+  const base = () => nv.volumes[0];
+  const worldMm = () => Array.from(nv.frac2mm(nv.scene.crosshairPos, 0, true)).slice(0, 3).map((v) => round(v));
+
+  // ---- model -> view -------------------------------------------------------------------
+  function applyWindow() {
+    const vol = base();
+    if (!vol) return;
+    const w = model.get("window");
+    const l = model.get("level");
+    if (!(w > 0)) return;
+    vol.cal_min = l - w / 2;
+    vol.cal_max = l + w / 2;
+    nv.updateGLVolume();
+  }
+  function applyPreset() {
+    const name = model.get("preset");
+    const wl = name ? presetWindow(name, base()) : null;
+    if (!wl) return;
+    model.set("window", round(wl[0], 3));
+    model.set("level", round(wl[1], 3));
+    model.save_changes();
+    applyWindow();
+  }
+  function applyLayout() {
+    const [st, showRender] = LAYOUTS[model.get("view_layout")] || LAYOUTS.mpr;
+    nv.opts.multiplanarShowRender = showRender;
+    nv.setSliceType(st);
+  }
+  function applyTool() {
+    const [left, right] = TOOLS[model.get("tool")] || TOOLS.crosshair;
+    nv.opts.dragMode = right;
+    nv.setMouseEventConfig({
+      leftButton: { primary: left, withShift: D.measurement, withCtrl: D.pan },
+      rightButton: right,
+      centerButton: D.pan,
+    });
+  }
+  function applyCrosshair() {
+    nv.opts.crosshairWidth = model.get("crosshair") ? 1 : 0;
+    nv.opts.isRadiologicalConvention = model.get("radiological");
+    nv.drawScene();
+  }
+  function setPosition(mm, push = true) {
+    if (!base() || !mm || mm.length !== 3) return;
+    if (!close(worldMm(), mm, 1e-3)) {
+      nv.scene.crosshairPos = nv.mm2frac(mm, 0, true);
+      nv.drawScene();
+    }
+    if (push) pushLocation();
+  }
+  function applyIjk() {
+    const ijk = model.get("ijk");
+    if (!base() || !ijk || ijk.length !== 3) return;
+    const cur = mmToIjk(base(), worldMm()).map(Math.round);
+    if (close(cur, ijk, 0)) return;
+    setPosition(ijkToMm(base(), ijk));
+  }
+  function setZoom(z) {
+    const p = nv.scene.pan2Dxyzmm;
+    nv.setPan2Dxyzmm([z === 1 ? 0 : p[0], z === 1 ? 0 : p[1], z === 1 ? 0 : p[2], z]);
+    if (model.get("zoom") !== round(z, 3)) {
+      model.set("zoom", round(z, 3));
+      model.save_changes();
+    }
+  }
+  function applyOverlayStyle() {
+    const ov = nv.volumes[1];
+    if (!ov) return;
+    let max = 1;
+    for (let i = 0; i < ov.img.length; i += 7) if (ov.img[i] > max) max = ov.img[i];
+    ov.global_max = Math.max(ov.global_max || 0, max);
+    ov.setColormapLabel(labelColormap(ov.global_max, model.get("label_colors"), model.get("label_names")));
+    nv.setOpacity(1, model.get("overlay_opacity"));
+  }
+  function applyAnnotations() {
+    overlay.annotations = model.get("annotations") || [];
+    overlay.peers = model.get("peers") || [];
+    overlay.selected = selected;
+    renderPanel(list, overlay.annotations, selected, panelCallbacks);
+    if (base()) nv.drawScene();
+  }
+
+  // ---- view -> model -------------------------------------------------------------------
+  let locationPending = false;
+  function pushLocation() {
+    if (locationPending || disposed) return;
+    locationPending = true;
+    requestAnimationFrame(() => {
+      locationPending = false;
+      if (!base() || disposed) return;
+      const mm = worldMm();
+      model.set("position_mm", mm);
+      model.set("ijk", mmToIjk(base(), mm).map(Math.round));
+      model.save_changes();
+    });
+  }
+  function editAnnotations(fn) {
+    const next = fn((model.get("annotations") || []).map((a) => ({ ...a })));
+    model.set("annotations", next);
+    model.save_changes();
+    applyAnnotations();
+  }
+  function addAnnotation(kind, points, text = "") {
+    const a = {
+      id: newId(),
+      kind,
+      points: points.map((p) => p.map((v) => round(v))),
+      text,
+      author: model.get("user") || "",
+      created: new Date().toISOString(),
+    };
+    selected = a.id;
+    editAnnotations((anns) => [...anns, a]);
+    return a;
+  }
+  const panelCallbacks = {
+    onSelect: (a) => {
+      selected = a.id;
+      if (a.points && a.points.length) setPosition(a.points[0]);
+      applyAnnotations();
+    },
+    onText: (a, text) => editAnnotations((anns) => anns.map((x) => (x.id === a.id ? { ...x, text } : x))),
+    onDelete: (a) => editAnnotations((anns) => anns.filter((x) => x.id !== a.id)),
+  };
+  nv.onLocationChange = () => pushLocation();
+  nv.onIntensityChange = (vol) => {
+    if (vol !== base()) return;
+    model.set("window", round(vol.cal_max - vol.cal_min, 3));
+    model.set("level", round((vol.cal_max + vol.cal_min) / 2, 3));
+    model.set("preset", "");
+    model.save_changes();
+  };
+  nv.onMeasurementCompleted = (m) => {
+    nv.document.completedMeasurements = [];
+    const p0 = Array.from(nv.frac2mm(nv.mm2frac(m.startMM), 0, true)).slice(0, 3);
+    const p1 = Array.from(nv.frac2mm(nv.mm2frac(m.endMM), 0, true)).slice(0, 3);
+    addAnnotation("distance", [p0, p1]);
+  };
+  // niivue's windowing drag changes cal_min/cal_max without a callback: mirror it.
+  let intensityPending = false;
+  function syncIntensity() {
+    if (intensityPending) return;
+    intensityPending = true;
+    requestAnimationFrame(() => {
+      intensityPending = false;
+      const vol = base();
+      if (!vol || disposed) return;
+      const w = round(vol.cal_max - vol.cal_min, 3);
+      const l = round((vol.cal_max + vol.cal_min) / 2, 3);
+      if (Math.abs(w - model.get("window")) > 1e-3 || Math.abs(l - model.get("level")) > 1e-3) {
+        nv.onIntensityChange(vol);
+      }
+    });
+  }
+  canvas.addEventListener("pointermove", (e) => {
+    if (e.buttons) syncIntensity();
+  });
+  let down = null;
+  canvas.addEventListener("pointerdown", (e) => {
+    down = [e.clientX, e.clientY, e.button];
+  });
+  canvas.addEventListener("pointerup", (e) => {
+    const d = down;
+    down = null;
+    syncIntensity();
+    if (!d || d[2] !== 0 || model.get("tool") !== "point" || !base()) return;
+    if (Math.hypot(e.clientX - d[0], e.clientY - d[1]) > 4) return;
+    setTimeout(() => addAnnotation("point", [worldMm()]), 0);
+  });
+  canvas.addEventListener("wheel", () => setTimeout(() => {
+    const z = round(nv.scene.pan2Dxyzmm[3], 3);
+    if (z !== model.get("zoom")) {
+      model.set("zoom", z);
+      model.save_changes();
+    }
+  }, 0), { passive: true });
+
+  // ---- loading -------------------------------------------------------------------------
+  async function loadAll() {
+    const url = volumeUrl(model, "source");
+    if (!url) {
+      setStatus("no volume");
+      return;
+    }
+    setStatus("loading");
+    try {
+      const ovUrl = volumeUrl(model, "overlay");
+      const [buf, ovBuf] = await Promise.all([
+        fetchVolume(url, abort.signal),
+        ovUrl ? fetchVolume(ovUrl, abort.signal) : Promise.resolve(null),
+      ]);
+      if (disposed) return;
+      while (nv.volumes.length) nv.removeVolume(nv.volumes[nv.volumes.length - 1]);
+      const img = await NVImage.new(buf, niftiName(url), "gray");
+      nv.addVolume(img);
+      if (ovBuf) {
+        const ov = await NVImage.new(ovBuf, niftiName(ovUrl), "gray");
+        nv.addVolume(ov);
+        applyOverlayStyle();
+      }
+      timing.loaded = performance.now();
+      applyLayout();
+      if (model.get("preset")) applyPreset();
+      else if (model.get("window") > 0) applyWindow();
+      else nv.onIntensityChange(img);
+      if (model.get("position_mm").length === 3) setPosition(model.get("position_mm"), false);
+      else if (model.get("ijk").length === 3) applyIjk();
+      if (model.get("zoom") !== 1) setZoom(model.get("zoom"));
+      applyCrosshair();
+      applyAnnotations();
+      pushLocation();
+      timing.firstSlice = performance.now();
+      setStatus("ready");
+    } catch (err) {
+      if (!disposed) setStatus(`error: ${err.message || err}`);
+    }
+  }
+
+  const handlers = {
+    "change:window": applyWindow,
+    "change:level": applyWindow,
+    "change:preset": applyPreset,
+    "change:view_layout": applyLayout,
+    "change:tool": applyTool,
+    "change:crosshair": applyCrosshair,
+    "change:radiological": applyCrosshair,
+    "change:position_mm": () => setPosition(model.get("position_mm")),
+    "change:ijk": applyIjk,
+    "change:zoom": () => {
+      if (Math.abs(nv.scene.pan2Dxyzmm[3] - model.get("zoom")) > 1e-3) setZoom(model.get("zoom"));
+    },
+    "change:overlay_opacity": applyOverlayStyle,
+    "change:label_colors": applyOverlayStyle,
+    "change:label_names": applyOverlayStyle,
+    "change:annotations": applyAnnotations,
+    "change:peers": applyAnnotations,
+    "change:source_url": loadAll,
+    "change:volume_id": loadAll,
+    "change:overlay_url": loadAll,
+    "change:overlay_volume_id": loadAll,
+    "change:height": () => {
+      stage.style.height = `${model.get("height")}px`;
+      nv.resizeListener();
+    },
+  };
+  for (const [ev, fn] of Object.entries(handlers)) model.on(ev, fn);
+
+  // Test and benchmark hook: the page can reach niivue and our timings.
+  el.chrisViewer = {
+    nv, model, timing, overlay, addAnnotation, setPosition, mmToScreen: (mm) => mmToScreen(nv, mm),
+  };
+
+  nv.attachToCanvas(canvas).then(() => {
+    if (disposed) return;
+    applyTool();
+    applyLayout();
+    renderPanel(list, model.get("annotations") || [], selected, panelCallbacks);
+    return loadAll();
+  });
+
+  return () => {
+    disposed = true;
+    abort.abort();
+    for (const [ev, fn] of Object.entries(handlers)) model.off(ev, fn);
+    const lose = nv.gl && nv.gl.getExtension("WEBGL_lose_context");
+    if (lose) lose.loseContext();
+    el.chrisViewer = undefined;
+  };
+}
+
+export default { render };

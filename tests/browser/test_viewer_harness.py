@@ -1,0 +1,222 @@
+"""The bundled viewer in real Chromium, on a plain page with an anywidget-like model.
+
+A CT-like phantom with known structures (air, tissue cylinder, lung box, bone
+sphere; anisotropic 0.8 x 0.8 x 2.5 mm voxels) is served from 127.0.0.1. Pixel
+values are read back from the canvas at the screen position of known world points.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from chris_jupyter.widgets import harness as H
+from chris_jupyter.widgets.viewer import PRESETS
+from tests.browser.viewer_page import get as trait
+from tests.browser.viewer_page import gray, open_viewer, page_xy, pixels, screen, set_traits
+
+pytestmark = pytest.mark.browser
+
+BONE = H.BONE_CENTER_MM
+TISSUE_MM = (0.0, 20.0, 0.0)  # inside the body cylinder, away from bone and lung
+AIR_MM = (0.0, -35.0, 0.0)  # outside the body (radius 30 mm), inside the field of view
+LUNG_MM = (-16.5, 0.0, 0.0)  # centre of the lung box
+TOL = 8  # grey levels: linear interpolation at pixel centres
+
+
+def expected(hu: float, window: float, level: float) -> float:
+    lo = level - window / 2
+    return min(255.0, max(0.0, (hu - lo) / window * 255.0))
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    root = tmp_path_factory.mktemp("viewer-harness")
+    H.write_phantom(root)
+    H.write_harness(root, source_url="phantom.nii")
+    with H.serve_directory(root) as url:
+        yield url
+
+
+def test_loads_over_loopback_without_pixels_in_state(site, page):
+    open_viewer(page, site)
+    fetched = [u for u in page.requested if u.endswith("phantom.nii")]
+    assert fetched == [f"{site}phantom.nii"]  # one binary GET, no other source
+    state = page.evaluate("JSON.stringify(model.state)")
+    assert len(state) < 4000, "widget state must not carry pixels"
+    assert trait(page, "position_mm") == pytest.approx([0, 0, 0], abs=0.5)
+    assert trait(page, "window") > 0
+
+
+@pytest.mark.parametrize("preset", ["ct-brain", "ct-lung", "ct-bone", "ct-abdomen"])
+def test_presets_set_pixels(site, page, preset):
+    open_viewer(page, site, crosshair=False, preset=preset)
+    window, level = PRESETS[preset]
+    assert (trait(page, "window"), trait(page, "level")) == (window, level)
+    for mm, hu in [(BONE, H.BONE), (TISSUE_MM, H.TISSUE), (AIR_MM, H.AIR), (LUNG_MM, H.LUNG)]:
+        assert gray(page, mm) == pytest.approx(expected(hu, window, level), abs=TOL), (mm, hu)
+
+
+def test_window_level_traits_change_pixels(site, page):
+    open_viewer(page, site, crosshair=False, preset="ct-brain")
+    assert gray(page, TISSUE_MM) == pytest.approx(127.5, abs=TOL)
+    set_traits(page, window=400.0, level=240.0)  # tissue now at the bottom quarter
+    assert gray(page, TISSUE_MM) == pytest.approx(expected(40, 400, 240), abs=TOL)
+
+
+def test_mr_auto_uses_percentiles(site, page):
+    open_viewer(page, site, crosshair=False, preset="mr-auto")
+    ct, _ = H.phantom()
+    lo, hi = np.percentile(ct[ct != 0], [1, 99])
+    w, lvl = trait(page, "window"), trait(page, "level")
+    assert (lvl - w / 2, lvl + w / 2) == (pytest.approx(lo, abs=1), pytest.approx(hi, abs=1))
+
+
+def test_three_views_agree_on_crosshair(site, page):
+    open_viewer(page, site, crosshair=False, preset="ct-brain")
+    ijk = [62, 40, 20]  # a voxel centre inside the bone sphere
+    mm = (H.phantom_affine() @ [*ijk, 1])[:3].tolist()
+    set_traits(page, position_mm=mm)
+    page.wait_for_function("model.get('ijk')[0] === 62")
+    for view in (0, 1, 2):
+        assert gray(page, mm, view) == pytest.approx(255, abs=TOL), view
+    assert trait(page, "ijk") == ijk  # through the file's affine
+    # with the crosshair shown, each view has red crosshair pixels through that point
+    set_traits(page, crosshair=True)
+    for view in (0, 1, 2):
+        x, y = screen(page, mm, view)
+        ring = [(x + dx, y) for dx in range(-2, 3)] + [(x, y + dy) for dy in range(-2, 3)]
+        assert any(r > 150 and g < 100 for r, g, _b, _a in pixels(page, ring)), view
+
+
+def test_ijk_trait_moves_crosshair(site, page):
+    open_viewer(page, site, crosshair=False)
+    set_traits(page, ijk=[10, 20, 30])
+    page.wait_for_function("model.get('position_mm')[2] > 10")
+    aff = H.phantom_affine()
+    assert trait(page, "position_mm") == pytest.approx(
+        [aff[a, 3] + v * aff[a, a] for a, v in enumerate([10, 20, 30])], abs=1e-3
+    )
+
+
+def test_anisotropic_spacing_keeps_sphere_round(site, page):
+    open_viewer(page, site, crosshair=False, preset="ct-brain")
+    set_traits(page, position_mm=list(BONE))
+    cx, cy = screen(page, BONE, 1)  # coronal: horizontal = x (0.8 mm), vertical = z (2.5 mm)
+    row = pixels(page, [(cx + d, cy) for d in range(-80, 81)])
+    col = pixels(page, [(cx, cy + d) for d in range(-80, 81)])
+    width = sum(p[0] > 200 for p in row)
+    height = sum(p[0] > 200 for p in col)
+    assert width > 10
+    assert height / width == pytest.approx(1.0, abs=0.2)  # voxel counts differ 3x
+
+
+def test_label_overlay_colours_and_opacity(site, page):
+    open_viewer(
+        page, site, crosshair=False, preset="ct-lung", overlay_url="labels.nii",
+        overlay_opacity=1.0, label_colors={"1": "#00ff00", "2": "#0000ff"},
+    )
+    (r, g, b, _), = pixels(page, [screen(page, BONE, 0)])
+    assert g > 200 and r < 60 and b < 60
+    (r, g, b, _), = pixels(page, [screen(page, LUNG_MM, 0)])
+    assert b > 200 and r < 60 and g < 60
+    (r, g, b, _), = pixels(page, [screen(page, TISSUE_MM, 0)])  # label 0 stays transparent
+    assert abs(r - g) < 10 and abs(g - b) < 10
+    set_traits(page, overlay_opacity=0.0)
+    (r, g, b, _), = pixels(page, [screen(page, BONE, 0)])
+    assert r == g == b
+
+
+def test_click_and_scroll_update_position(site, page):
+    open_viewer(page, site, crosshair=False)
+    target = (10.0, -12.0, 0.0)
+    page.mouse.click(*page_xy(page, screen(page, target, 0)))
+    page.wait_for_function("Math.abs(model.get('position_mm')[0] - 10) < 1.5")
+    x, y, z = trait(page, "position_mm")
+    assert (x, y) == (pytest.approx(10, abs=1), pytest.approx(-12, abs=1))
+    centre = (H.phantom_affine() @ [60, 32, 20, 1])[:3].tolist()  # a voxel centre
+    set_traits(page, position_mm=centre)
+    z = centre[2]
+    page.mouse.move(*page_xy(page, screen(page, centre, 0)))
+    page.mouse.wheel(0, -100)
+    page.wait_for_function(f"Math.abs(model.get('position_mm')[2] - {z}) > 1")
+    assert abs(trait(page, "position_mm")[2] - z) == pytest.approx(2.5, abs=0.01)
+
+
+def test_window_drag_changes_window_level(site, page):
+    open_viewer(page, site, preset="ct-brain", tool="window")
+    start = page_xy(page, screen(page, TISSUE_MM, 0))
+    page.mouse.move(*start)
+    page.mouse.down()
+    page.mouse.move(start[0] + 60, start[1] - 40, steps=5)
+    page.mouse.up()
+    page.wait_for_function("model.get('preset') === ''")
+    assert (trait(page, "window"), trait(page, "level")) != (80, 40)
+
+
+def test_distance_and_point_annotations(site, page):
+    open_viewer(page, site, crosshair=False, tool="measure", user="alice")
+    a, b = (-20.0, -10.0, 0.0), (10.0, 10.0, 0.0)
+    pa, pb = page_xy(page, screen(page, a, 0)), page_xy(page, screen(page, b, 0))
+    page.mouse.move(*pa)
+    page.mouse.down()
+    page.mouse.move(*pb, steps=8)
+    page.mouse.up()
+    page.wait_for_function("model.get('annotations').length === 1")
+    ann = trait(page, "annotations")[0]
+    assert ann["kind"] == "distance" and ann["author"] == "alice"
+    p, q = ann["points"]
+    length = sum((u - v) ** 2 for u, v in zip(p, q, strict=True)) ** 0.5
+    assert length == pytest.approx(((30**2) + (20**2)) ** 0.5, abs=1.5)
+    assert page.locator(".cjv-ann-what").first.inner_text().endswith("mm")
+    # the measurement stays drawn (yellow line) on its slice
+    mid = ((pa[0] + pb[0]) / 2, (pa[1] + pb[1]) / 2)
+    sa, sb = screen(page, a, 0), screen(page, b, 0)
+    (r, g, bl, _), = pixels(page, [((sa[0] + sb[0]) / 2, (sa[1] + sb[1]) / 2)])
+    assert max(r, g, bl) - min(r, g, bl) > 100, (r, g, bl, mid)  # coloured, not grey
+
+    set_traits(page, tool="point")
+    page.mouse.click(*page_xy(page, screen(page, BONE, 0)))
+    page.wait_for_function("model.get('annotations').length === 2")
+    point = trait(page, "annotations")[1]
+    assert point["kind"] == "point"
+    assert point["points"][0][:2] == pytest.approx(BONE[:2], abs=1)
+    box = page.locator(".cjv-ann-text").nth(1)
+    box.fill("calcified nodule")
+    box.press("Enter")
+    box.blur()
+    page.wait_for_function("model.get('annotations')[1].text === 'calcified nodule'")
+    page.locator(".cjv-ann-del").first.click()
+    assert [x["kind"] for x in trait(page, "annotations")] == ["point"]
+
+
+def test_annotations_and_peers_from_model_are_drawn(site, page):
+    open_viewer(page, site, crosshair=False, preset="ct-brain")
+    set_traits(page, peers=[{"user": "bob", "color": "#ff00ff", "position": list(TISSUE_MM)}])
+    x, y = screen(page, TISSUE_MM, 0)
+    cross = pixels(page, [(x + d, y) for d in range(-6, 7)])
+    assert any(r > 200 and g < 80 and b > 200 for r, g, b, _ in cross)
+    set_traits(page, annotations=[{"id": "n1", "kind": "point", "points": [list(AIR_MM)],
+                                   "text": "remote", "author": "bob", "created": "x"}])
+    (r, g, b, _), = pixels(page, [screen(page, AIR_MM, 0)])
+    assert r > 200 and g > 150 and b < 80
+    assert page.locator(".cjv-ann").count() == 1
+
+
+def test_layouts_render(site, page):
+    open_viewer(page, site, preset="ct-bone", view_layout="axial")
+    assert page.evaluate("el.chrisViewer.nv.screenSlices.length") == 1
+    set_traits(page, view_layout="3d")
+    page.wait_for_timeout(300)
+    h, w = page.evaluate("[el.chrisViewer.nv.canvas.height, el.chrisViewer.nv.canvas.width]")
+    grid = [(x, y) for x in range(w // 4, 3 * w // 4, 20) for y in range(h // 4, 3 * h // 4, 20)]
+    assert sum(max(p[:3]) > 40 for p in pixels(page, grid)) > 10  # a rendered volume
+    set_traits(page, view_layout="mpr3d")
+    assert page.evaluate("el.chrisViewer.nv.screenSlices.length") == 4
+    page.screenshot(path=str(_artifact("viewer-harness-mpr3d.png")))
+
+
+def _artifact(name):
+    from tests.fixtures.browser import artifact_path
+
+    return artifact_path(name)
