@@ -1,0 +1,131 @@
+"""The small interface every compute runner implements.
+
+The coordinator decides *what* runs (argv, directories, limits) and keeps the durable state; a
+runner only starts, watches, reports on and removes jobs. Job ids are chosen by the coordinator
+(stored in the DB before submit) so that after a restart it can ask the runner about a job it
+lost track of.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class RunnerError(RuntimeError):
+    """The runner could not start a job; the message is shown to the user."""
+
+
+@dataclass(frozen=True)
+class Mount:
+    """A host directory (or file) made visible to the job at ``target``."""
+
+    source: Path
+    target: str
+    read_only: bool = True
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where the job sees its directories, and what must be mounted for that."""
+
+    input_dir: str | None
+    output_dir: str
+    path_args: dict[str, str]  # library path -> where the job sees it
+    mounts: tuple[Mount, ...] = ()
+
+
+@dataclass
+class JobSpec:
+    """Everything a runner needs to start one job."""
+
+    job_id: str
+    argv: list[str]
+    output_dir: Path
+    image: str = ""
+    mounts: tuple[Mount, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: str | None = None
+    cpu_millicores: int | None = None
+    memory_mib: int | None = None
+    gpus: int = 0
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    """What a runner knows about a job.
+
+    ``state`` is ``running``, ``exited`` or ``missing`` (the runner has no such job).
+    """
+
+    state: str
+    exit_code: int | None = None
+    oom_killed: bool = False
+    error: str = ""
+
+    @property
+    def done(self) -> bool:
+        return self.state != "running"
+
+
+class Runner(abc.ABC):
+    """Start, watch and clean up jobs. All methods block; call them from worker threads."""
+
+    #: Short name stored with each instance ("local", "docker").
+    name: str = "runner"
+
+    @abc.abstractmethod
+    def place(
+        self,
+        job_id: str,
+        *,
+        inputs: list[tuple[str, Path]],
+        single_input: bool,
+        output: Path,
+        paths: dict[str, Path],
+    ) -> Placement:
+        """Decide how the job sees its directories.
+
+        Parameters
+        ----------
+        inputs
+            ``(name, host dir)`` of each parent output. With ``single_input`` the one entry *is*
+            the input dir (``ds``); otherwise each appears as ``<input dir>/<name>`` (``ts``).
+        output
+            The host output dir (already created).
+        paths
+            Library path -> host path of each path-parameter value.
+        """
+
+    @abc.abstractmethod
+    def submit(self, spec: JobSpec) -> str:
+        """Start the job; return its id (``spec.job_id``). Raise :class:`RunnerError` if it cannot."""
+
+    @abc.abstractmethod
+    def wait(self, job_id: str, timeout: float | None = None) -> JobStatus:
+        """Block until the job ends or ``timeout`` seconds pass (then ``state == "running"``)."""
+
+    @abc.abstractmethod
+    def status(self, job_id: str) -> JobStatus:
+        """The job's current status, without blocking."""
+
+    @abc.abstractmethod
+    def logs(self, job_id: str) -> str:
+        """The job's combined stdout/stderr so far ("" if unknown)."""
+
+    @abc.abstractmethod
+    def cancel(self, job_id: str) -> None:
+        """Stop the job if it runs (no error if it already ended or is unknown)."""
+
+    @abc.abstractmethod
+    def cleanup(self, job_id: str) -> None:
+        """Release everything the job holds (container, temp files). Idempotent."""
+
+    def prepare_output(self, output: Path) -> None:
+        """Create the output dir before the run, owned by whoever the job runs as."""
+        output.mkdir(parents=True, exist_ok=True)
+
+    def close(self) -> None:  # noqa: B027  (optional hook)
+        """Release the runner's own resources."""

@@ -1,0 +1,197 @@
+"""Run plugins as Docker containers, straight on the library store (zero copy).
+
+Every job is one container named after its job id and labelled ``chris_jupyter.job=<id>``:
+the input dir is bind-mounted read-only at ``/share/incoming``, the output dir read-write at
+``/share/outgoing`` (created beforehand and owned by the container user), path-parameter values
+read-only under ``/share/paths``. The container runs as a non-root uid with no network, no
+capabilities, no Docker socket, a hard memory limit (no swap) and a CPU quota. Images are never
+pulled: a missing image is an error that says so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Any
+
+from .base import JobSpec, JobStatus, Mount, Placement, Runner, RunnerError
+
+LABEL = "chris_jupyter.job"
+INCOMING = "/share/incoming"
+OUTGOING = "/share/outgoing"
+PATHS = "/share/paths"
+
+
+class DockerRunner(Runner):
+    """Docker SDK runner.
+
+    Parameters
+    ----------
+    client
+        A ``docker.DockerClient``; by default one from the environment with a connection pool
+        large enough for one blocking ``wait`` per running job.
+    uid, gid
+        The (non-root) user the container runs as; output dirs are handed to it.
+    stop_grace
+        Seconds between SIGTERM and SIGKILL on cancel.
+    pids_limit
+        Maximum number of processes in a job (fork bombs).
+    """
+
+    name = "docker"
+
+    def __init__(
+        self,
+        client: Any = None,
+        *,
+        uid: int = 1000,
+        gid: int = 1000,
+        stop_grace: int = 3,
+        pids_limit: int = 1024,
+    ) -> None:
+        import docker
+
+        self._errors = docker.errors
+        self._types = docker.types
+        self.client = client or docker.from_env(max_pool_size=128)
+        self.uid, self.gid = uid, gid
+        self.stop_grace = stop_grace
+        self.pids_limit = pids_limit
+
+    # -- placement -----------------------------------------------------------------------
+    def place(self, job_id, *, inputs, single_input, output, paths) -> Placement:  # noqa: ANN001
+        mounts = [Mount(output, OUTGOING, read_only=False)]
+        input_dir = None
+        if single_input and inputs:
+            mounts.append(Mount(inputs[0][1], INCOMING))
+            input_dir = INCOMING
+        elif inputs:
+            mounts += [Mount(host, f"{INCOMING}/{name}") for name, host in inputs]
+            input_dir = INCOMING
+        path_args = {}
+        for i, (lib, host) in enumerate(paths.items()):
+            target = f"{PATHS}/{i}/{Path(lib).name}"
+            mounts.append(Mount(host, target))
+            path_args[lib] = target
+        return Placement(input_dir, OUTGOING, path_args, tuple(mounts))
+
+    def prepare_output(self, output: Path) -> None:
+        output.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            os.chown(output, self.uid, self.gid)
+        elif os.geteuid() != self.uid:
+            output.chmod(0o777)  # the container user must write here
+
+    # -- jobs ------------------------------------------------------------------------------
+    def _get(self, job_id: str):  # noqa: ANN202
+        try:
+            return self.client.containers.get(job_id)
+        except self._errors.NotFound:
+            return None
+
+    def submit(self, spec: JobSpec) -> str:
+        try:
+            self.client.images.get(spec.image)
+        except self._errors.ImageNotFound:
+            raise RunnerError(
+                f"image {spec.image!r} is not on this Docker engine (images are never pulled; "
+                "build or load it first)"
+            ) from None
+        old = self._get(spec.job_id)
+        if old is not None:  # left over from a submit interrupted by a restart
+            old.remove(force=True)
+        kwargs: dict[str, Any] = {}
+        if spec.memory_mib:
+            kwargs["mem_limit"] = f"{spec.memory_mib}m"
+            kwargs["memswap_limit"] = f"{spec.memory_mib}m"  # hard: no swap on top
+        if spec.cpu_millicores:
+            kwargs["nano_cpus"] = int(spec.cpu_millicores) * 1_000_000
+        if spec.gpus:
+            kwargs["device_requests"] = [
+                self._types.DeviceRequest(count=int(spec.gpus), capabilities=[["gpu"]])
+            ]
+        mounts = [
+            self._types.Mount(m.target, str(m.source), type="bind", read_only=m.read_only)
+            for m in spec.mounts
+        ]
+        try:
+            container = self.client.containers.create(
+                spec.image,
+                entrypoint=spec.argv[:1],
+                command=spec.argv[1:],
+                name=spec.job_id,
+                user=f"{self.uid}:{self.gid}",
+                network_mode="none",
+                mounts=mounts,
+                environment=dict(spec.env),
+                labels={**spec.labels, LABEL: spec.job_id},
+                working_dir=spec.cwd or OUTGOING,
+                cap_drop=["ALL"],
+                security_opt=["no-new-privileges"],
+                pids_limit=self.pids_limit,
+                detach=True,
+                **kwargs,
+            )
+            container.start()
+        except self._errors.APIError as exc:
+            self.cleanup(spec.job_id)
+            raise RunnerError(f"Docker could not start the job: {exc.explanation or exc}") from None
+        return spec.job_id
+
+    def status(self, job_id: str) -> JobStatus:
+        c = self._get(job_id)
+        if c is None:
+            return JobStatus("missing", error="the container is gone")
+        state = c.attrs.get("State", {})
+        status = state.get("Status")
+        if status == "created":  # never started (a restart interrupted submit)
+            return JobStatus("missing", error="the container was never started")
+        if status in ("running", "restarting", "paused", "removing"):
+            return JobStatus("running")
+        return JobStatus(
+            "exited",
+            state.get("ExitCode"),
+            oom_killed=bool(state.get("OOMKilled")),
+            error=state.get("Error") or "",
+        )
+
+    def wait(self, job_id: str, timeout: float | None = None) -> JobStatus:
+        import requests
+
+        c = self._get(job_id)
+        if c is None:
+            return JobStatus("missing", error="the container is gone")
+        try:
+            c.wait(timeout=timeout)
+        except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
+            return JobStatus("running")
+        return self.status(job_id)
+
+    def logs(self, job_id: str) -> str:
+        c = self._get(job_id)
+        if c is None:
+            return ""
+        return c.logs(stdout=True, stderr=True).decode(errors="replace")
+
+    def cancel(self, job_id: str) -> None:
+        c = self._get(job_id)
+        if c is None:
+            return
+        with contextlib.suppress(self._errors.NotFound):
+            c.stop(timeout=self.stop_grace)
+
+    def cleanup(self, job_id: str) -> None:
+        c = self._get(job_id)
+        if c is None:
+            return
+        try:
+            c.remove(force=True)
+        except self._errors.NotFound:
+            pass
+        except self._errors.APIError as exc:  # "removal already in progress"
+            if getattr(exc, "status_code", None) != 409:
+                raise
+
+    def close(self) -> None:
+        self.client.close()

@@ -1,0 +1,84 @@
+"""Fixtures for the compute tests: a fresh DB with users, a data root, plugins, coordinators."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from chris_jupyter.compute.coordinator import Coordinator
+from chris_jupyter.compute.runners.local import LocalRunner
+from chris_jupyter.db import Database
+from chris_jupyter.db.models.library import User
+from chris_jupyter.plugins.registry import PluginRegistry
+
+from .helpers import Events, Registrar, can_read, make_plugin_venv
+
+
+@pytest.fixture(scope="session")
+def plugin_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """bin dir of a venv holding the reference and test plugins (built once per session)."""
+    return make_plugin_venv(tmp_path_factory.mktemp("plugins") / "venv")
+
+
+@pytest.fixture
+def cdb(db_url: str) -> Iterator[Database]:
+    db = Database(db_url)
+    db.create_all()
+    with db.session() as s:
+        s.add_all([User(username="alice"), User(username="bob")])
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def data_root(tmp_path: Path) -> Path:
+    root = tmp_path / "data"
+    (root / "home" / "alice" / "uploads").mkdir(parents=True)
+    (root / "home" / "bob" / "uploads").mkdir(parents=True)
+    return root
+
+
+@pytest.fixture
+def registrar(data_root: Path) -> Registrar:
+    return Registrar(data_root)
+
+
+@pytest.fixture
+def events() -> Events:
+    return Events()
+
+
+@pytest.fixture
+def make_coordinator(
+    cdb: Database, data_root: Path, registrar: Registrar, events: Events
+) -> Iterator[Callable[..., Coordinator]]:
+    made: list[Coordinator] = []
+
+    def make(runner, **kw) -> Coordinator:  # noqa: ANN001
+        c = Coordinator(cdb, data_root, runner, publish=events, register_outputs=registrar,
+                        can_read=can_read, **kw)
+        c.start()
+        made.append(c)
+        return c
+
+    yield make
+    for c in made:
+        c.stop()
+
+
+@pytest.fixture
+def local_runner(tmp_path: Path) -> LocalRunner:
+    return LocalRunner(tmp_path / "jobs", kill_grace=1.0)
+
+
+@pytest.fixture
+def local_plugins(cdb: Database, plugin_bin: Path) -> dict[str, int]:
+    """The reference plugins and pl-testbox registered for the local runner (name -> id)."""
+    reg = PluginRegistry(cdb)
+    out = {}
+    for exe in ("dircopy", "noop", "testbox", "dcm2nifti", "dcm2png"):
+        p = reg.register_executable(str(plugin_bin / exe))
+        out[p.name] = p.id
+    return out

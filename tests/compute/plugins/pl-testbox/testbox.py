@@ -1,0 +1,47 @@
+"""Test plugin for the compute tests: behaviour chosen by --mode."""
+
+import json
+import os
+import sys
+import time
+from argparse import ArgumentParser
+from pathlib import Path
+
+from chris_plugin import chris_plugin
+
+parser = ArgumentParser(description="Behaves as asked, for tests.")
+parser.add_argument("--mode", default="ok", help="ok | fail | hog | sleep")
+parser.add_argument("--text", default="", help="any text; recorded verbatim")
+parser.add_argument("--mb", type=int, default=256, help="MiB to allocate in hog mode")
+parser.add_argument("--seconds", type=float, default=60.0, help="sleep time in sleep mode")
+parser.add_argument("--flag", action="store_true", default=False, help="a boolean flag")
+
+
+@chris_plugin(parser=parser, title="Test box", category="Test",
+              min_memory_limit="16Mi", max_memory_limit="2Gi", min_cpu_limit="100m")
+def main(options, inputdir: Path, outputdir: Path) -> int:
+    record = {
+        "argv": sys.argv,
+        "text": options.text,
+        "flag": options.flag,
+        "inputs": sorted(str(p.relative_to(inputdir)) for p in inputdir.rglob("*")),
+        "env": {k: v for k, v in os.environ.items() if k.startswith("CHRIS_")},
+        "uid": os.getuid(),
+    }
+    (outputdir / "record.json").write_text(json.dumps(record, indent=1))
+    print(f"testbox mode={options.mode}", flush=True)
+    if options.mode == "fail":
+        print("something went wrong on purpose", file=sys.stderr)
+        return 3
+    if options.mode == "hog":
+        blocks = [bytearray(1024 * 1024) for _ in range(options.mb)]
+        for b in blocks:
+            b[::4096] = b"x" * len(b[::4096])
+        print("allocated", len(blocks), "MiB")
+    if options.mode == "sleep":
+        time.sleep(options.seconds)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
