@@ -15,10 +15,12 @@ SOPInstanceUID, decides which one is current.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
 import socket
+import struct
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from io import BytesIO
@@ -41,8 +43,12 @@ from pydicom.uid import (
     JPEGLSNearLossless,
     RLELossless,
 )
-from pynetdicom import AllStoragePresentationContexts, StoragePresentationContexts
-from pynetdicom.dsutils import encode_file_meta
+from pynetdicom import (
+    PYNETDICOM_IMPLEMENTATION_UID,
+    PYNETDICOM_IMPLEMENTATION_VERSION,
+    AllStoragePresentationContexts,
+    StoragePresentationContexts,
+)
 from pynetdicom.presentation import PresentationContext, build_context
 
 from chris_jupyter.library import paths
@@ -76,6 +82,8 @@ STATUS_CANNOT_UNDERSTAND = 0xC000
 
 PART_SUFFIX = ".part"
 _PREAMBLE = b"\x00" * 128 + b"DICM"
+IMPLEMENTATION_UID = str(PYNETDICOM_IMPLEMENTATION_UID)
+IMPLEMENTATION_VERSION = PYNETDICOM_IMPLEMENTATION_VERSION
 
 
 def storage_contexts(
@@ -98,10 +106,8 @@ def enable_tcp_nodelay(event: Any) -> None:
     """
     sock = getattr(event.assoc.dul.socket, "socket", None)
     if sock is not None:
-        try:
+        with contextlib.suppress(OSError):  # already closed
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:  # pragma: no cover - socket already closed
-            pass
 
 
 @dataclass
@@ -123,13 +129,75 @@ class StoredInstance:
     header: Dataset | None = field(default=None, repr=False)
 
 
+@dataclass
+class Incoming:
+    """One received instance before it is written: the UIDs from the C-STORE request and the
+    dataset bytes as sent, as a list of fragments (PDV payloads or one buffer)."""
+
+    sop_class_uid: str
+    sop_instance_uid: str
+    transfer_syntax: str
+    fragments: list[Any]
+    calling_ae: str = ""
+
+    def chunks(self) -> list[Any]:
+        """Preamble, file meta and the dataset fragments: the Part 10 file, unjoined."""
+        meta = file_meta_bytes(
+            self.sop_class_uid, self.sop_instance_uid, self.transfer_syntax, self.calling_ae
+        )
+        return [_PREAMBLE, meta, *self.fragments]
+
+
 class InstanceWriter(Protocol):
     """Where C-STORE data goes: the receiver and C-GET both call ``write``."""
 
-    def write(self, event: Any) -> StoredInstance: ...
+    def write(self, item: Incoming) -> StoredInstance: ...
 
 
-def write_atomic(target: Path, chunks: Iterable[bytes], *, fsync: bool = False) -> int:
+def _el(elem: int, vr: bytes, value: bytes) -> bytes:
+    if vr == b"OB":
+        return struct.pack("<HH2s2xI", 2, elem, vr, len(value)) + value
+    return struct.pack("<HH2sH", 2, elem, vr, len(value)) + value
+
+
+def _pad(value: str, pad: bytes) -> bytes:
+    raw = value.encode("ascii", "replace")
+    return raw + pad if len(raw) % 2 else raw
+
+
+def file_meta_bytes(sop_class: str, sop_instance: str, transfer_syntax: str, source_ae: str = "") -> bytes:
+    """Encode the File Meta Information group (Explicit VR Little Endian) by hand.
+
+    The same elements pynetdicom's ``encoded_dataset()`` writes (plus the source AE title),
+    without building a pydicom dataset for every instance.
+    """
+    body = b"".join(
+        [
+            _el(0x0001, b"OB", b"\x00\x01"),
+            _el(0x0002, b"UI", _pad(sop_class, b"\x00")),
+            _el(0x0003, b"UI", _pad(sop_instance, b"\x00")),
+            _el(0x0010, b"UI", _pad(transfer_syntax, b"\x00")),
+            _el(0x0012, b"UI", _pad(IMPLEMENTATION_UID, b"\x00")),
+            _el(0x0013, b"SH", _pad(IMPLEMENTATION_VERSION, b" ")),
+        ]
+        + ([_el(0x0016, b"AE", _pad(source_ae, b" "))] if source_ae else [])
+    )
+    return _el(0x0000, b"UL", struct.pack("<I", len(body))) + body
+
+
+def incoming_from_event(event: Any) -> Incoming:
+    """The :class:`Incoming` of a pynetdicom ``EVT_C_STORE`` event, without decoding."""
+    req = event.request
+    return Incoming(
+        str(req.AffectedSOPClassUID),
+        str(req.AffectedSOPInstanceUID),
+        str(event.context.transfer_syntax),
+        [req.DataSet.getbuffer()],  # a view: no copy of the (large) dataset bytes
+        _calling_ae(event),
+    )
+
+
+def write_atomic(target: Path, chunks: Iterable[Any], *, fsync: bool = False) -> int:
     """Write ``chunks`` to a hidden temp file beside ``target`` and rename it into place.
 
     Returns the number of bytes written. On any error the temp file is removed and the
@@ -137,21 +205,17 @@ def write_atomic(target: Path, chunks: Iterable[bytes], *, fsync: bool = False) 
     """
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}{PART_SUFFIX}")
-    size = 0
     try:
         with open(tmp, "wb") as fh:
-            for chunk in chunks:
-                fh.write(chunk)
-                size += len(chunk)
+            fh.writelines(chunks)
+            size = fh.tell()
             if fsync:
                 fh.flush()
                 os.fsync(fh.fileno())
         os.replace(tmp, target)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise
     return size
 
@@ -160,25 +224,10 @@ def clean_partials(root: Path) -> int:
     """Remove leftover ``.*.part`` temp files below ``root`` (after a crash); return count."""
     count = 0
     for p in root.rglob(f".*{PART_SUFFIX}"):
-        try:
+        with contextlib.suppress(OSError):
             p.unlink()
             count += 1
-        except OSError:
-            pass
     return count
-
-
-def _encoded_chunks(event: Any) -> tuple[list[bytes], str, str, str]:
-    """The file as sent (preamble, meta, dataset) without joining the big dataset bytes."""
-    req = event.request
-    meta = event.file_meta  # built by pynetdicom from the request; cheap
-    stream = req.DataSet.getbuffer()  # a view: no copy of the (large) dataset bytes
-    return (
-        [_PREAMBLE, encode_file_meta(meta), stream],
-        str(req.AffectedSOPInstanceUID),
-        str(req.AffectedSOPClassUID),
-        str(meta.TransferSyntaxUID),
-    )
 
 
 def _calling_ae(event: Any) -> str:
@@ -195,12 +244,14 @@ class DirectoryWriter:
         self.directory = Path(directory)
         self.fsync = fsync
 
-    def write(self, event: Any) -> StoredInstance:
-        chunks, sop_uid, sop_class, ts = _encoded_chunks(event)
-        name = paths.safe_component(sop_uid, fallback="instance") + ".dcm"
+    def write(self, item: Incoming) -> StoredInstance:
+        name = paths.safe_component(item.sop_instance_uid, fallback="instance") + ".dcm"
         target = self.directory / name
-        size = write_atomic(target, chunks, fsync=self.fsync)
-        return StoredInstance(sop_uid, sop_class, ts, name, target, size, _calling_ae(event))
+        size = write_atomic(target, item.chunks(), fsync=self.fsync)
+        return StoredInstance(
+            item.sop_instance_uid, item.sop_class_uid, item.transfer_syntax, name, target, size,
+            item.calling_ae,
+        )
 
 
 class LayoutWriter:
@@ -217,19 +268,21 @@ class LayoutWriter:
         self.path_for = path_for
         self.fsync = fsync
 
-    def write(self, event: Any) -> StoredInstance:
-        chunks, sop_uid, sop_class, ts = _encoded_chunks(event)
+    def write(self, item: Incoming) -> StoredInstance:
+        chunks = item.chunks()
         header = read_header(chunks)
         rel = self.path_for(header)
         target = paths.to_disk(self.storage_root, rel)
         size = write_atomic(target, chunks, fsync=self.fsync)
-        return StoredInstance(sop_uid, sop_class, ts, rel, target, size, _calling_ae(event), header)
+        return StoredInstance(
+            item.sop_instance_uid, item.sop_class_uid, item.transfer_syntax, rel, target, size,
+            item.calling_ae, header,
+        )
 
 
 def read_header(chunks: list[Any]) -> Dataset:
     """Parse the file meta and the dataset up to (not including) the pixel data."""
-    fp = BytesIO(b"".join(chunks))
-    return dcmread(fp, stop_before_pixels=True, force=True)
+    return dcmread(BytesIO(b"".join(chunks)), stop_before_pixels=True, force=True)
 
 
 def store_handler(
@@ -246,7 +299,7 @@ def store_handler(
 
     def handle(event: Any) -> int:
         try:
-            stored = writer.write(event)
+            stored = writer.write(incoming_from_event(event))
         except OSError as exc:
             log.error("C-STORE: could not write %s: %s", _uid(event), exc)
             if on_failure:

@@ -41,8 +41,9 @@ from typing import Any, Literal
 
 from pydicom import Dataset
 from pydicom.multival import MultiValue
+from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from pydicom.valuerep import PersonName
-from pynetdicom import AE, build_role, evt
+from pynetdicom import AE, evt
 from pynetdicom.sop_class import (
     PatientRootQueryRetrieveInformationModelFind,
     StudyRootQueryRetrieveInformationModelFind,
@@ -51,14 +52,17 @@ from pynetdicom.sop_class import (
     Verification,
 )
 
+from chris_jupyter.dicom import ul
 from chris_jupyter.dicom.netutil import (
+    STATUS_CANNOT_UNDERSTAND,
+    STATUS_OUT_OF_RESOURCES,
     TRANSFER_SYNTAXES,
     DirectoryWriter,
+    Incoming,
     InstanceWriter,
     StoredInstance,
     enable_tcp_nodelay,
     storage_contexts,
-    store_handler,
 )
 
 log = logging.getLogger(__name__)
@@ -456,51 +460,101 @@ class PacsClient:
                 prog.received = completed + warning
             if prog.expected is None:
                 prog.expected = completed + failed + warning
-            if code == 0x0000 or (code & 0xF000) == 0xB000:
-                if prog.failed:
-                    log.warning("%s: %d sub-operations failed", what, prog.failed)
-                return
-            if code == 0xFE00:
-                raise PacsFailureStatus(f"{what} from {node} was cancelled", node, code)
-            raise PacsFailureStatus(
-                f"{node} answered {what} with failure status 0x{code:04X}"
-                f" ({failed} failed, {completed} completed)", node, code,
-            )
+            self._final_status(node, what, code, completed, failed, prog)
+            return
 
     def _get(
         self, node: PacsNode, study_uid: str, series_uid: str | None, writer: InstanceWriter,
         prog: Progress, emit: Callable,
     ) -> list[StoredInstance]:
+        """C-GET on :mod:`.ul`'s lean association (see the module notes for why)."""
         stored: list[StoredInstance] = []
-        state = {"last": time.monotonic()}
+        prog.received = 0
+        contexts = [(StudyRootQueryRetrieveInformationModelGet, [ExplicitVRLittleEndian,
+                                                                 ImplicitVRLittleEndian])]
+        storage = storage_contexts(self.transfer_syntaxes, limit=127)
+        contexts += [(cx.abstract_syntax, cx.transfer_syntax) for cx in storage]
 
-        def on_instance(event: Any, item: StoredInstance) -> None:
-            stored.append(item)
+        def on_store(item: Incoming) -> int:
+            item.calling_ae = node.ae_title
+            try:
+                done = writer.write(item)
+            except OSError as exc:
+                log.error("C-GET: could not write %s: %s", item.sop_instance_uid, exc)
+                return STATUS_OUT_OF_RESOURCES
+            except Exception as exc:
+                log.error("C-GET: could not place %s: %s", item.sop_instance_uid, exc)
+                return STATUS_CANNOT_UNDERSTAND
+            stored.append(done)
             prog.received += 1
             prog.state = "retrieving"
-            state["last"] = time.monotonic()
             emit(prog)
+            return 0
 
-        ae = self._ae()
-        ae.add_requested_context(StudyRootQueryRetrieveInformationModelGet)
-        contexts = storage_contexts(self.transfer_syntaxes, limit=127)
-        roles = []
-        for cx in contexts:
-            ae.add_requested_context(cx.abstract_syntax, cx.transfer_syntax)
-            roles.append(build_role(cx.abstract_syntax, scp_role=True))
-        handler = store_handler(writer, on_instance)
-        prog.received = 0
-        with self._associate(
-            node, ae, ext_neg=roles, handlers=[(evt.EVT_C_STORE, handler)]
-        ) as assoc, self._quiet():
-            responses = assoc.send_c_get(
-                self._identifier("", study_uid, series_uid),
-                StudyRootQueryRetrieveInformationModelGet,
+        def on_status(st: ul.GetStatus) -> None:
+            prog.expected = st.remaining + st.completed + st.failed + st.warning
+            prog.failed = st.failed
+            prog.warning = st.warning
+            if st.pending:
+                prog.state = "retrieving"
+                emit(prog)
+
+        try:
+            assoc = ul.Association.request(
+                node.host, node.port, calling_ae=self.calling_ae, called_ae=node.ae_title,
+                contexts=contexts, scp_roles=[cx.abstract_syntax for cx in storage],
+                max_pdu=self.max_pdu, connect_timeout=self.acse_timeout,
+                timeout=self.dimse_timeout,
             )
-            self._handle_responses(
-                node, assoc, responses, prog, emit, "C-GET", count_completed=False, state=state
+        except ul.ULRejected as exc:
+            raise AssociationRejected(
+                f"{node} rejected the association from {self.calling_ae}: {exc} "
+                "(check the AE titles configured on both sides)", node,
+            ) from None
+        except ul.ULAborted as exc:
+            raise PacsConnectionLost(f"{node} aborted the association request: {exc}", node) from None
+        except TimeoutError:
+            raise PacsTimeout(f"{node} did not answer the association request in time", node) from None
+        except OSError as exc:
+            raise PacsUnreachable(f"cannot connect to {node}: {exc.strerror or exc}", node) from None
+        ok = False
+        try:
+            final = ul.c_get(
+                assoc, StudyRootQueryRetrieveInformationModelGet,
+                self._identifier("", study_uid, series_uid), on_store, on_status,
             )
+            ok = True
+        except ul.ULRejected as exc:
+            raise AssociationRejected(f"{node}: {exc}", node) from None
+        except TimeoutError:
+            raise PacsTimeout(
+                f"{node} stopped answering during C-GET (no data for {self.dimse_timeout:g}s)", node
+            ) from None
+        except (ul.ULAborted, OSError) as exc:
+            raise PacsConnectionLost(
+                f"{node} went away during C-GET after {prog.received} instances: {exc}", node
+            ) from None
+        finally:
+            if ok:
+                assoc.release()
+            else:
+                assoc.abort()
+        self._final_status(node, "C-GET", final.status, final.completed, final.failed, prog)
         return stored
+
+    def _final_status(
+        self, node: PacsNode, what: str, code: int, completed: int, failed: int, prog: Progress
+    ) -> None:
+        if code == 0x0000 or (code & 0xF000) == 0xB000:
+            if failed:
+                log.warning("%s from %s: %d sub-operations failed", what, node, failed)
+            return
+        if code == 0xFE00:
+            raise PacsFailureStatus(f"{what} from {node} was cancelled", node, code)
+        raise PacsFailureStatus(
+            f"{node} answered {what} with failure status 0x{code:04X}"
+            f" ({failed} failed, {completed} completed)", node, code,
+        )
 
     def _move(
         self, node: PacsNode, study_uid: str, series_uid: str | None, prog: Progress,
