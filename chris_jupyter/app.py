@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
-import re
 from pathlib import Path
 from typing import Any
 
@@ -63,8 +61,9 @@ class ChrisApp(ExtensionApp):
 
     @default("embedded_user")
     def _default_embedded_user(self) -> str:
-        name = re.sub(r"[^\w.\-]", "_", getpass.getuser()) or "chris"
-        return "chris" if name == "root" else name
+        from .sample import default_user
+
+        return default_user()
 
     @validate("embedded_user")
     def _check_user(self, proposal: dict[str, Any]) -> str:

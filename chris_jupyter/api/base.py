@@ -57,17 +57,19 @@ def _translate_errors(method: F) -> F:
 def endpoint(method: F) -> F:
     """Expose a handler method to authenticated, authorized callers only."""
     action = "read" if method.__name__ in ("get", "head") else "write"
-    inner = _translate_errors(method)
+    checked = authorized(action, AUTH_RESOURCE)(_translate_errors(method))
 
     @functools.wraps(method)
     async def wrapper(self: ChrisHandler, *args: Any, **kwargs: Any) -> Any:
         if self.principal is None or self.principal.via == "link":
-            raise web.HTTPError(401, "authentication required")
-        return await inner(self, *args, **kwargs)
+            raise web.HTTPError(
+                401, "authentication required: send a ChRIS API token (Authorization: Bearer chris_…) "
+                "or the Jupyter server's token, or log in to Jupyter"
+            )
+        return await checked(self, *args, **kwargs)
 
-    wrapped = authorized(action, AUTH_RESOURCE)(wrapper)
-    wrapped.__chris_auth__ = "user"  # type: ignore[attr-defined]
-    return wrapped  # type: ignore[return-value]
+    wrapper.__chris_auth__ = "user"  # type: ignore[attr-defined]
+    return wrapper  # type: ignore[return-value]
 
 
 def link_endpoint(method: F) -> F:

@@ -53,8 +53,7 @@ class LinksHandler(ChrisHandler):
             self.backend.sharing.create_link, self.principal, path=b.get("path"),
             feed_id=b.get("feed_id"), expires_in=dt.timedelta(seconds=seconds),
         )
-        base = self.base_url.rstrip("/") + "/" + api_path("links/") + out["token"]
-        out["url"] = base + "/files"
+        out["url"] = f"{self.base_url.rstrip('/')}/{api_path('links')}/{out['token']}/files"
         self.reply(out, status=201)
 
 

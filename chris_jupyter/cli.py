@@ -1,0 +1,201 @@
+"""The ``chris-jupyter`` command: start the platform, and use the library from a shell."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from .client import ChrisApiError, Client
+
+
+def _client(args: argparse.Namespace) -> Client:
+    return Client(args.url, args.token)
+
+
+def _print(obj: Any, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(obj, indent=2, default=str))
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    c = _client(args)
+    page = c.ls(args.path, limit=args.limit, offset=args.offset)
+    if args.json:
+        _print(page, True)
+        return 0
+    for e in page["items"]:
+        kind = "d" if e["kind"] == "folder" else "-"
+        size = "" if e["kind"] == "folder" else _human(e["size"])
+        print(f"{kind} {size:>9}  {e['owner'] or '-':<12} {e['name']}{'/' if kind == 'd' else ''}")
+    shown = args.offset + len(page["items"])
+    if shown < page["total"]:
+        print(f"… {page['total'] - shown} more (use --offset {shown})", file=sys.stderr)
+    return 0
+
+
+def _human(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return str(n)
+
+
+def cmd_upload(args: argparse.Namespace) -> int:
+    c = _client(args)
+    dest = args.dest or f"home/{c.me()['username']}/uploads/{Path(args.source).name}"
+    out = c.upload(args.source, dest, overwrite=args.overwrite, progress=not args.quiet)
+    n = len(out) if isinstance(out, list) else 1
+    print(f"uploaded {n} file{'s' if n != 1 else ''} to {dest}")
+    return 0
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    path = _client(args).download(args.path, args.dest, progress=not args.quiet)
+    print(f"saved {path}")
+    return 0
+
+
+def cmd_share(args: argparse.Namespace) -> int:
+    c = _client(args)
+    if args.link:
+        out = c.link(args.path, expires_in=args.expires_days * 86400)
+        print(out["url"])
+        print(f"(expires {out['expires_at']}; anyone with this link can read {args.path})", file=sys.stderr)
+        return 0
+    out = c.share(args.path, user=args.user, group=args.group, public=args.public,
+                  permission="write" if args.write else "read")
+    who = args.user or (f"group {args.group}" if args.group else "everyone")
+    print(f"shared {args.path} with {who} ({out['permission']})")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    page = _client(args).search(name=args.name, under=args.under, owner=args.owner, limit=args.limit)
+    for e in page["items"]:
+        print(e["path"])
+    print(f"{page['total']} match{'es' if page['total'] != 1 else ''}", file=sys.stderr)
+    return 0
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    c = _client(args)
+    c.create_user(args.username, groups=args.group or [], is_admin=args.admin)
+    tok = c.create_token(args.username, name="cli")
+    print(f"user {args.username} ready; API token (shown once):")
+    print(tok["token"])
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from .sample import seed_sample_library
+
+    data_dir = Path(args.data_dir).resolve()
+    workspace = Path(args.workspace).resolve()
+    workspace.mkdir(parents=True, exist_ok=True)
+    notebooks = Path(__file__).resolve().parent.parent / "notebooks"
+    if notebooks.is_dir():
+        for nb in notebooks.glob("*.ipynb"):
+            if not (workspace / nb.name).exists():
+                shutil.copy2(nb, workspace / nb.name)
+    user = seed_sample_library(data_dir, args.db_url or None)
+    argv = [sys.executable, "-m", "jupyterlab", f"--ip={args.ip}", f"--port={args.port}",
+            f"--ServerApp.root_dir={workspace}", f"--ChrisApp.data_dir={data_dir}",
+            f"--ChrisApp.embedded_user={user}"]
+    if args.db_url:
+        argv.append(f"--ChrisApp.db_url={args.db_url}")
+    if args.no_browser:
+        argv.append("--no-browser")
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        argv.append("--allow-root")
+    argv += args.extra
+    print(f"ChRIS for Jupyter: library in {data_dir}, notebooks in {workspace}", flush=True)
+    os.execv(sys.executable, argv)
+    return 0  # not reached
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="chris-jupyter", description=__doc__)
+    p.add_argument("--url", help="server URL (default: $CHRIS_URL or the local running server)")
+    p.add_argument("--token", help="API token (default: $CHRIS_TOKEN or the local server's token)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="start JupyterLab with ChRIS on this machine (sample library included)")
+    up.add_argument("--port", type=int, default=8888)
+    up.add_argument("--ip", default="127.0.0.1")
+    up.add_argument("--data-dir", default=os.environ.get("CHRIS_DATA_DIR", "chris-data"))
+    up.add_argument("--workspace", default="chris-workspace", help="folder for notebooks")
+    up.add_argument("--db-url", default="", help="database URL (default: SQLite in the data dir)")
+    up.add_argument("--no-browser", action="store_true")
+    up.add_argument("extra", nargs="*", help="more JupyterLab options (after --)")
+    up.set_defaults(func=cmd_up)
+
+    ls = sub.add_parser("ls", help="list a library folder")
+    ls.add_argument("path", nargs="?", default="")
+    ls.add_argument("--limit", type=int, default=100)
+    ls.add_argument("--offset", type=int, default=0)
+    ls.set_defaults(func=cmd_ls)
+
+    up_ = sub.add_parser("upload", help="upload a file or folder")
+    up_.add_argument("source")
+    up_.add_argument("dest", nargs="?", help="library path (default: home/<me>/uploads/<name>)")
+    up_.add_argument("--overwrite", action="store_true")
+    up_.add_argument("-q", "--quiet", action="store_true")
+    up_.set_defaults(func=cmd_upload)
+
+    dl = sub.add_parser("download", help="download a file, or a folder as zip")
+    dl.add_argument("path")
+    dl.add_argument("dest", nargs="?")
+    dl.add_argument("-q", "--quiet", action="store_true")
+    dl.set_defaults(func=cmd_download)
+
+    sh = sub.add_parser("share", help="share a path with a user, a group, everyone, or by private link")
+    sh.add_argument("path")
+    who = sh.add_mutually_exclusive_group(required=True)
+    who.add_argument("--user")
+    who.add_argument("--group")
+    who.add_argument("--public", action="store_true")
+    who.add_argument("--link", action="store_true", help="create an expiring private link")
+    sh.add_argument("--write", action="store_true", help="grant write access (users and groups)")
+    sh.add_argument("--expires-days", type=float, default=7)
+    sh.set_defaults(func=cmd_share)
+
+    se = sub.add_parser("search", help="search files you may read")
+    se.add_argument("--name")
+    se.add_argument("--under")
+    se.add_argument("--owner")
+    se.add_argument("--limit", type=int, default=100)
+    se.set_defaults(func=cmd_search)
+
+    us = sub.add_parser("user", help="administer users").add_subparsers(dest="user_cmd", required=True)
+    ua = us.add_parser("add", help="create a user and print an API token for it")
+    ua.add_argument("username")
+    ua.add_argument("--group", action="append")
+    ua.add_argument("--admin", action="store_true")
+    ua.set_defaults(func=cmd_user_add)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ChrisApiError as e:
+        print(f"chris-jupyter: {e}", file=sys.stderr)
+        return 1
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as e:
+        print(f"chris-jupyter: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
