@@ -22,7 +22,7 @@ def routes() -> list[tuple[str, str, str]]:
         url = re.sub(r"\(chrislink_[^)]*\)", "chrislink_bogus", url)
         for m in METHODS:
             if m in cls.__dict__:
-                out.append((url, m, getattr(cls, m).__chris_auth__ if hasattr(getattr(cls, m), "__chris_auth__") else ""))
+                out.append((url, m, getattr(cls.__dict__[m], "__chris_auth__", "")))
     return out
 
 

@@ -78,7 +78,7 @@ def local_plugins(cdb: Database, plugin_bin: Path) -> dict[str, int]:
     """The reference plugins and pl-testbox registered for the local runner (name -> id)."""
     reg = PluginRegistry(cdb)
     out = {}
-    for exe in ("dircopy", "noop", "testbox", "dcm2nifti", "dcm2png"):
+    for exe in ("dircopy", "noop", "testbox", "tsbox", "dcm2nifti", "dcm2png"):
         p = reg.register_executable(str(plugin_bin / exe))
         out[p.name] = p.id
     return out

@@ -15,12 +15,14 @@ from chris_jupyter.library import paths
 REPO = Path(__file__).resolve().parents[2]
 REFERENCE_PLUGINS = REPO / "spawners" / "plugins"
 TESTBOX = REPO / "tests" / "compute" / "plugins" / "pl-testbox"
+TSBOX = REPO / "tests" / "compute" / "plugins" / "pl-tsbox"
 HELLO = REPO / "tests" / "plugins" / "fixtures" / "pl-hello"
 OLDAPP = REPO / "tests" / "plugins" / "fixtures" / "pl-oldapp"
 
 ALL_PLUGIN_SOURCES = [
     *(REFERENCE_PLUGINS / n for n in ("pl-noop", "pl-dircopy", "pl-dcm2nifti", "pl-dcm2png")),
     TESTBOX,
+    TSBOX,
     HELLO,
     OLDAPP,
 ]

@@ -1,0 +1,155 @@
+"""The Python client and the CLI against a real server."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import uuid
+import zipfile
+from pathlib import Path
+
+import httpx
+import pytest
+
+from chris_jupyter import Client
+from chris_jupyter.client import ConflictError, NotFoundError
+
+
+@pytest.fixture
+def user(chris_server):
+    """(name, token) of a fresh user."""
+    name = f"u{uuid.uuid4().hex[:6]}"
+    owner = Client(chris_server.url, chris_server.token)
+    owner.create_user(name)
+    return name, owner.create_token(name)["token"]
+
+
+def test_client_roundtrip(chris_server, user, tmp_path: Path) -> None:
+    name, token = user
+    c = Client(chris_server.url, token)
+    assert c.me()["username"] == name
+    src = tmp_path / "study"
+    (src / "s1").mkdir(parents=True)
+    (src / "s1/a.dcm").write_bytes(os.urandom(5000))
+    (src / "b.txt").write_text("hello")
+    c.upload(src, f"home/{name}/uploads/study", progress=False)
+    assert [e["name"] for e in c.walk_folder(f"home/{name}/uploads/study")] == ["s1", "b.txt"]
+    out = c.download(f"home/{name}/uploads/study/s1/a.dcm", tmp_path / "a.dcm", progress=False)
+    assert out.read_bytes() == (src / "s1/a.dcm").read_bytes()
+    z = c.download(f"home/{name}/uploads/study", tmp_path, progress=False)
+    assert zipfile.ZipFile(z).read("study/b.txt") == b"hello"
+    # resume: a partial .part file is completed with a Range request
+    part = tmp_path / "r.dcm.part"
+    part.write_bytes((src / "s1/a.dcm").read_bytes()[:1234])
+    c.download(f"home/{name}/uploads/study/s1/a.dcm", tmp_path / "r.dcm", progress=False)
+    assert (tmp_path / "r.dcm").read_bytes() == (src / "s1/a.dcm").read_bytes()
+    with pytest.raises(NotFoundError, match="not shared with you"):
+        c.stat("home/somebody-else/uploads")
+    with pytest.raises(ConflictError, match="already exists"):
+        c.upload(src / "b.txt", f"home/{name}/uploads/study/b.txt", progress=False)
+    link = c.link(f"home/{name}/uploads/study", expires_in=60)
+    assert httpx.get(link["url"]).json()["total"] == 2
+
+
+def test_client_event_iterator(chris_server, user) -> None:
+    name, token = user
+    c = Client(chris_server.url, token)
+    got: list[dict] = []
+    ready = threading.Event()
+
+    def listen() -> None:
+        events = Client(chris_server.url, token).events(types=["file.created"])
+        ready.set()
+        for ev in events:
+            got.append(ev)
+            return
+
+    t = threading.Thread(target=listen, daemon=True)
+    t.start()
+    ready.wait(5)
+    import time
+
+    time.sleep(0.5)
+    c.upload(__file__, f"home/{name}/uploads/ev.py", progress=False)
+    t.join(10)
+    assert got and got[0]["data"]["path"] == f"home/{name}/uploads/ev.py"
+
+
+def cli(server, token: str, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "CHRIS_URL": server.url, "CHRIS_TOKEN": token}
+    return subprocess.run([sys.executable, "-m", "chris_jupyter.cli", *args], env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_cli(chris_server, user, tmp_path: Path) -> None:
+    name, token = user
+    f = tmp_path / "notes.txt"
+    f.write_text("n")
+    r = cli(chris_server, token, "upload", str(f), "-q")
+    assert r.returncode == 0 and f"home/{name}/uploads/notes.txt" in r.stdout
+    r = cli(chris_server, token, "ls", f"home/{name}/uploads")
+    assert "notes.txt" in r.stdout
+    r = cli(chris_server, token, "--json", "ls", f"home/{name}/uploads")
+    assert json.loads(r.stdout)["total"] == 1
+    r = cli(chris_server, token, "download", f"home/{name}/uploads/notes.txt", str(tmp_path / "back.txt"), "-q")
+    assert r.returncode == 0 and (tmp_path / "back.txt").read_text() == "n"
+    r = cli(chris_server, token, "share", f"home/{name}/uploads/notes.txt", "--link")
+    assert r.returncode == 0 and "/links/chrislink_" in r.stdout
+    r = cli(chris_server, token, "search", "--name", "notes")
+    assert r.stdout.strip() == f"home/{name}/uploads/notes.txt"
+    # errors: a message, exit 1, no traceback
+    r = cli(chris_server, token, "ls", "../etc")
+    assert r.returncode == 1 and "'..'" in r.stderr and "Traceback" not in r.stderr
+    r = cli(chris_server, "chris_wrong", "ls")
+    assert r.returncode == 1 and "invalid" in r.stderr and "Traceback" not in r.stderr
+    r = cli(chris_server, token, "upload", str(tmp_path / "missing.txt"))
+    assert r.returncode == 1 and "no such local file" in r.stderr
+
+
+def test_cli_user_add_prints_a_working_token(chris_server) -> None:
+    name = f"new{uuid.uuid4().hex[:6]}"
+    r = cli(chris_server, chris_server.token, "user", "add", name, "--group", "radiology")
+    assert r.returncode == 0, r.stderr
+    token = r.stdout.strip().splitlines()[-1]
+    assert Client(chris_server.url, token).me() == {"username": name, "is_admin": False,
+                                                     "groups": ["radiology"], "auth": "token"}
+
+
+async def test_client_finds_its_server_from_a_kernel(chris_server) -> None:
+    """In a kernel started by the server, ``Client()`` needs no URL or token."""
+    from tornado.httpclient import HTTPRequest
+    from tornado.websocket import websocket_connect
+
+    h = chris_server.headers
+    async with httpx.AsyncClient(base_url=chris_server.url, headers=h, timeout=60) as http:
+        kid = (await http.post("api/kernels", json={"name": "python3"})).json()["id"]
+        try:
+            ws_url = chris_server.url.replace("http", "ws") + f"api/kernels/{kid}/channels"
+            ws = await websocket_connect(HTTPRequest(ws_url, headers=h))
+            msg_id = uuid.uuid4().hex
+            code = "import chris_jupyter; print('ME=' + chris_jupyter.Client().me()['username'])"
+            ws.write_message(json.dumps({
+                "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": "t",
+                           "session": uuid.uuid4().hex, "version": "5.3"},
+                "parent_header": {}, "metadata": {}, "channel": "shell",
+                "content": {"code": code, "silent": False, "store_history": False,
+                            "user_expressions": {}, "allow_stdin": False},
+            }))
+            out = ""
+            while "ME=" not in out:
+                raw = await ws.read_message()
+                assert raw is not None, "kernel websocket closed"
+                m = json.loads(raw)
+                if m.get("parent_header", {}).get("msg_id") != msg_id:
+                    continue
+                if m["msg_type"] == "stream":
+                    out += m["content"]["text"]
+                if m["msg_type"] == "error":
+                    pytest.fail("\n".join(m["content"]["traceback"]))
+            assert "ME=owner" in out
+            ws.close()
+        finally:
+            await http.delete(f"api/kernels/{kid}")

@@ -1,0 +1,251 @@
+"""PacsClient against a real Orthanc: echo, find, C-GET, C-MOVE into our receiver, errors."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pydicom
+import pytest
+
+from chris_jupyter.dicom import synth
+from chris_jupyter.dicom.netutil import LayoutWriter, StoredInstance
+from chris_jupyter.dicom.pacs import (
+    AssociationRejected,
+    PacsClient,
+    PacsConnectionLost,
+    PacsError,
+    PacsFailureStatus,
+    PacsNode,
+    PacsUnreachable,
+    Progress,
+)
+from chris_jupyter.dicom.receiver import StoreReceiver
+from chris_jupyter.library import paths
+from tests.fixtures.orthanc import dataset_portion, free_port
+
+pytestmark = pytest.mark.orthanc
+
+RECEIVER_AE = "CHRISRECV"
+
+
+def layout(ds: pydicom.Dataset) -> str:
+    return paths.join(
+        paths.PACS, "ORTHANC", paths.safe_component(ds.PatientID),
+        paths.safe_component(ds.SeriesInstanceUID), paths.safe_component(ds.SOPInstanceUID) + ".dcm",
+    )
+
+
+@pytest.fixture(scope="module")
+def data(orthanc, tmp_path_factory):
+    """Two patients in Orthanc: a CT study (2 series) and an MR study."""
+    root = tmp_path_factory.mktemp("pacsdata")
+    orthanc.clear()
+    ct = synth.write_ct_series(root / "ct", n_slices=12, rows=64, cols=64, patient_id="SYN0001")
+    ct2 = synth.write_ct_series(
+        root / "ct2", n_slices=3, rows=32, cols=32, patient_id="SYN0001", study_uid=ct.study_uid,
+        series_number=3, series_description="Scout",
+    )
+    mr = synth.write_mr_series(
+        root / "mr", n_slices=5, rows=32, cols=32, patient_id="OTHER42",
+        patient_name="Other^Person",
+    )
+    orthanc.upload(ct.paths + ct2.paths + mr.paths)
+    return {"ct": ct, "ct2": ct2, "mr": mr}
+
+
+@pytest.fixture(scope="module")
+def receiver(orthanc, tmp_path_factory):
+    batches: list[list[StoredInstance]] = []
+    r = StoreReceiver(
+        RECEIVER_AE, "127.0.0.1", 0, storage_root=tmp_path_factory.mktemp("recv"),
+        path_for=layout, on_stored=batches.append,
+    ).start()
+    r.batches = batches  # type: ignore[attr-defined]
+    orthanc.add_modality("chris", RECEIVER_AE, "127.0.0.1", r.port)
+    yield r
+    r.stop()
+
+
+@pytest.fixture(scope="module")
+def node(orthanc) -> PacsNode:
+    return PacsNode("orthanc", orthanc.aet, "127.0.0.1", orthanc.dicom_port)
+
+
+@pytest.fixture
+def client() -> PacsClient:
+    c = PacsClient("CHRISTEST", receiver_ae=RECEIVER_AE)
+    c.backoff = 0.05
+    return c
+
+
+def test_echo(client, node):
+    assert client.echo(node) >= 0
+
+
+def test_find_all_levels_with_wildcards(client, node, data):
+    ct, ct2, mr = data["ct"], data["ct2"], data["mr"]
+    patients = client.find(node, "PATIENT", {"PatientID": "SYN*"})
+    assert [p["PatientID"] for p in patients] == ["SYN0001"]
+    assert patients[0]["PatientName"] == "Synthetic^Patient"
+    assert {p["PatientID"] for p in client.find(node, "patient", {"PatientName": "*"})} == {
+        "SYN0001", "OTHER42"}
+
+    studies = client.find(node, "STUDY", {"PatientName": "Other*", "StudyDate": "20240101-"})
+    assert [s["StudyInstanceUID"] for s in studies] == [mr.study_uid]
+    [study] = client.find(node, "STUDY", {"StudyDescription": "CT*"})
+    assert study["StudyInstanceUID"] == ct.study_uid
+    assert study["NumberOfStudyRelatedInstances"] == 15
+
+    series = client.find(node, "SERIES", {"StudyInstanceUID": ct.study_uid, "Modality": "CT"})
+    assert {s["SeriesInstanceUID"] for s in series} == {ct.series_uid, ct2.series_uid}
+    [scout] = client.find(
+        node, "SERIES", {"StudyInstanceUID": ct.study_uid, "SeriesDescription": "Sc?ut"}
+    )
+    assert scout["SeriesNumber"] == 3 and scout["NumberOfSeriesRelatedInstances"] == 3
+
+    images = client.find(
+        node, "IMAGE", {"StudyInstanceUID": ct.study_uid, "SeriesInstanceUID": ct.series_uid}
+    )
+    assert sorted(i["SOPInstanceUID"] for i in images) == sorted(ct.sop_uids)
+    assert sorted(i["InstanceNumber"] for i in images) == list(range(1, 13))
+    json.dumps(patients + studies + series + images)  # plain JSON data
+    assert client.find(node, "STUDY", {"PatientID": "NOBODY"}) == []
+    with pytest.raises(ValueError):
+        client.find(node, "FRAME", {})
+
+
+def test_get_series_into_directory(client, node, data, tmp_path):
+    ct = data["ct"]
+    seen: list[Progress] = []
+    result = client.retrieve(
+        node, study_uid=ct.study_uid, series_uid=ct.series_uid, method="get",
+        dest=tmp_path / "out", progress=lambda p: seen.append(Progress(**vars(p))),
+    )
+    assert result.received == result.expected == 12 and result.failed == 0
+    assert seen[-1].state == "done" and seen[-1].received == seen[-1].expected == 12
+    assert any(p.state == "retrieving" for p in seen)
+    received = [p.received for p in seen]
+    assert received == sorted(received)
+    files = sorted((tmp_path / "out").iterdir())
+    assert len(files) == 12 and not list((tmp_path / "out").glob(".*"))
+    originals = {u: p for u, p in zip(ct.sop_uids, ct.paths, strict=True)}
+    for item in result.instances:
+        # Orthanc keeps the file as uploaded and C-GET sends it untouched
+        assert dataset_portion(item.abs_path) == dataset_portion(originals[item.sop_instance_uid])
+        meta = pydicom.dcmread(item.abs_path, stop_before_pixels=True).file_meta
+        assert meta.MediaStorageSOPInstanceUID == item.sop_instance_uid
+        assert meta.SourceApplicationEntityTitle == "ORTHANC"
+
+
+def test_get_study_with_layout_writer(client, node, data, tmp_path):
+    ct = data["ct"]
+    writer = LayoutWriter(tmp_path / "lib", layout)
+    result = client.retrieve(node, study_uid=ct.study_uid, method="get", dest=writer)
+    assert result.received == result.expected == 15
+    assert {i.path for i in result.instances} == {
+        layout(pydicom.dcmread(p, stop_before_pixels=True)) for p in ct.paths + data["ct2"].paths
+    }
+    assert all(i.header is not None for i in result.instances)
+
+
+def test_move_series_into_receiver(client, node, data, receiver):
+    mr = data["mr"]
+    seen: list[Progress] = []
+    before = len([i for b in receiver.batches for i in b])
+    result = client.retrieve(
+        node, study_uid=mr.study_uid, series_uid=mr.series_uid, method="move",
+        progress=lambda p: seen.append(Progress(**vars(p))),
+    )
+    assert result.received == result.expected == 5 and result.failed == 0
+    assert seen[-1].state == "done" and seen[-1].received == seen[-1].expected == 5
+    receiver.flush()
+    items = [i for b in receiver.batches for i in b][before:]
+    assert sorted(i.sop_instance_uid for i in items) == sorted(mr.sop_uids)
+    assert all(i.calling_ae == "ORTHANC" for i in items)
+    for item in items:
+        assert item.path == layout(item.header)
+        assert item.abs_path.is_file()
+
+
+def test_move_to_unknown_destination_is_failure_status(node, data):
+    c = PacsClient("CHRISTEST", receiver_ae="NOSUCHAE")
+    with pytest.raises(PacsFailureStatus) as err:
+        c.retrieve(node, study_uid=data["mr"].study_uid, method="move", retries=0)
+    assert err.value.status in (0xA801, 0xC000)  # Orthanc 1.10 answers 0xC000
+    assert "'NOSUCHAE'" in str(err.value)
+
+
+def test_wrong_port_is_unreachable(client, tmp_path):
+    dead = PacsNode("dead", "ORTHANC", "127.0.0.1", free_port())
+    with pytest.raises(PacsUnreachable, match="cannot connect"):
+        client.echo(dead)
+    with pytest.raises(PacsUnreachable):
+        client.find(dead, "STUDY", {})
+    states: list[str] = []
+    with pytest.raises(PacsUnreachable):
+        client.retrieve(dead, study_uid="1.2.3", dest=tmp_path, retries=2,
+                        progress=lambda p: states.append(p.state))
+    assert states == ["retrying", "retrying", "failed"]
+
+
+def test_wrong_called_ae_is_rejected(client, node, data, tmp_path):
+    wrong = PacsNode("wrong", "NOTORTHANC", node.host, node.port)
+    with pytest.raises(AssociationRejected, match="rejected"):
+        client.echo(wrong)
+    with pytest.raises(AssociationRejected, match="called AE title"):
+        client.retrieve(wrong, study_uid=data["ct"].study_uid, dest=tmp_path, retries=2)
+
+
+def test_pacs_killed_mid_transfer(orthanc_factory, tmp_path):
+    pacs = orthanc_factory()
+    info = synth.write_ct_series(tmp_path / "src", n_slices=40, rows=128, cols=128)
+    pacs.upload(info.paths)
+    node = PacsNode("doomed", pacs.aet, "127.0.0.1", pacs.dicom_port)
+    client = PacsClient("CHRISTEST")
+    killed = threading.Event()
+
+    def progress(p: Progress) -> None:
+        if p.received == 5 and not killed.is_set():
+            killed.set()
+            pacs.kill()
+
+    out = tmp_path / "out"
+    with pytest.raises(PacsConnectionLost, match="went away") as err:
+        client.retrieve(node, study_uid=info.study_uid, dest=out, progress=progress, retries=0)
+    assert isinstance(err.value, PacsError) and err.value.transient
+    files = list(out.iterdir())
+    assert not [f for f in files if f.name.startswith(".")]  # no temp/partial file left
+    assert 5 <= len(files) < 40
+    originals = {u: p for u, p in zip(info.sop_uids, info.paths, strict=True)}
+    for f in files:  # every file that is there is complete
+        ds = pydicom.dcmread(f)
+        assert dataset_portion(f) == dataset_portion(originals[ds.SOPInstanceUID])
+
+
+def test_silent_peer_times_out(tmp_path):
+    """A peer that accepts TCP but never speaks DICOM: a PacsTimeout, not a hang."""
+    import socket
+
+    from chris_jupyter.dicom.pacs import PacsTimeout
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)
+    try:
+        silent = PacsNode("silent", "SILENT", "127.0.0.1", srv.getsockname()[1])
+        c = PacsClient("CHRISTEST", acse_timeout=1, dimse_timeout=1)
+        with pytest.raises(PacsTimeout, match="in time"):
+            c.echo(silent)
+        with pytest.raises(PacsTimeout):
+            c.retrieve(silent, study_uid="1.2.3", dest=tmp_path, retries=0)
+    finally:
+        srv.close()
+
+
+@pytest.mark.parametrize("method", ["get", "move"])
+def test_retrieve_unknown_study_is_failure_status(client, node, receiver, tmp_path, method):
+    with pytest.raises(PacsFailureStatus, match="nothing matches") as err:
+        client.retrieve(node, study_uid="1.2.3.4.5.6", dest=tmp_path, method=method)
+    assert err.value.status == 0xC000  # what Orthanc answers when nothing matched
