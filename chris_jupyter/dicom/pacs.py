@@ -132,6 +132,25 @@ class PacsFailureStatus(PacsError):
         self.status = status
 
 
+_STATUS_TEXT = {
+    0xA701: "out of resources: unable to calculate the number of matches",
+    0xA702: "out of resources: unable to perform sub-operations",
+    0xA801: "move destination unknown (is our receiver's AE title configured in the PACS?)",
+    0xA900: "the query does not match the information model",
+}
+
+
+def status_text(code: int) -> str:
+    """A short explanation of a Q/R failure status (PS3.4 C.4)."""
+    if code in _STATUS_TEXT:
+        return _STATUS_TEXT[code]
+    if code & 0xF000 == 0xC000:
+        return "unable to process (for example nothing matches the UIDs)"
+    if code & 0xF000 == 0xA000:
+        return "refused by the PACS"
+    return "failure"
+
+
 # -- value types -------------------------------------------------------------------------
 @dataclass(frozen=True)
 class PacsNode:
@@ -552,8 +571,11 @@ class PacsClient:
         if code == 0xFE00:
             raise PacsFailureStatus(f"{what} from {node} was cancelled", node, code)
         raise PacsFailureStatus(
-            f"{node} answered {what} with failure status 0x{code:04X}"
-            f" ({failed} failed, {completed} completed)", node, code,
+            f"{node} answered {what} with failure status 0x{code:04X}: {status_text(code)}"
+            f" ({failed} failed, {completed} completed)"
+            + (f"; does the PACS know the move destination {self.receiver_ae!r}?"
+               if what == "C-MOVE" else ""),
+            node, code,
         )
 
     def _move(
