@@ -13,9 +13,15 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import secrets
 import shutil
+import socket
+import subprocess
 import sys
 import threading
+import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -164,6 +170,90 @@ def serve_directory(folder: Path) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def jupyterlab_server(root: Path, scratch: Path, log_path: Path | None = None) -> Iterator[
+    tuple[str, str]
+]:
+    """Run the venv's JupyterLab on a free loopback port; yields ``(base_url, token)``.
+
+    ``root`` is the notebook root; ``scratch`` holds runtime/data/workspace dirs so
+    the user's own Jupyter directories stay untouched. No update checks, no news.
+    """
+    port, token = _free_port(), secrets.token_hex(16)
+    env = {
+        **os.environ,
+        "JUPYTER_RUNTIME_DIR": str(scratch / "run"),
+        "JUPYTER_DATA_DIR": str(scratch / "data"),
+        "JUPYTER_PLATFORM_DIRS": "1",
+    }
+    log = open(log_path, "w") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
+            f"--ServerApp.port={port}", "--ServerApp.ip=127.0.0.1", "--ServerApp.port_retries=0",
+            f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+            "--LabApp.expose_app_in_browser=True", f"--LabApp.workspaces_dir={scratch}",
+            "--LabApp.news_url=", "--LabApp.extension_manager=readonly",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        ],
+        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}api/status?token={token}", timeout=2):
+                    break
+            except OSError:
+                pass
+            if proc.poll() is not None:
+                raise RuntimeError(f"jupyter lab exited with {proc.returncode} (log: {log_path})")
+            if time.monotonic() > deadline:
+                raise RuntimeError("jupyter lab did not start in 90 s")
+            time.sleep(0.3)
+        yield base, token
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if log_path:
+            log.close()
+
+
+def notebook(cells: list[str]) -> dict:
+    """A minimal nbformat-4 notebook with these code cells (python3 kernel)."""
+    return {
+        "cells": [
+            {"cell_type": "code", "execution_count": None, "id": f"c{i}", "metadata": {},
+             "outputs": [], "source": src}
+            for i, src in enumerate(cells)
+        ],
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                    "language": "python"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+
+
+#: JS waiting until the notebook opened in JupyterLab has a connected kernel.
+KERNEL_READY_JS = (
+    "() => { const w = window.jupyterapp && jupyterapp.shell.currentWidget;"
+    " const k = w && w.sessionContext && w.sessionContext.session"
+    " && w.sessionContext.session.kernel;"
+    " return !!k && k.connectionStatus === 'connected'; }"
+)
 
 
 if __name__ == "__main__":  # pragma: no cover - manual debugging aid

@@ -7,14 +7,7 @@ the phantom is served by Jupyter's own ``/files/`` handler (same origin, cookie 
 from __future__ import annotations
 
 import json
-import os
-import secrets
-import socket
-import subprocess
-import sys
-import time
 
-import httpx
 import pytest
 
 from chris_jupyter.widgets import harness as H
@@ -31,76 +24,14 @@ CELLS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _notebook(cells: list[str]) -> dict:
-    return {
-        "cells": [
-            {"cell_type": "code", "execution_count": None, "id": f"c{i}", "metadata": {},
-             "outputs": [], "source": src}
-            for i, src in enumerate(cells)
-        ],
-        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                    "language": "python"}},
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     root = tmp_path_factory.mktemp("lab-root")
     H.write_phantom(root)
-    (root / "view.ipynb").write_text(json.dumps(_notebook(CELLS)))
-    port, token = _free_port(), secrets.token_hex(16)
-    runtime = tmp_path_factory.mktemp("lab-runtime")
-    env = {
-        **os.environ,
-        "JUPYTER_RUNTIME_DIR": str(runtime / "run"),
-        "JUPYTER_DATA_DIR": str(runtime / "data"),  # keeps the user's data dir untouched
-        "JUPYTER_PLATFORM_DIRS": "1",
-    }
-    log = artifact_path("jupyterlab.log").open("w")
-    proc = subprocess.Popen(
-        [
-            sys.executable, "-m", "jupyterlab", "--no-browser",
-            f"--ServerApp.port={port}", "--ServerApp.ip=127.0.0.1",
-            "--ServerApp.port_retries=0",
-            "--allow-root",
-            f"--IdentityProvider.token={token}",
-            f"--ServerApp.root_dir={root}",
-            "--LabApp.expose_app_in_browser=True",
-            f"--LabApp.workspaces_dir={runtime}",
-            "--LabApp.news_url=",
-            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-            "--LabApp.extension_manager=readonly",
-        ],
-        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}api/status?token={token}", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, "jupyter lab exited; see tests/artifacts/jupyterlab.log"
-            assert time.monotonic() < deadline, "jupyter lab did not start"
-            time.sleep(0.3)
+    (root / "view.ipynb").write_text(json.dumps(H.notebook(CELLS)))
+    scratch = tmp_path_factory.mktemp("lab-scratch")
+    with H.jupyterlab_server(root, scratch, artifact_path("jupyterlab.log")) as (base, token):
         yield base, token
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def _run_cell(page, code: str) -> None:
@@ -122,14 +53,7 @@ def test_viewer_renders_in_jupyterlab(lab, page):
     base, token = lab
     page.set_default_timeout(90_000)
     page.goto(f"{base}lab/tree/view.ipynb?reset&token={token}")
-    page.wait_for_function(
-        "() => window.jupyterapp && jupyterapp.shell.currentWidget &&"
-        " jupyterapp.shell.currentWidget.sessionContext &&"
-        " jupyterapp.shell.currentWidget.sessionContext.session &&"
-        " jupyterapp.shell.currentWidget.sessionContext.session.kernel &&"
-        " jupyterapp.shell.currentWidget.sessionContext.session.kernel.connectionStatus"
-        " === 'connected'"
-    )
+    page.wait_for_function(H.KERNEL_READY_JS)
     page.evaluate("() => jupyterapp.commands.execute('notebook:run-all-cells')")
     root = page.locator(".cjv-root")
     root.wait_for()

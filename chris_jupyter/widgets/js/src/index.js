@@ -75,7 +75,7 @@ function render({ model, el }) {
   let selected = null;
   let disposed = false;
   const abort = new AbortController();
-  const timing = { start: performance.now(), firstSlice: NaN, loaded: NaN };
+  const timing = { start: performance.now(), fetched: NaN, loaded: NaN, firstSlice: NaN };
 
   // Draw our annotations after every niivue frame.
   const drawScene = nv.drawScene.bind(nv);
@@ -287,6 +287,7 @@ function render({ model, el }) {
         ovUrl ? fetchVolume(ovUrl, abort.signal) : Promise.resolve(null),
       ]);
       if (disposed) return;
+      timing.fetched = performance.now();
       while (nv.volumes.length) nv.removeVolume(nv.volumes[nv.volumes.length - 1]);
       const img = await NVImage.new(buf, niftiName(url), "gray");
       nv.addVolume(img);
@@ -307,6 +308,9 @@ function render({ model, el }) {
       applyAnnotations();
       pushLocation();
       timing.firstSlice = performance.now();
+      requestAnimationFrame(() => {
+        timing.painted = performance.now(); // the first frame with the slice was presented
+      });
       setStatus("ready");
     } catch (err) {
       if (!disposed) setStatus(`error: ${err.message || err}`);
