@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 from tornado import web
 
 from ..errors import ChrisError
@@ -38,6 +40,24 @@ class StatHandler(ChrisHandler):
         self.reply(entry.to_json())
 
 
+UPLOAD_READ_SIZE = 4 * 1024 * 1024
+
+
+def _widen_reads(conn: object) -> None:
+    """Read upload bodies in 4 MiB pieces instead of tornado's 64 KiB (less per-chunk overhead).
+
+    Only this connection's parameters are changed (they are copied, not shared).
+    """
+    params = getattr(conn, "params", None)
+    stream = getattr(conn, "stream", None)
+    if params is not None and getattr(params, "chunk_size", 0) < UPLOAD_READ_SIZE:
+        params = copy.copy(params)
+        params.chunk_size = UPLOAD_READ_SIZE
+        conn.params = params  # type: ignore[attr-defined]
+    if stream is not None and getattr(stream, "read_chunk_size", 0) < UPLOAD_READ_SIZE:
+        stream.read_chunk_size = min(UPLOAD_READ_SIZE, stream.max_buffer_size // 2)
+
+
 @web.stream_request_body
 class ContentHandler(ChrisHandler):
     """``PUT files/content?path=`` streams the request body into a new file (atomic);
@@ -56,8 +76,10 @@ class ContentHandler(ChrisHandler):
         declared = self.request.headers.get("Content-Length")
         if declared is not None and int(declared) > limit:
             raise web.HTTPError(413, f"upload of {declared} bytes exceeds the limit of {limit} bytes")
-        self.request.connection.set_max_body_size(limit)  # type: ignore[union-attr]
-        self.request.connection.set_body_timeout(3600)  # type: ignore[union-attr]
+        conn = self.request.connection
+        conn.set_max_body_size(limit)  # type: ignore[union-attr]
+        conn.set_body_timeout(3600)  # type: ignore[union-attr]
+        _widen_reads(conn)
         self._check_authorized_put()
         # A refused upload is answered after the body was read (and discarded): answering
         # while the client still sends makes most HTTP clients report a broken connection
