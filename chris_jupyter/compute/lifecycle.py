@@ -221,10 +221,9 @@ class JobLifecycle:
                 return  # a stopped coordinator leaves the job to the next one's reconcile
             if status.state == "running":
                 self.runner.cancel(job_id)
-                if self._move(iid, st.CANCELLED, expect=st.STARTED,
+                if self._move(iid, st.CANCELLED, expect=st.STARTED, logs=self._job_logs(job_id),
                               error=f"timed out after {timeout_s:g} s; the job was stopped"):
                     self._cascade(iid, "timed out")
-                self._set(iid, logs=self._job_logs(job_id))
                 self.runner.cleanup(job_id)
                 self._free_slot(iid)
                 return

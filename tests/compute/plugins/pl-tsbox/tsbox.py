@@ -1,6 +1,7 @@
 """Test ts plugin: writes the list of files its parents' outputs hold."""
 
 import json
+import os
 from argparse import ArgumentParser
 from pathlib import Path
 
@@ -13,7 +14,12 @@ parser.add_argument("--plugininstances", default="", help="comma-separated insta
 @chris_plugin(parser=parser, plugin_type="ts", title="TS box", min_memory_limit="16Mi",
               min_cpu_limit="100m")
 def main(options, inputdir: Path, outputdir: Path) -> None:
-    found = sorted(str(p.relative_to(inputdir)) for p in inputdir.rglob("*") if p.is_file())
+    # os.walk(followlinks=True): the local runner links the parents' outputs into inputdir
+    found = sorted(
+        os.path.relpath(os.path.join(d, f), inputdir)
+        for d, _, files in os.walk(inputdir, followlinks=True)
+        for f in files
+    )
     (outputdir / "joined.json").write_text(json.dumps({"ids": options.plugininstances,
                                                        "files": found}))
 

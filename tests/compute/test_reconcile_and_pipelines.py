@@ -1,0 +1,153 @@
+"""Restart reconciliation and pipeline runs, with the local runner (real subprocesses)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from chris_jupyter.compute import states as st
+from chris_jupyter.compute.coordinator import Coordinator
+from chris_jupyter.compute.runners.local import LocalRunner
+from chris_jupyter.feeds.pipelines import PipelineError
+from chris_jupyter.plugins.cmdline import ParameterError
+
+from .helpers import Events, can_read
+
+
+@pytest.fixture
+def root(make_coordinator, local_runner, local_plugins, data_root):
+    (data_root / "home/alice/uploads/x.txt").write_text("x")
+    c = make_coordinator(local_runner)
+    r = c.run_plugin("alice", "pl-dircopy", {"dir": "home/alice/uploads/x.txt"})
+    assert c.wait_for(r, timeout=60) == st.SUCCESS
+    return c, r
+
+
+def _restart(cdb, data_root, registrar, tmp_path) -> Coordinator:
+    """A new backend: new runner object on the same work dir, new coordinator on the same DB."""
+    c = Coordinator(cdb, data_root, LocalRunner(tmp_path / "jobs", kill_grace=1.0),
+                    publish=Events(), register_outputs=registrar, can_read=can_read)
+    c.start()
+    return c
+
+
+def test_reconcile_after_the_backend_died(root, cdb, data_root, registrar, tmp_path):
+    old, r = root
+    running = old.run_plugin("alice", "pl-testbox", {"mode": "sleep", "seconds": 4}, previous_id=r)
+    done_meanwhile = old.run_plugin("alice", "pl-testbox", {"mode": "sleep", "seconds": 0.5},
+                                    previous_id=r)
+    failed_meanwhile = old.run_plugin("alice", "pl-testbox", {"mode": "fail"}, previous_id=running)
+    waiting = old.run_plugin("alice", "pl-noop", {"touch": True}, previous_id=done_meanwhile)
+    for iid in (running, done_meanwhile):
+        assert old.wait_for(iid, frozenset({st.STARTED}), timeout=30) == st.STARTED
+    old.stop()  # the backend dies: no cleanup, jobs keep running on their own
+    time.sleep(1.5)  # done_meanwhile ends while nobody watches
+    assert old.get(done_meanwhile).state == st.STARTED
+    calls_before = len(registrar.calls)
+
+    new = _restart(cdb, data_root, registrar, tmp_path)
+    try:
+        for iid, want in ((done_meanwhile, st.SUCCESS), (waiting, st.SUCCESS),
+                          (running, st.SUCCESS), (failed_meanwhile, st.ERROR)):
+            assert new.wait_for(iid, timeout=60) == want, (iid, new.get(iid).error)
+        assert new.get(done_meanwhile).exit_code == 0
+        assert new.get(failed_meanwhile).exit_code == 3
+        assert "testbox mode=sleep" in new.get(running).logs
+        # every finished instance registered exactly once, nothing twice
+        assert registrar.twice() == []
+        assert len(registrar.calls) == calls_before + 3
+        assert new.get(waiting).output_count == 1
+    finally:
+        new.stop()
+
+
+def test_reconcile_job_lost_by_runner(root, cdb, data_root, registrar, tmp_path):
+    old, r = root
+    iid = old.run_plugin("alice", "pl-testbox", {"mode": "sleep", "seconds": 30}, previous_id=r)
+    assert old.wait_for(iid, frozenset({st.STARTED}), timeout=30) == st.STARTED
+    job = old.get(iid).runner_job_id
+    old.stop()
+    old.runner.cancel(job)
+    import shutil
+
+    shutil.rmtree(tmp_path / "jobs" / job)  # the engine forgot the job entirely
+    new = _restart(cdb, data_root, registrar, tmp_path)
+    try:
+        assert new.wait_for(iid, timeout=30) == st.CANCELLED
+        assert "the runner lost the job" in new.get(iid).error
+    finally:
+        new.stop()
+
+
+PIPELINE = """
+name: three steps
+plugin_tree:
+  - title: first
+    plugin: pl-testbox v0.1.0
+    previous: null
+    plugin_parameter_defaults: {text: one}
+  - title: second
+    plugin: pl-testbox v0.1.0
+    previous: first
+    plugin_parameter_defaults: {text: two}
+  - title: side
+    plugin: pl-noop v1.0.0
+    previous: first
+  - title: join
+    plugin: pl-tsbox v0.1.0
+    previous: second
+    plugin_parameter_defaults: {plugininstances: "second,side"}
+"""
+
+
+def test_pipeline_run_creates_everything_at_once(root, data_root, events):
+    c, r = root
+    run = c.run_pipeline("alice", PIPELINE, r, params={"second": {"flag": True}})
+    from chris_jupyter.db.models.compute import PluginInstance
+
+    with c.db.session() as s:
+        made = {i.piping_title: i for i in s.query(PluginInstance).filter_by(pipeline_run_id=run)}
+    assert set(made) == {"first", "second", "side", "join"}
+    assert made["first"].previous_id == r and made["second"].previous_id == made["first"].id
+    assert made["join"].joins == [made["side"].id]
+    assert made["join"].params["plugininstances"] == f"{made['second'].id},{made['side'].id}"
+    for inst in made.values():
+        assert c.wait_for(inst.id, timeout=90) == st.SUCCESS, c.get(inst.id).error
+    assert st.WAITING in events.states(made["join"].id)
+    second = c.get(made["second"].id)
+    assert second.params == {"text": "two", "flag": True}
+    assert second.output_path.endswith(
+        f"pl-testbox_{made['first'].id}/pl-testbox_{made['second'].id}/data")
+
+
+def test_pipeline_failure_cancels_the_rest(root):
+    c, r = root
+    failing = PIPELINE.replace("{text: one}", "{mode: fail}")
+    run = c.run_pipeline("alice", failing, r)
+    from chris_jupyter.db.models.compute import PluginInstance
+
+    with c.db.session() as s:
+        made = {i.piping_title: i.id for i in s.query(PluginInstance).filter_by(pipeline_run_id=run)}
+    assert c.wait_for(made["first"], timeout=60) == st.ERROR
+    for title in ("second", "side", "join"):
+        assert c.wait_for(made[title], timeout=30) == st.CANCELLED
+
+
+def test_pipeline_checked_before_anything_is_created(root):
+    c, r = root
+    from chris_jupyter.db.models.compute import PluginInstance
+
+    with c.db.session() as s:
+        n = s.query(PluginInstance).count()
+    with pytest.raises(ParameterError, match="second.mb"):
+        c.run_pipeline("alice", PIPELINE, r, params={"second": {"mb": "x"}})
+    with pytest.raises(ParameterError, match="no piping"):
+        c.run_pipeline("alice", PIPELINE, r, params={"nope": {}})
+    with pytest.raises(PipelineError):
+        c.run_pipeline("alice", "name: x\nplugin_tree: []", r)
+    saved = c.pipelines.save("alice", PIPELINE)
+    with c.db.session() as s:
+        assert s.query(PluginInstance).count() == n
+    run = c.run_pipeline("alice", saved.id, r)
+    assert run
