@@ -59,6 +59,12 @@ class ULAborted(ULError):
     """The peer sent A-ABORT or closed the connection."""
 
 
+class ULReleased(ULAborted):
+    """The peer released the association (already answered with A-RELEASE-RP).
+
+    The normal end for an SCP; in the middle of a C-GET it means the PACS went away."""
+
+
 # -- encoding ----------------------------------------------------------------------------
 def _item(kind: int, payload: bytes) -> bytes:
     return struct.pack(">BxH", kind, len(payload)) + payload
@@ -286,7 +292,7 @@ class Association:
                     raise ULAborted("the peer aborted the association (A-ABORT)")
                 if kind == 0x05:
                     self.sock.sendall(struct.pack(">BxI4x", 0x06, 4))
-                    raise ULAborted("the peer released the association mid-operation")
+                    raise ULReleased("the peer released the association")
                 raise ULAborted(f"unexpected PDU type 0x{kind:02x}")
             view = memoryview(body)
             pos = 0

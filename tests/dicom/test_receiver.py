@@ -51,11 +51,16 @@ def collector() -> Collector:
     return Collector()
 
 
+@pytest.fixture(params=["lean", "pynetdicom"])
+def engine(request) -> str:
+    return request.param
+
+
 @pytest.fixture
-def receiver(tmp_path: Path, collector: Collector):
+def receiver(tmp_path: Path, collector: Collector, engine: str):
     r = StoreReceiver(
         AET, "127.0.0.1", 0, storage_root=tmp_path / "lib", path_for=test_path,
-        on_stored=collector, batch_size=4, batch_seconds=30,
+        on_stored=collector, batch_size=4, batch_seconds=30, engine=engine,
     ).start()
     yield r
     r.stop()
@@ -146,7 +151,7 @@ def test_duplicate_instance_overwrites(receiver, collector, dcmtk, tmp_path):
     assert len([p for p in (tmp_path / "lib").rglob("*") if p.is_file()]) == 1
 
 
-def test_batches_by_time(tmp_path, dcmtk):
+def test_batches_by_time(tmp_path, dcmtk, engine):
     got = Collector()
     ev = threading.Event()
 
@@ -157,41 +162,43 @@ def test_batches_by_time(tmp_path, dcmtk):
     info = synth.write_ct_series(tmp_path / "src", n_slices=3, rows=32, cols=32)
     with StoreReceiver(
         AET, "127.0.0.1", 0, storage_root=tmp_path / "lib", path_for=test_path,
-        on_stored=sink, batch_size=1000, batch_seconds=0.2,
+        on_stored=sink, batch_size=1000, batch_seconds=0.2, engine=engine,
     ) as r:
         assert storescu(dcmtk, r.port, info.paths).returncode == 0
         assert ev.wait(10)
     assert len(got.items) == 3
 
 
-def test_write_failure_answers_failure_status(tmp_path, dcmtk, collector, caplog):
+def test_write_failure_answers_failure_status(tmp_path, dcmtk, collector, caplog, engine):
     (tmp_path / "lib").mkdir()
     (tmp_path / "lib" / "blocker").write_text("a file where a folder should be")
     info = synth.write_ct_series(tmp_path / "src", n_slices=1, rows=32, cols=32)
     with StoreReceiver(
         AET, "127.0.0.1", 0, storage_root=tmp_path / "lib",
-        path_for=lambda ds: "blocker/sub/x.dcm", on_stored=collector,
+        path_for=lambda ds: "blocker/sub/x.dcm", on_stored=collector, engine=engine,
     ) as r, caplog.at_level(logging.ERROR, logger="chris_jupyter.dicom"):
-        proc = storescu(dcmtk, r.port, info.paths)
+        proc = storescu(dcmtk, r.port, info.paths, "-d")
         r.flush()
         assert r.stats()[-1].failed == 1
-    assert "0xa700" in (proc.stdout + proc.stderr).lower() or proc.returncode != 0
+    assert "DIMSE Status                  : 0xa700" in proc.stdout + proc.stderr
     assert collector.items == []
     assert any("could not write" in rec.getMessage() for rec in caplog.records)
     assert not list((tmp_path / "lib").rglob("*.part"))
 
 
-def test_unplaceable_instance_answers_cannot_understand(tmp_path, dcmtk, collector, caplog):
+def test_unplaceable_instance_answers_cannot_understand(
+    tmp_path, dcmtk, collector, caplog, engine
+):
     def bad_path(ds):
         raise KeyError("PatientID")
 
     info = synth.write_ct_series(tmp_path / "src", n_slices=1, rows=32, cols=32)
     with StoreReceiver(
         AET, "127.0.0.1", 0, storage_root=tmp_path / "lib", path_for=bad_path,
-        on_stored=collector,
+        on_stored=collector, engine=engine,
     ) as r, caplog.at_level(logging.ERROR, logger="chris_jupyter.dicom"):
-        proc = storescu(dcmtk, r.port, info.paths)
-    assert "0xc000" in (proc.stdout + proc.stderr).lower() or proc.returncode != 0
+        proc = storescu(dcmtk, r.port, info.paths, "-d")
+    assert "DIMSE Status                  : 0xc000" in proc.stdout + proc.stderr
     assert collector.items == []
     assert any("could not place" in rec.getMessage() for rec in caplog.records)
 
@@ -202,3 +209,43 @@ def test_echo(receiver, dcmtk):
         env=dcmtk.env, capture_output=True, text=True, timeout=60,
     )
     assert proc.returncode == 0, proc.stderr
+
+
+def test_parallel_senders_and_abort(receiver, collector, dcmtk, tmp_path):
+    from pynetdicom import AE
+    from pynetdicom.sop_class import CTImageStorage
+
+    a = synth.write_ct_series(tmp_path / "a", n_slices=6, rows=32, cols=32, patient_id="A")
+    b = synth.write_ct_series(tmp_path / "b", n_slices=6, rows=32, cols=32, patient_id="B")
+    procs = [
+        subprocess.Popen(
+            [dcmtk.storescu, "-aet", f"SENDER{i}", "-aec", AET, "127.0.0.1", str(receiver.port),
+             *map(str, s.paths)], env=dcmtk.env,
+        )
+        for i, s in enumerate((a, b))
+    ]
+    assert [p.wait(120) for p in procs] == [0, 0]
+    ae = AE(ae_title="ABORTER")
+    ae.add_requested_context(CTImageStorage)
+    assoc = ae.associate("127.0.0.1", receiver.port, ae_title=AET)
+    assert assoc.is_established
+    assoc.abort()
+    receiver.flush()
+    assert len(collector.items) == 12
+    for _ in range(100):  # the abort is reported asynchronously
+        stats = {s.calling_ae: s for s in receiver.stats()}
+        if "ABORTER" in stats and stats["ABORTER"].ended is not None:
+            break
+        threading.Event().wait(0.05)
+    assert stats["SENDER0"].received == stats["SENDER1"].received == 6
+    assert stats["ABORTER"].aborted and stats["ABORTER"].received == 0
+
+
+def test_unsupported_service_is_refused(receiver, dcmtk):
+    proc = subprocess.run(
+        [dcmtk.findscu, "-S", "-aec", AET, "-k", "QueryRetrieveLevel=STUDY",
+         "127.0.0.1", str(receiver.port)],
+        env=dcmtk.env, capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode != 0
+    assert "no acceptable presentation contexts" in (proc.stdout + proc.stderr).lower()
