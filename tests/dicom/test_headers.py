@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from pydicom.data import get_testdata_file
 
 from chris_jupyter.dicom import synth
-from chris_jupyter.dicom.headers import DicomHeader, NotIndexable, read_header
+from chris_jupyter.dicom.headers import DicomHeader, NotIndexable, fast_values, read_header
 
 
 def _testfile(name: str) -> str:
@@ -120,3 +122,38 @@ def test_character_set_decoding(tmp_path):
     ds.PatientName = "Müller^Zoë"
     ds.save_as(tmp_path / "u.dcm")
     assert read_header(tmp_path / "u.dcm").PatientName == "Müller^Zoë"
+
+
+def _all_pydicom_test_files() -> list[str]:
+    # Walk the installed folder (get_testdata_file with a pattern would try downloads).
+    folder = os.path.dirname(_testfile("CT_small.dcm"))
+    return sorted(os.path.join(r, f) for r, _, fs in os.walk(folder) for f in fs)
+
+
+def test_fast_reader_matches_pydicom_on_every_bundled_file():
+    files = _all_pydicom_test_files()
+    assert len(files) > 100
+    fast_used = 0
+    for path in files:
+        fast_used += fast_values(path) is not None
+        assert read_header(path) == read_header(path, fast=False), path
+    assert fast_used > 100
+
+
+@pytest.mark.parametrize("ts", ["explicit", "implicit", "rle"])
+def test_fast_reader_matches_pydicom_on_generated_files(tmp_path, ts):
+    import pydicom
+
+    info = synth.write_ct_series(tmp_path, n_slices=2, rows=8, cols=8, transfer_syntax=ts)
+    ds = pydicom.dcmread(info.paths[0])
+    ds.SpecificCharacterSet = "ISO_IR 192"
+    ds.PatientName = "Ãrna^Zoë"
+    ref = pydicom.dataset.Dataset()
+    ref.ReferencedSOPInstanceUID = "1.2.3"
+    ds.ReferencedImageSequence = pydicom.sequence.Sequence([ref])
+    ds.save_as(tmp_path / "x.dcm")
+    mf = synth.write_multiframe(tmp_path / "mf.dcm", n_frames=3, rows=8, cols=8).paths[0]
+    for path in [*info.paths, tmp_path / "x.dcm", mf]:
+        assert fast_values(str(path)) is not None
+        assert read_header(path) == read_header(path, fast=False)
+    assert read_header(tmp_path / "x.dcm").PatientName == "Ãrna^Zoë"
