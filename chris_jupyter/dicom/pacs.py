@@ -1,32 +1,40 @@
 """PACS query/retrieve: C-ECHO, C-FIND at the four levels, and C-GET / C-MOVE of a study or
-series, with progress reporting, typed errors and retries.
+series, with progress reporting, typed errors (:mod:`.pacs_types`) and retries.
 
-Everything here is blocking (pynetdicom); async callers use ``asyncio.to_thread``.
+Everything here is blocking; async callers use ``asyncio.to_thread``. Echo, find and the
+C-MOVE control association use pynetdicom; C-GET uses the lean upper layer in :mod:`.ul`
+and C-MOVE data lands in our :class:`~chris_jupyter.dicom.receiver.StoreReceiver` (lean
+SCP in :mod:`.scp` by default). Both write through the same
+:class:`~chris_jupyter.dicom.netutil.InstanceWriter` (bytes as sent, atomic rename).
 
-Performance notes (300 CT slices of 512x512, loopback, 2 cores; ``bench/pacs_pull.py``)
------------------------------------------------------------------------------------
-Where the time of a pynetdicom C-GET goes, and what we do about it:
-
-* **TCP_NODELAY** is the big one: without it each C-STORE round trip waits for the peer's
-  delayed ACK (~40 ms), capping any DICOM transfer near 20 files/s. We set it in an
-  ``EVT_CONN_OPEN`` handler; Orthanc and dcmtk need ``TCP_NODELAY=1`` in their environment.
-* **Dataset decoding**: ``event.dataset`` parses the whole instance in Python. We never
-  touch it: the SOP Instance/Class UIDs come from the C-STORE request itself, and the file
-  is ``encoded_file_meta + request.DataSet`` written from a memory view (no extra copy).
-  Only :class:`~chris_jupyter.dicom.netutil.LayoutWriter` (the receiver, which must place
-  files by their tags) reads the header, with ``stop_before_pixels``.
-* **pynetdicom's reactor** polls: the DUL thread sleeps ``_run_loop_delay`` (1 ms) whenever
-  it found nothing to do, which adds up to a few ms per instance (a request/response round
-  trip per file). :data:`RUN_LOOP_DELAY` shortens it for our associations only.
-* **PDU size**: the peer splits each instance into PDUs of our announced maximum; every
-  PDU costs a Python-level decode and queue hop. We announce 4 MiB (one PDU per CT slice).
-* **fsync per file** costs more than the whole transfer on most disks: off by default
-  (``fsync=True`` to get it); the atomic rename still guarantees no half-written file.
-* **logging**: pynetdicom logs several INFO lines per sub-operation; we raise its logger
-  to WARNING for the duration of a retrieve when nothing below WARNING is wanted.
-* ACSE/DIMSE timeouts do not affect speed (they are only deadlines).
-
-Measured figures are in the module's benchmark output and the project README.
+Where the time goes (300 CT slices of 512x512 from Orthanc 1.10 on loopback, 2 shared
+cores; ``bench/pacs_pull.py``; dcmtk ``getscu`` ~900-1,000 instances/s on a quiet machine)
+---------------------------------------------------------------------------------------
+* **TCP_NODELAY** first: without it every C-STORE round trip waits for the delayed ACK
+  (~40 ms), ~20 instances/s whatever the software. Set on every socket we open or accept
+  (and ``TCP_NODELAY=1`` in Orthanc's and dcmtk's environment).
+* **pynetdicom itself** was the ceiling after that: plain pynetdicom C-GET ~200-300/s,
+  C-MOVE into a pynetdicom SCP ~190-210/s, both at ~80 % of one core. yappi showed ~3 ms
+  of CPU per instance spread over: reading the socket 4 KiB at a time, PDU objects and
+  three thread hops per PDU (DUL reader, state machine, association reactor) with 1 ms
+  polling sleeps, a pydicom ``Dataset`` built and validated for every command set (the
+  C-STORE-RQ in, the C-STORE-RSP out, the file meta), and an event dispatch per PDU.
+  Raising the announced PDU size or lowering ``_run_loop_delay`` changed little (and a
+  busy-polling reactor steals CPU from the PACS on a 2-core machine).
+* **The fix** is :mod:`.ul`/:mod:`.scp`: one blocking socket per association, a 1 MiB
+  buffered reader (one read per PDU), command sets parsed/built by hand (a dozen bytes),
+  the file meta encoded by hand, dataset fragments written with ``writelines`` straight
+  from the received buffers (no join, no decode). C-GET: ~950-1,000/s (1.0-1.1x
+  getscu); C-MOVE into the lean receiver is at parity with movescu -> storescp.
+* **Decoding**: only the receiver's :class:`LayoutWriter` parses anything - the header up
+  to the pixel data, because the ChRIS layout needs its tags (~1.2 ms per CT slice,
+  including joining the fragments). C-GET into a directory never decodes.
+* **fsync per file** halves the rate on this disk (~220/s): off by default (``fsync=True``
+  to get it); the atomic rename already guarantees no half-written file.
+* **PDU size**: Orthanc caps its PDUs at ``MaximumPduLength`` (16 KiB by default, ~32
+  PDUs per CT slice); with the lean reader the PDU count hardly matters any more.
+* **Logging** and the ACSE/DIMSE timeouts do not affect speed (timeouts are deadlines;
+  pynetdicom's INFO lines are silenced during our calls).
 """
 
 from __future__ import annotations
@@ -35,14 +43,11 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from pydicom import Dataset
-from pydicom.multival import MultiValue
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
-from pydicom.valuerep import PersonName
 from pynetdicom import AE, evt
 from pynetdicom.sop_class import (
     PatientRootQueryRetrieveInformationModelFind,
@@ -64,157 +69,34 @@ from chris_jupyter.dicom.netutil import (
     enable_tcp_nodelay,
     storage_contexts,
 )
+from chris_jupyter.dicom.pacs_types import (
+    DEFAULT_KEYS,
+    LEVELS,
+    AssociationRejected,
+    Level,
+    PacsConnectionLost,
+    PacsError,
+    PacsFailureStatus,
+    PacsNode,
+    PacsTimeout,
+    PacsUnreachable,
+    Progress,
+    RetrieveResult,
+    identifier_to_dict,
+    status_text,
+)
 
 log = logging.getLogger(__name__)
 
-Level = Literal["PATIENT", "STUDY", "SERIES", "IMAGE"]
-LEVELS: tuple[str, ...] = ("PATIENT", "STUDY", "SERIES", "IMAGE")
+__all__ = [
+    "AssociationRejected", "Level", "PacsClient", "PacsConnectionLost", "PacsError",
+    "PacsFailureStatus", "PacsNode", "PacsTimeout", "PacsUnreachable", "Progress",
+    "RetrieveResult",
+]
+
 #: DUL reactor idle sleep for our associations (pynetdicom's default is 1 ms).
 RUN_LOOP_DELAY = 0.0002
 DEFAULT_MAX_PDU = 4 * 1024 * 1024
-
-# Keys returned by default at each level when the query does not name them.
-DEFAULT_KEYS: dict[str, tuple[str, ...]] = {
-    "PATIENT": ("PatientID", "PatientName", "PatientBirthDate", "PatientSex"),
-    "STUDY": (
-        "PatientID", "PatientName", "StudyInstanceUID", "StudyDate", "StudyDescription",
-        "AccessionNumber", "ModalitiesInStudy", "NumberOfStudyRelatedInstances",
-    ),
-    "SERIES": (
-        "StudyInstanceUID", "SeriesInstanceUID", "Modality", "SeriesNumber",
-        "SeriesDescription", "NumberOfSeriesRelatedInstances",
-    ),
-    "IMAGE": (
-        "StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID",
-        "InstanceNumber",
-    ),
-}
-
-
-# -- errors ------------------------------------------------------------------------------
-class PacsError(Exception):
-    """Any PACS failure; ``str(exc)`` is a message for a person. ``transient`` ones retry."""
-
-    transient = False
-
-    def __init__(self, message: str, node: PacsNode | None = None) -> None:
-        super().__init__(message)
-        self.node = node
-
-
-class PacsUnreachable(PacsError):
-    """No TCP connection (wrong host/port, PACS down)."""
-
-    transient = True
-
-
-class AssociationRejected(PacsError):
-    """The PACS answered but refused the association (AE titles, contexts)."""
-
-
-class PacsTimeout(PacsError):
-    """The PACS stopped answering within the ACSE/DIMSE timeout."""
-
-    transient = True
-
-
-class PacsConnectionLost(PacsError):
-    """The association broke off in the middle of an operation."""
-
-    transient = True
-
-
-class PacsFailureStatus(PacsError):
-    """The PACS answered with a failure status."""
-
-    def __init__(self, message: str, node: PacsNode | None = None, status: int = 0) -> None:
-        super().__init__(message, node)
-        self.status = status
-
-
-_STATUS_TEXT = {
-    0xA701: "out of resources: unable to calculate the number of matches",
-    0xA702: "out of resources: unable to perform sub-operations",
-    0xA801: "move destination unknown (is our receiver's AE title configured in the PACS?)",
-    0xA900: "the query does not match the information model",
-}
-
-
-def status_text(code: int) -> str:
-    """A short explanation of a Q/R failure status (PS3.4 C.4)."""
-    if code in _STATUS_TEXT:
-        return _STATUS_TEXT[code]
-    if code & 0xF000 == 0xC000:
-        return "unable to process (for example nothing matches the UIDs)"
-    if code & 0xF000 == 0xA000:
-        return "refused by the PACS"
-    return "failure"
-
-
-# -- value types -------------------------------------------------------------------------
-@dataclass(frozen=True)
-class PacsNode:
-    """A remote DICOM node."""
-
-    name: str
-    ae_title: str
-    host: str
-    port: int
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.ae_title}@{self.host}:{self.port})"
-
-
-@dataclass
-class Progress:
-    """Retrieve progress; ``expected`` is ``None`` until the PACS said how many."""
-
-    received: int = 0
-    expected: int | None = None
-    failed: int = 0
-    warning: int = 0
-    state: str = "connecting"  # connecting | retrieving | retrying | done | failed
-    attempt: int = 1
-    message: str = ""
-
-
-@dataclass
-class RetrieveResult:
-    received: int
-    failed: int
-    expected: int | None
-    seconds: float
-    attempts: int
-    instances: list[StoredInstance] = field(default_factory=list)
-
-
-def to_jsonable(value: Any) -> Any:
-    """A pydicom element value as plain JSON data (str, int, float, list, dict, None)."""
-    if value is None or isinstance(value, bool):
-        return value
-    if isinstance(value, int):  # includes pydicom's IS
-        return int(value)
-    if isinstance(value, float):  # includes DSfloat
-        return float(value)
-    if isinstance(value, str):  # includes UID
-        return str(value)
-    if isinstance(value, PersonName):
-        return str(value)
-    if isinstance(value, MultiValue | list | tuple):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, bytes):
-        return None
-    if hasattr(value, "__iter__") and not isinstance(value, str):  # Sequence of datasets
-        return [identifier_to_dict(item) for item in value]
-    return str(value)
-
-
-def identifier_to_dict(ds: Dataset) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for elem in ds:
-        if elem.keyword:
-            out[elem.keyword] = to_jsonable(elem.value) if elem.value != "" else None
-    return out
 
 
 # -- the client --------------------------------------------------------------------------
@@ -445,7 +327,8 @@ class PacsClient:
                 instances,
             )
 
-    def _identifier(self, level: str, study_uid: str, series_uid: str | None) -> Dataset:
+    @staticmethod
+    def _identifier(study_uid: str, series_uid: str | None) -> Dataset:
         ds = Dataset()
         ds.QueryRetrieveLevel = "SERIES" if series_uid else "STUDY"
         ds.StudyInstanceUID = study_uid
@@ -540,7 +423,7 @@ class PacsClient:
         try:
             final = ul.c_get(
                 assoc, StudyRootQueryRetrieveInformationModelGet,
-                self._identifier("", study_uid, series_uid), on_store, on_status,
+                self._identifier(study_uid, series_uid), on_store, on_status,
             )
             ok = True
         except ul.ULRejected as exc:
@@ -587,7 +470,7 @@ class PacsClient:
         state = {"last": time.monotonic()}
         with self._associate(node, ae) as assoc, self._quiet():
             responses = assoc.send_c_move(
-                self._identifier("", study_uid, series_uid),
+                self._identifier(study_uid, series_uid),
                 self.receiver_ae,  # type: ignore[arg-type]
                 StudyRootQueryRetrieveInformationModelMove,
             )
