@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .db import Database
+from .dicom.service import DicomService
 from .events import EventBus
 from .feeds.service import Feeds
 from .identity import Principal, Users
@@ -43,6 +44,7 @@ class Backend:
     library: Library = field(init=False)
     sharing: Sharing = field(init=False)
     feeds: Feeds = field(init=False)
+    dicom: DicomService = field(init=False)
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -62,6 +64,7 @@ class Backend:
         self.users = Users(self.db, on_new_user=lambda u: self.library.init_home(u.username))
         self.sharing = Sharing(self.db, self.events, pacs_group=s.pacs_group)
         self.feeds = Feeds(self.db, self.library, self.events)
+        self.dicom = DicomService(self.db, self.library, self.events, Path(s.data_root) / "cache" / "volumes")
         self.library.init_tree()
 
     def principal(self, username: str, *, via: str = "token", is_admin: bool | None = None) -> Principal:

@@ -57,7 +57,7 @@ class Feeds:
     def create(self, principal: Principal, name: str = "") -> dict[str, Any]:
         if principal.via == "link":
             raise NotFound("share links are read-only")
-        with self.db.session() as s:
+        with self.library.writing() as s:
             feed = Feed(name=name[:200], owner_id=principal.user_id)
             s.add(feed)
             s.flush()

@@ -1,0 +1,166 @@
+"""The DICOM side of the backend: keeps the index in step with the library, searches it with
+the caller's rights, and turns series into volumes (cached NIfTI) for viewers and notebooks.
+
+PACS query/retrieve and the C-STORE receiver are wired in :mod:`chris_jupyter.dicom.pacs_service`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+
+from ..db import Database
+from ..errors import BadRequest, NotFound
+from ..events import EventBus
+from ..identity import Principal
+from ..library import paths
+from ..library.service import Library
+from . import index, search
+from .volume import Volume, VolumeError, load_nifti, load_series
+
+log = logging.getLogger("chris_jupyter.dicom")
+
+_DICM_OFFSET = 128
+
+
+def looks_like_dicom(disk: Path) -> bool:
+    """A cheap sniff (the ``DICM`` magic, or a ``.dcm`` name) before the header is parsed."""
+    if disk.suffix.lower() in (".dcm", ".dicom", ".ima"):
+        return True
+    try:
+        with open(disk, "rb") as f:
+            f.seek(_DICM_OFFSET)
+            return f.read(4) == b"DICM"
+    except OSError:
+        return False
+
+
+class DicomService:
+    def __init__(self, db: Database, library: Library, events: EventBus, cache_dir: Path) -> None:
+        self.db = db
+        self.library = library
+        self.events = events
+        self.cache_dir = cache_dir
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        self._cache_lock = threading.Lock()
+        library.on_registered.append(self.index_paths)
+        library.on_removed.append(lambda p: index.remove_paths(db, [p]))
+        library.on_moved.append(lambda old, new: index.move_paths(db, old, new))
+
+    # -- index ------------------------------------------------------------------------------------
+    def index_paths(self, lib_paths: list[str], *, pacs: str | None = None) -> index.IndexReport | None:
+        """Index the DICOM files among ``lib_paths`` (others are skipped quietly)."""
+        items = []
+        for p in lib_paths:
+            disk = self.library.store.disk(p)
+            if looks_like_dicom(disk):
+                items.append((p, disk))
+        if not items:
+            return None
+        report = index.index_files(self.db, items, pacs=pacs, workers=1 if len(items) < 50 else None)
+        if report.indexed or report.replaced:
+            folder = paths.parent(items[0][0])
+            self.events.publish("dicom.indexed", {"folder": folder, **report.to_dict()}, path=folder)
+        for path, reason in report.not_dicom:
+            log.info("not indexed (kept as a plain file): %s: %s", path, reason)
+        return report
+
+    def reindex(self, principal: Principal, path: str) -> dict[str, Any]:
+        """Index (again) every file below a folder the caller may read."""
+        path = paths.normalize(path)
+        if not self.library.grants(principal).can_read(path):
+            raise NotFound(f"no such folder, or not shared with you: {path!r}")
+        files = [e.path for e in self.library.store.walk(path) if not e.is_dir]
+        report = self.index_paths(files)
+        return report.to_dict() if report else {"indexed": 0, "duplicates": 0, "replaced": 0,
+                                                "not_dicom": [], "seconds": 0}
+
+    # -- search -----------------------------------------------------------------------------------
+    def search(self, principal: Principal, **filters: Any) -> dict[str, Any]:
+        visible = self.library.grants(principal).readable_prefixes()
+        out = search.search_studies(self.db, visible_prefixes=visible, **filters).to_dict()
+        out["items"] = out.pop("studies")  # the same page shape as every other listing
+        return out
+
+    def series(self, principal: Principal, series_uid: str) -> list[dict[str, Any]]:
+        visible = self.library.grants(principal).readable_prefixes()
+        found = search.series_instances(self.db, series_uid, visible_prefixes=visible)
+        if not found:
+            raise NotFound(f"no series {series_uid!r} that you may read")
+        return found
+
+    # -- volumes ----------------------------------------------------------------------------------
+    def volume(self, principal: Principal, volume_id: str) -> Path:
+        """A NIfTI file (cached) for ``series:<SeriesInstanceUID>`` or ``path:<library path>``.
+
+        A library path may name a NIfTI file, one DICOM file (multi-frame) or a folder that
+        holds one series.
+        """
+        kind, _, ref = volume_id.partition(":")
+        if kind == "tmp":
+            owner, _, name = ref.partition("-")
+            out = self.cache_dir / f"tmp-{owner}-{name}.nii"
+            if owner != principal.username or not name.isalnum() or not out.exists():
+                raise NotFound(f"no such volume: {volume_id!r}")
+            return out
+        if kind == "series":
+            files = [i["path"] for i in self.series(principal, ref)]
+            pacs = {i["pacs"] for i in self.series(principal, ref)}
+            if len(pacs) > 1:  # the same series pulled from several PACS: take one copy
+                first = self.series(principal, ref)[0]["pacs"]
+                files = [i["path"] for i in self.series(principal, ref) if i["pacs"] == first]
+        elif kind == "path":
+            ref = paths.normalize(ref)
+            if not self.library.grants(principal).can_read(ref):
+                raise NotFound(f"no such file or folder, or not shared with you: {ref!r}")
+            disk = self.library.store.disk(ref)
+            if not disk.exists():
+                raise NotFound(f"no such file or folder: {ref!r}")
+            if disk.is_file() and ref.lower().endswith((".nii", ".nii.gz")):
+                return disk if ref.lower().endswith(".nii") else self._cached(ref, [disk], nifti=True)
+            files = [ref] if disk.is_file() else sorted(
+                e.path for e in self.library.store.walk(ref) if not e.is_dir
+                and looks_like_dicom(self.library.store.disk(e.path)))
+        else:
+            raise BadRequest("a volume id is 'series:<SeriesInstanceUID>' or 'path:<library path>'")
+        if not files:
+            raise NotFound(f"no DICOM files in {ref!r}")
+        return self._cached(volume_id, [self.library.store.disk(f) for f in files])
+
+    def put_volume(self, principal: Principal, nifti: bytes) -> str:
+        """Keep a volume sent by a kernel (NIfTI-1 bytes) for the caller's viewers; returns its id."""
+        try:
+            load_nifti(nifti)
+        except (VolumeError, Exception) as e:  # nibabel raises several types for bad input
+            raise BadRequest(f"not a NIfTI-1 volume: {e}") from None
+        name = uuid.uuid4().hex
+        out = self.cache_dir / f"tmp-{principal.username}-{name}.nii"
+        tmp = out.with_suffix(".part")
+        tmp.write_bytes(nifti)
+        os.replace(tmp, out)
+        return f"tmp:{principal.username}-{name}"
+
+    def _cached(self, key: str, disks: list[Path], *, nifti: bool = False) -> Path:
+        stamp = hashlib.sha256(key.encode())
+        for d in disks:
+            st = d.stat()
+            stamp.update(f"{d}:{st.st_size}:{st.st_mtime_ns}".encode())
+        out = self.cache_dir / f"{stamp.hexdigest()[:32]}.nii"
+        if out.exists():
+            return out
+        with self._cache_lock:
+            if out.exists():
+                return out
+            try:
+                vol: Volume = load_nifti(disks[0]) if nifti else load_series(disks, allow_irregular=True)
+            except VolumeError as e:
+                raise BadRequest(f"cannot make a volume of {key!r}: {e}") from None
+            tmp = out.with_name(f"part-{os.getpid()}-{out.name}")
+            tmp.write_bytes(vol.to_nifti_bytes())
+            os.replace(tmp, out)
+        return out

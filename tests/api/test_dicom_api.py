@@ -1,0 +1,85 @@
+"""DICOM through the REST API: uploads are indexed, searched with the caller's rights, and served
+as volumes (NIfTI) for viewers."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from chris_jupyter import Client
+from chris_jupyter.client import NotFoundError
+from chris_jupyter.dicom import synth
+
+
+@pytest.fixture
+def two_users(chris_server):
+    owner = Client(chris_server.url, chris_server.token)
+    out = []
+    for prefix in ("alice", "bob"):
+        name = f"{prefix}{uuid.uuid4().hex[:6]}"
+        owner.create_user(name)
+        out.append((name, Client(chris_server.url, owner.create_token(name)["token"])))
+    return out
+
+
+def test_upload_index_search_series_volume(two_users, tmp_path: Path) -> None:
+    (a, alice), (b, bob) = two_users
+    pid = f"P{uuid.uuid4().hex[:8]}"
+    info = synth.write_ct_series(tmp_path / "ct", n_slices=12, rows=64, cols=48, spacing=(0.8, 0.8, 2.5),
+                                 patient_id=pid, patient_name="Doe^Jane", study_date="20240301")
+    (tmp_path / "ct" / "notes.txt").write_text("not dicom")
+    alice.upload(tmp_path / "ct", f"home/{a}/uploads/ct", progress=False)
+
+    found = alice.get("dicom/studies", patient_id=pid)
+    assert found["total"] == 1
+    study = found["items"][0]
+    assert study["patient_name"] == "Doe^Jane" and study["num_instances"] == 12
+    assert study["series"][0]["series_uid"] == info.series_uid
+    assert alice.get("dicom/studies", patient_name="doe*", date_from="20240301", date_to="20240301",
+                     patient_id=pid)["total"] == 1
+    assert alice.get("dicom/studies", patient_id=pid, modality="MR")["total"] == 0
+    # bob sees nothing of alice's patient
+    assert bob.get("dicom/studies", patient_id=pid)["total"] == 0
+    with pytest.raises(NotFoundError):
+        bob.get(f"dicom/series/{info.series_uid}")
+    with pytest.raises(NotFoundError):
+        bob.get(f"volumes/series:{info.series_uid}")
+
+    instances = alice.get(f"dicom/series/{info.series_uid}")["items"]
+    assert len(instances) == 12
+    r = alice.http.get(f"volumes/series:{info.series_uid}")
+    assert r.status_code == 200
+    img = nib.Nifti1Image.from_bytes(r.content)
+    assert img.shape == (48, 64, 12)  # NIfTI is (x, y, z)
+    assert np.allclose(img.header.get_zooms(), (0.8, 0.8, 2.5))
+    # the same volume by folder path
+    r2 = alice.http.get(f"volumes/path:home/{a}/uploads/ct")
+    assert r2.content == r.content
+
+    # sharing the folder shares the study in search and its volume
+    alice.share(f"home/{a}/uploads/ct", user=b)
+    assert bob.get("dicom/studies", patient_id=pid)["total"] == 1
+    assert bob.http.get(f"volumes/series:{info.series_uid}").status_code == 200
+
+    # deleting the files removes them from the index
+    alice.delete(f"home/{a}/uploads/ct")
+    assert alice.get("dicom/studies", patient_id=pid)["total"] == 0
+
+
+def test_kernel_volume_roundtrip(two_users) -> None:
+    (a, alice), (b, bob) = two_users
+    arr = np.arange(4 * 5 * 6, dtype=np.int16).reshape(6, 5, 4)
+    buf = io.BytesIO()
+    img = nib.Nifti1Image(arr, np.diag([1.0, 2.0, 3.0, 1.0]))
+    buf.write(img.to_bytes())
+    vid = alice.request("POST", "volumes", content=buf.getvalue())["id"]
+    back = nib.Nifti1Image.from_bytes(alice.http.get(f"volumes/{vid}").content)
+    assert np.array_equal(np.asarray(back.dataobj), arr)
+    assert bob.http.get(f"volumes/{vid}").status_code == 404
+    r = alice.http.post("volumes", content=b"x" * 400)
+    assert r.status_code == 400 and "NIfTI" in r.json()["message"]
