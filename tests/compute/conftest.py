@@ -82,3 +82,50 @@ def local_plugins(cdb: Database, plugin_bin: Path) -> dict[str, int]:
         p = reg.register_executable(str(plugin_bin / exe))
         out[p.name] = p.id
     return out
+
+
+# -- Docker --------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def dclient():
+    docker = pytest.importorskip("docker")
+    try:
+        client = docker.from_env(max_pool_size=64)
+        client.ping()
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(f"no Docker engine answers ({exc}); run: bash scripts/start-docker")
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def plugin_image(dclient) -> Callable[[str], str]:
+    """``plugin_image("pl-testbox")`` -> tag of the plugin's image, built offline once."""
+    from .helpers import ALL_PLUGIN_SOURCES
+    from .images import build_plugin_image
+
+    sources = {p.name: p for p in ALL_PLUGIN_SOURCES}
+    cache: dict[str, str] = {}
+
+    def get(name: str) -> str:
+        if name not in cache:
+            cache[name] = build_plugin_image(sources[name], name)
+        return cache[name]
+
+    return get
+
+
+@pytest.fixture
+def docker_runner(dclient):
+    from chris_jupyter.compute.runners.docker import DockerRunner
+
+    return DockerRunner(dclient, stop_grace=1)
+
+
+@pytest.fixture
+def docker_plugins(cdb, plugin_image, dclient) -> dict[str, int]:
+    reg = PluginRegistry(cdb)
+    out = {}
+    for name in ("pl-dircopy", "pl-noop", "pl-testbox", "pl-tsbox"):
+        p = reg.register_image(plugin_image(name), client=dclient)
+        out[p.name] = p.id
+    return out

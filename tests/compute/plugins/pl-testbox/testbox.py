@@ -27,6 +27,8 @@ def main(options, inputdir: Path, outputdir: Path) -> int:
         "inputs": sorted(str(p.relative_to(inputdir)) for p in inputdir.rglob("*")),
         "env": {k: v for k, v in os.environ.items() if k.startswith("CHRIS_")},
         "uid": os.getuid(),
+        "input_writable": os.access(inputdir, os.W_OK),
+        "cwd": os.getcwd(),
     }
     (outputdir / "record.json").write_text(json.dumps(record, indent=1))
     print(f"testbox mode={options.mode}", flush=True)

@@ -1,0 +1,146 @@
+"""The coordinator with the Docker runner: a real engine and images built offline."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+
+import pytest
+
+from chris_jupyter.compute import states as st
+from chris_jupyter.compute.coordinator import Coordinator
+from chris_jupyter.compute.runners.docker import LABEL, DockerRunner
+from chris_jupyter.plugins.registry import PluginRegistry
+
+from .helpers import Events, can_read
+
+pytestmark = pytest.mark.docker
+NASTY = "a; rm -rf / && $(touch /tmp/pwned) `id` | cat > x 'q' \"dq\" * ~ -- end"
+
+
+def explain(c, iid):
+    i = c.get(iid)
+    return f"{i.state}: {i.error}\n{i.logs}"
+
+
+def leftovers(dclient, c, iid):
+    job = c.get(iid).runner_job_id
+    return dclient.containers.list(all=True, filters={"label": f"{LABEL}={job}"})
+
+
+@pytest.fixture
+def dfeed(make_coordinator, docker_runner, docker_plugins, data_root):
+    (data_root / "home/alice/uploads/scan").mkdir()
+    (data_root / "home/alice/uploads/scan/a.txt").write_text("a")
+    c = make_coordinator(docker_runner, default_timeout=120)
+    root = c.run_plugin("alice", "pl-dircopy", {"dir": "home/alice/uploads/scan"})
+    assert c.wait_for(root, timeout=120) == st.SUCCESS, explain(c, root)
+    return c, root
+
+
+def test_docker_chain_isolation_and_cleanup(dfeed, data_root, dclient, registrar):
+    c, root = dfeed
+    r = c.get(root)
+    assert r.output_files == [f"{r.output_path}/scan/a.txt"]
+    assert os.stat(data_root / r.output_path).st_uid == 1000
+    iid = c.run_plugin("alice", "pl-testbox", {"text": NASTY, "mode": "sleep", "seconds": 2},
+                       previous_id=root, resources={"memory_limit": "64Mi", "cpu_limit": "500m"})
+    assert c.wait_for(iid, frozenset({st.STARTED}), timeout=60) == st.STARTED
+    (container,) = leftovers(dclient, c, iid)
+    host = container.attrs["HostConfig"]
+    assert host["NetworkMode"] == "none"
+    assert host["Memory"] == 64 * 1024 * 1024 and host["MemorySwap"] == host["Memory"]
+    assert host["NanoCpus"] == 500_000_000
+    assert container.attrs["Config"]["User"] == "1000:1000"
+    assert host["CapDrop"] == ["ALL"]
+    mounts = {m["Destination"]: m for m in container.attrs["Mounts"]}
+    assert set(mounts) == {"/share/incoming", "/share/outgoing"}
+    assert mounts["/share/incoming"]["RW"] is False and mounts["/share/outgoing"]["RW"] is True
+    assert mounts["/share/incoming"]["Source"] == str(data_root / r.output_path)  # zero copy
+    assert not any("docker.sock" in m["Source"] for m in mounts.values())
+    assert c.wait_for(iid, timeout=60) == st.SUCCESS, explain(c, iid)
+    rec = json.loads((data_root / c.get(iid).output_path / "record.json").read_text())
+    assert rec["text"] == NASTY and rec["uid"] == 1000 and rec["input_writable"] is False
+    assert rec["inputs"] == ["scan", "scan/a.txt"]
+    assert rec["argv"][-2:] == ["/share/incoming", "/share/outgoing"]
+    assert rec["env"]["CHRIS_PLG_INST_ID"] == str(iid)
+    assert leftovers(dclient, c, iid) == []  # removed after use
+    assert "testbox mode=sleep" in c.get(iid).logs
+    assert registrar.twice() == []
+
+
+def test_docker_oom_is_a_clear_error(dfeed):
+    c, root = dfeed
+    iid = c.run_plugin("alice", "pl-testbox", {"mode": "hog", "mb": 200}, previous_id=root,
+                       resources={"memory_limit": "32Mi"})
+    assert c.wait_for(iid, timeout=120) == st.ERROR, explain(c, iid)
+    i = c.get(iid)
+    assert i.exit_code == 137
+    assert i.error.startswith("out of memory: the job used more than its memory limit of 32 MiB")
+
+
+def test_docker_nonzero_exit_and_missing_image(dfeed, cdb, dclient):
+    c, root = dfeed
+    bad = c.run_plugin("alice", "pl-testbox", {"mode": "fail"}, previous_id=root)
+    assert c.wait_for(bad, timeout=60) == st.ERROR
+    assert c.get(bad).error == "the plugin exited with code 3: something went wrong on purpose"
+    desc = PluginRegistry(cdb).get("pl-testbox").descriptor
+    ghost = {**desc, "name": "pl-ghost", "dock_image": "chris-jupyter-test/no-such-image:0"}
+    PluginRegistry(cdb).register(ghost)
+    g = c.run_plugin("alice", "pl-ghost", {}, previous_id=root)
+    assert c.wait_for(g, timeout=60) == st.ERROR
+    assert "is not on this Docker engine (images are never pulled" in c.get(g).error
+    with pytest.raises(Exception, match="never pulled"):
+        PluginRegistry(cdb).register_image("chris-jupyter-test/no-such-image:0", client=dclient)
+
+
+def test_docker_timeout_and_cancel_remove_the_container(dfeed, dclient):
+    c, root = dfeed
+    slow = c.run_plugin("alice", "pl-testbox", {"mode": "sleep", "seconds": 120},
+                        previous_id=root, timeout=2)
+    assert c.wait_for(slow, timeout=60) == st.CANCELLED
+    assert c.get(slow).error == "timed out after 2 s; the job was stopped"
+    other = c.run_plugin("alice", "pl-testbox", {"mode": "sleep", "seconds": 120}, previous_id=root)
+    child = c.run_plugin("alice", "pl-noop", {}, previous_id=other)
+    assert c.wait_for(other, frozenset({st.STARTED}), timeout=60) == st.STARTED
+    assert sorted(c.cancel(other)) == sorted([other, child])
+    deadline = time.monotonic() + 30
+    while (leftovers(dclient, c, other) or leftovers(dclient, c, slow)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert leftovers(dclient, c, other) == [] and leftovers(dclient, c, slow) == []
+
+
+def test_docker_reconcile(dfeed, cdb, data_root, registrar, dclient):
+    old, root = dfeed
+    running = old.run_plugin("alice", "pl-testbox", {"mode": "sleep", "seconds": 4}, previous_id=root)
+    quick = old.run_plugin("alice", "pl-testbox", {"mode": "sleep", "seconds": 0.5}, previous_id=root)
+    after = old.run_plugin("alice", "pl-noop", {"touch": True}, previous_id=quick)
+    for iid in (running, quick):
+        assert old.wait_for(iid, frozenset({st.STARTED}), timeout=60) == st.STARTED
+    old.stop()
+    time.sleep(2)
+    calls = len(registrar.calls)
+    new = Coordinator(cdb, data_root, DockerRunner(dclient, stop_grace=1), publish=Events(),
+                      register_outputs=registrar, can_read=can_read)
+    new.start()
+    try:
+        for iid in (quick, after, running):
+            assert new.wait_for(iid, timeout=90) == st.SUCCESS, explain(new, iid)
+        assert len(registrar.calls) == calls + 3 and registrar.twice() == []
+        assert leftovers(dclient, new, running) == [] and leftovers(dclient, new, quick) == []
+    finally:
+        new.stop()
+
+
+def test_docker_fanout_and_ts(dfeed, data_root):
+    c, root = dfeed
+    kids = [c.run_plugin("alice", "pl-noop", {"touch": True}, previous_id=root) for _ in range(6)]
+    ts = c.run_plugin("alice", "pl-tsbox", {"plugininstances": ",".join(map(str, kids[:3]))})
+    done = threading.Event()
+    for k in [*kids, ts]:
+        assert c.wait_for(k, timeout=120) == st.SUCCESS, explain(c, k)
+    done.set()
+    joined = json.loads((data_root / c.get(ts).output_path / "joined.json").read_text())
+    assert joined["files"] == [f"pl-noop_{k}/noop.txt" for k in kids[:3]]
