@@ -248,3 +248,27 @@ def test_retrieve_unknown_study_is_failure_status(client, node, receiver, tmp_pa
     with pytest.raises(PacsFailureStatus, match="nothing matches") as err:
         client.retrieve(node, study_uid="1.2.3.4.5.6", dest=tmp_path, method=method)
     assert err.value.status == 0xC000  # what Orthanc answers when nothing matched
+
+
+def test_retry_after_pacs_restart(orthanc_factory, tmp_path):
+    """Killed mid-transfer, back up before the retry: the retry fetches everything."""
+    pacs = orthanc_factory()
+    info = synth.write_ct_series(tmp_path / "src", n_slices=30, rows=128, cols=128)
+    pacs.upload(info.paths)
+    node = PacsNode("flaky", pacs.aet, "127.0.0.1", pacs.dicom_port)
+    client = PacsClient("CHRISTEST")
+    client.backoff = 0.05
+    states: list[str] = []
+
+    def progress(p: Progress) -> None:
+        states.append(p.state)
+        if p.state == "retrying":
+            pacs.start()  # same ports, same storage: the PACS is back
+        elif p.attempt == 1 and p.received == 3:
+            pacs.kill()
+
+    out = tmp_path / "out"
+    result = client.retrieve(node, study_uid=info.study_uid, dest=out, progress=progress)
+    assert result.attempts == 2 and result.received == result.expected == 30
+    assert states.count("retrying") == 1 and states[-1] == "done"
+    assert sorted(f.name for f in out.iterdir()) == sorted(f"{u}.dcm" for u in info.sop_uids)
