@@ -6,7 +6,7 @@
 #   1. wheels: when CONTEXT_DIR has requirements.txt and/or is a Python package (pyproject.toml or
 #      setup.py), CONTEXT_DIR/wheels/ is emptied and refilled on the host: the package's own wheel
 #      (built from a copy of the context) plus every dependency, downloaded as binary wheels for
-#      the base image's Python (${CHRIS_IMAGE_PYTHON:-3.11.2}).
+#      the base image's Python (${CHRIS_IMAGE_PYTHON:-3.11.2}) and glibc (2.36).
 #   2. docker build --force-rm --build-arg BASE_IMAGE=chris-jupyter/python-base:bookworm, labelled
 #      with a hash of the context (wheels/ excluded) and of the base image id.
 # Skips everything when TAG already carries the same hash (unless --force); builds the base image
@@ -17,6 +17,13 @@ REPO=$(cd "$HERE/../.." && pwd)
 DOCKER=/usr/bin/docker
 BASE_IMAGE=${CHRIS_BASE_IMAGE:-chris-jupyter/python-base:bookworm}
 PY_VERSION=${CHRIS_IMAGE_PYTHON:-3.11.2}
+GLIBC_MINOR=${CHRIS_IMAGE_GLIBC_MINOR:-36}    # the base image's glibc: 2.36 (bookworm)
+# Wheels for the base image's glibc or older, never for a newer host's: pip takes --platform
+# tags literally, so list them all (manylinux_2_36 ... manylinux_2_17 and the legacy names).
+arch=$(uname -m)
+platforms=()
+for minor in $(seq "$GLIBC_MINOR" -1 17); do platforms+=(--platform "manylinux_2_${minor}_$arch"); done
+for legacy in manylinux2014 manylinux2010 manylinux1; do platforms+=(--platform "${legacy}_$arch"); done
 LABEL=org.chris-jupyter.context-hash
 say() { printf 'build-image: %s\n' "$*"; }
 die() { printf 'build-image: error: %s\n' "$*" >&2; exit 1; }
@@ -72,8 +79,8 @@ if [ -f "$ctx/requirements.txt" ] || [ $is_package = 1 ]; then
     for w in "$ctx"/wheels/*.whl; do reqs+=("$w"); done
   fi
   say "downloading wheels for Python $PY_VERSION into $ctx/wheels"
-  run "$py" -m pip download --python-version "$PY_VERSION" --only-binary=:all: \
-    -d "$ctx/wheels" "${reqs[@]}"
+  run "$py" -m pip download --python-version "$PY_VERSION" "${platforms[@]}" \
+    --only-binary=:all: -d "$ctx/wheels" "${reqs[@]}"
 fi
 
 say "docker build $tag (log: $LOG)"
