@@ -258,7 +258,10 @@ class LayoutWriter:
     """Write each instance at ``storage_root / path_for(header)``.
 
     ``path_for`` receives the dataset read *without* pixel data (plus ``file_meta``) and
-    returns a library path (already safe: the ChRIS PACS layout function).
+    returns a library path (the ChRIS PACS layout function). The sender's AE title is in
+    ``header.file_meta.SourceApplicationEntityTitle``, for layouts that file by PACS. The
+    path is still passed through :func:`~chris_jupyter.library.paths.normalize` and
+    :func:`~chris_jupyter.library.paths.to_disk` (no escape from the root).
     """
 
     def __init__(
@@ -271,7 +274,7 @@ class LayoutWriter:
     def write(self, item: Incoming) -> StoredInstance:
         chunks = item.chunks()
         header = read_header(chunks)
-        rel = self.path_for(header)
+        rel = paths.normalize(self.path_for(header))
         target = paths.to_disk(self.storage_root, rel)
         size = write_atomic(target, chunks, fsync=self.fsync)
         return StoredInstance(

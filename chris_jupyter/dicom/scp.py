@@ -224,6 +224,10 @@ class LeanStoreServer:
                 aborted = not self._dimse_loop(assoc, key, accepted, rq.calling_ae)
             finally:
                 self._slots.release()
+        except TimeoutError:
+            log.warning("association from %s idle for %gs: aborting", peer, self.timeout)
+            with contextlib.suppress(OSError):
+                conn.sendall(struct.pack(">BxI2xBB", 0x07, 4, 2, 0))
         except (OSError, ul.ULError) as exc:
             log.debug("association from %s ended: %s", peer, exc)
         except Exception:

@@ -91,6 +91,7 @@ def test_storescu_uncompressed_bytes_as_sent(receiver, collector, dcmtk, tmp_pat
         assert item.header is not None and item.header.SOPInstanceUID == uid
         stored = pydicom.dcmread(item.abs_path)
         assert stored.file_meta.MediaStorageSOPInstanceUID == uid
+        assert item.header.file_meta.SourceApplicationEntityTitle == "STORESCU"
         assert stored.file_meta.TransferSyntaxUID == pydicom.uid.ExplicitVRLittleEndian
     assert not list((tmp_path / "lib").rglob("*.part"))
     stats = receiver.stats()
@@ -184,6 +185,17 @@ def test_write_failure_answers_failure_status(tmp_path, dcmtk, collector, caplog
     assert collector.items == []
     assert any("could not write" in rec.getMessage() for rec in caplog.records)
     assert not list((tmp_path / "lib").rglob("*.part"))
+
+
+def test_path_escaping_the_root_is_refused(tmp_path, dcmtk, collector, engine):
+    info = synth.write_ct_series(tmp_path / "src", n_slices=1, rows=32, cols=32)
+    with StoreReceiver(
+        AET, "127.0.0.1", 0, storage_root=tmp_path / "lib", path_for=lambda ds: "../evil.dcm",
+        on_stored=collector, engine=engine,
+    ) as r:
+        proc = storescu(dcmtk, r.port, info.paths, "-d")
+    assert "DIMSE Status                  : 0xc000" in proc.stdout + proc.stderr
+    assert not (tmp_path / "evil.dcm").exists()
 
 
 def test_unplaceable_instance_answers_cannot_understand(
