@@ -100,6 +100,11 @@ DEFAULT_MAX_PDU = 4 * 1024 * 1024
 
 
 # -- the client --------------------------------------------------------------------------
+class _CallableWriter:
+    def __init__(self, fn: Callable[[Incoming], StoredInstance]) -> None:
+        self.write = fn
+
+
 class PacsClient:
     """Talks to PACS nodes as ``calling_ae``; C-MOVE sends to ``receiver_ae``.
 
@@ -269,16 +274,20 @@ class PacsClient:
         study_uid: str,
         series_uid: str | None = None,
         method: Literal["get", "move"] = "get",
-        dest: Path | str | InstanceWriter | None = None,
+        dest: Path | str | InstanceWriter | Callable[[Incoming], StoredInstance] | None = None,
         progress: Callable[[Progress], None] | None = None,
         retries: int = 2,
     ) -> RetrieveResult:
         """Fetch a study (or one series of it) by C-GET or C-MOVE.
 
-        ``dest`` (C-GET only): a directory (files named ``<SOPInstanceUID>.dcm``) or an
-        :class:`~chris_jupyter.dicom.netutil.InstanceWriter` such as ``LayoutWriter``.
+        ``dest`` (C-GET only): a directory (files named ``<SOPInstanceUID>.dcm``), an
+        :class:`~chris_jupyter.dicom.netutil.InstanceWriter` such as ``LayoutWriter``, or
+        a callable ``(Incoming) -> StoredInstance`` (raise ``OSError`` for "out of
+        resources", anything else for "cannot understand").
         With C-MOVE the PACS sends to ``receiver_ae`` and the receiver files the data.
         ``progress`` is called after every instance (C-GET) or pending response (C-MOVE).
+        A partial success (warning status: some sub-operations failed) returns normally with
+        ``result.failed > 0``; a failure status raises :class:`PacsFailureStatus`.
         Transient failures (unreachable, timeout, connection lost) are retried ``retries``
         times with exponential backoff; each attempt re-requests everything (files are
         replaced atomically, so a retry never leaves a half-written file).
@@ -291,11 +300,12 @@ class PacsClient:
             raise ValueError("C-MOVE needs receiver_ae (our StoreReceiver's AE title)")
         writer: InstanceWriter | None = None
         if method == "get":
-            writer = (
-                dest  # type: ignore[assignment]
-                if hasattr(dest, "write")
-                else DirectoryWriter(Path(dest), fsync=self.fsync)  # type: ignore[arg-type]
-            )
+            if hasattr(dest, "write"):
+                writer = dest  # type: ignore[assignment]
+            elif callable(dest):
+                writer = _CallableWriter(dest)
+            else:
+                writer = DirectoryWriter(Path(dest), fsync=self.fsync)  # type: ignore[arg-type]
         prog = Progress()
         emit = progress or (lambda p: None)
         t_start = time.monotonic()

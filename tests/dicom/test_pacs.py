@@ -9,7 +9,7 @@ import pydicom
 import pytest
 
 from chris_jupyter.dicom import synth
-from chris_jupyter.dicom.netutil import LayoutWriter, StoredInstance
+from chris_jupyter.dicom.netutil import DirectoryWriter, LayoutWriter, StoredInstance
 from chris_jupyter.dicom.pacs import (
     AssociationRejected,
     PacsClient,
@@ -147,6 +147,23 @@ def test_get_study_with_layout_writer(client, node, data, tmp_path):
         layout(pydicom.dcmread(p, stop_before_pixels=True)) for p in ct.paths + data["ct2"].paths
     }
     assert all(i.header is not None for i in result.instances)
+
+
+def test_get_with_callable_writer_and_a_failing_write(client, node, data, tmp_path):
+    ct2 = data["ct2"]
+    target = DirectoryWriter(tmp_path / "ok")
+    calls: list[str] = []
+
+    def write(item):
+        calls.append(item.sop_instance_uid)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        return target.write(item)
+
+    result = client.retrieve(node, study_uid=ct2.study_uid, series_uid=ct2.series_uid, dest=write)
+    # Orthanc records the failed sub-operation and ends with a warning status
+    assert len(calls) == 3 and result.received == 2 and result.failed == 1
+    assert len(list((tmp_path / "ok").iterdir())) == 2
 
 
 def test_move_series_into_receiver(client, node, data, receiver):
