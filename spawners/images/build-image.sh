@@ -8,7 +8,7 @@
 #      (built from a copy of the context) plus every dependency, downloaded as binary wheels for
 #      the base image's Python (${CHRIS_IMAGE_PYTHON:-3.11.2}) and glibc (2.36).
 #   2. docker build --force-rm --build-arg BASE_IMAGE=chris-jupyter/python-base:bookworm, labelled
-#      with a hash of the context (wheels/ excluded) and of the base image id.
+#      with a hash of the context (wheels/ excluded), the base image id and this script.
 # Skips everything when TAG already carries the same hash (unless --force); builds the base image
 # first when it is missing.
 set -euo pipefail
@@ -51,6 +51,8 @@ bash "$HERE/build-base.sh"
 context_hash() {
   {
     $DOCKER image inspect -f '{{.Id}}' "$BASE_IMAGE"
+    echo "$PY_VERSION $GLIBC_MINOR"
+    sha256sum <"$0"                      # a change to this builder rebuilds too
     (cd "$ctx" && find . \( -path ./wheels -o -name __pycache__ -o -name '*.egg-info' \
         -o -path ./build \) -prune -o -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum)
   } | sha256sum | cut -c1-32
