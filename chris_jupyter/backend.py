@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .db import Database
+from .dicom.collab import Collaboration
 from .dicom.service import DicomService
 from .events import EventBus
 from .feeds.service import Feeds
@@ -45,6 +46,7 @@ class Backend:
     sharing: Sharing = field(init=False)
     feeds: Feeds = field(init=False)
     dicom: DicomService = field(init=False)
+    collab: Collaboration = field(init=False)
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -65,6 +67,7 @@ class Backend:
         self.sharing = Sharing(self.db, self.events, pacs_group=s.pacs_group)
         self.feeds = Feeds(self.db, self.library, self.events)
         self.dicom = DicomService(self.db, self.library, self.events, Path(s.data_root) / "cache" / "volumes")
+        self.collab = Collaboration(self.db, self.dicom, self.events)
         self.library.init_tree()
 
     def principal(self, username: str, *, via: str = "token", is_admin: bool | None = None) -> Principal:

@@ -7,7 +7,7 @@ import importlib
 from types import ModuleType
 from typing import Any
 
-MODULES = ["files", "shares", "feeds", "users", "dicom", "events", "openapi"]
+MODULES = ["files", "shares", "feeds", "users", "dicom", "annotations", "events", "openapi"]
 
 
 def api_modules() -> list[ModuleType]:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 09:47:50.555842
+Create Date: 2026-11-25 10:04:31.692255
 """
 
 from alembic import op
@@ -77,6 +77,20 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
     sa.UniqueConstraint('username', name=op.f('uq_users_username'))
     )
+    op.create_table('annotations',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('volume', sa.String(length=1024), nullable=False),
+    sa.Column('kind', sa.String(length=20), nullable=False),
+    sa.Column('points', sa.JSON(), nullable=False),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('author_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', chris_jupyter.db.types.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['author_id'], ['users.id'], name=op.f('fk_annotations_author_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_annotations'))
+    )
+    with op.batch_alter_table('annotations', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_annotations_volume'), ['volume'], unique=False)
+
     op.create_table('api_tokens',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -412,6 +426,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_api_tokens_user_id'))
 
     op.drop_table('api_tokens')
+    with op.batch_alter_table('annotations', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_annotations_volume'))
+
+    op.drop_table('annotations')
     op.drop_table('users')
     with op.batch_alter_table('plugins', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_plugins_name'))

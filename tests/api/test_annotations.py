@@ -1,0 +1,64 @@
+"""Live collaboration: annotations saved with author and time, and cursors, reach every viewer of
+the same volume through the event stream — and nobody else."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from pathlib import Path
+
+import httpx
+
+from chris_jupyter.dicom import synth
+
+
+async def test_annotations_and_cursors_reach_joined_viewers_only(api, tmp_path: Path) -> None:
+    a, alice = await api.new_user("alice")
+    b, bob = await api.new_user("bob")
+    c, carol = await api.new_user("carol")
+    info = synth.write_ct_series(tmp_path / "ct", n_slices=4, rows=16, cols=16,
+                                 patient_id=f"C{uuid.uuid4().hex[:6]}")
+    for p in info.paths:
+        r = await alice.put("files/content", params={"path": f"home/{a}/uploads/ct/{p.name}"},
+                            content=p.read_bytes())
+        assert r.status_code == 201
+    await alice.post("shares", json={"path": f"home/{a}/uploads/ct", "user": b})
+    volume = f"series:{info.series_uid}"
+    got: dict[str, list[dict]] = {b: [], c: []}
+
+    async def listen(name: str, client: httpx.AsyncClient) -> None:
+        async with client.stream("GET", "events", params={"types": "annotation.created,viewer.cursor"}) as r:
+            async for line in r.aiter_lines():
+                if line.startswith("data: "):
+                    got[name].append(json.loads(line[6:]))
+
+    tasks = [asyncio.create_task(listen(b, bob)), asyncio.create_task(listen(c, carol))]
+    await asyncio.sleep(0.5)
+    r = await alice.post("annotations", json={"volume": volume, "kind": "point", "points": [[1, 2, 3]],
+                                              "text": "lesion?"})
+    assert r.status_code == 201, r.text
+    assert (await alice.post("collab/cursor", json={"volume": volume, "position": [4, 5, 6]})).status_code == 204
+    for _ in range(50):
+        if len(got[b]) >= 2:
+            break
+        await asyncio.sleep(0.1)
+    for t in tasks:
+        t.cancel()
+    types = [e["type"] for e in got[b]]
+    assert types == ["annotation.created", "viewer.cursor"]
+    assert got[b][0]["data"]["author"] == a and got[b][0]["data"]["text"] == "lesion?"
+    assert got[b][1]["data"]["position"] == [4.0, 5.0, 6.0]
+    assert got[c] == []  # carol may not read the series
+    # saved: they reload with the series, for everyone who may read it
+    items = (await bob.get("annotations", params={"volume": volume})).json()["items"]
+    assert [(i["author"], i["text"]) for i in items] == [(a, "lesion?")]
+    assert (await carol.get("annotations", params={"volume": volume})).status_code == 404
+    # bad input gets clear messages
+    r = await bob.post("annotations", json={"volume": volume, "kind": "distance", "points": [[1, 2, 3]]})
+    assert r.status_code == 400 and "2 points" in r.json()["message"]
+    r = await bob.post("annotations", json={"volume": volume, "kind": "star", "points": [[1, 2, 3]]})
+    assert r.status_code == 400
+    # only the author deletes
+    assert (await bob.delete(f"annotations/{items[0]['id']}")).status_code == 400
+    assert (await alice.delete(f"annotations/{items[0]['id']}")).status_code == 204
