@@ -3,6 +3,7 @@
 A new domain adds its module here (one line) and an Alembic revision.
 """
 
+from .annotations import Annotation  # noqa: F401
 from .compute import Pipeline, PipelineRun, Plugin, PluginInstance  # noqa: F401
 from .dicom import DicomInstance, DicomPatient, DicomSeries, DicomStudy  # noqa: F401
 from .feeds import Feed, FeedComment, FeedTag, Tag
