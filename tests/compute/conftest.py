@@ -86,29 +86,24 @@ def local_plugins(cdb: Database, plugin_bin: Path) -> dict[str, int]:
 
 # -- Docker --------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
-def dclient():
-    docker = pytest.importorskip("docker")
-    try:
-        client = docker.from_env(max_pool_size=64)
-        client.ping()
-    except Exception as exc:  # noqa: BLE001
-        pytest.skip(f"no Docker engine answers ({exc}); run: bash scripts/start-docker")
-    yield client
-    client.close()
+def dclient(docker_client):
+    """The shared Docker client (tests.fixtures.services); the engine is started if needed."""
+    return docker_client
 
 
 @pytest.fixture(scope="session")
-def plugin_image(dclient) -> Callable[[str], str]:
+def plugin_image(build_image) -> Callable[[str], str]:
     """``plugin_image("pl-testbox")`` -> tag of the plugin's image, built offline once."""
     from .helpers import ALL_PLUGIN_SOURCES
-    from .images import build_plugin_image
+    from .images import context_hash
 
     sources = {p.name: p for p in ALL_PLUGIN_SOURCES}
     cache: dict[str, str] = {}
 
     def get(name: str) -> str:
         if name not in cache:
-            cache[name] = build_plugin_image(sources[name], name)
+            src = sources[name]
+            cache[name] = build_image(src, f"chris-jupyter-test/{name}:{context_hash(src)}")
         return cache[name]
 
     return get

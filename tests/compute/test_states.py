@@ -23,7 +23,7 @@ def inst(cdb):
 
 
 def test_table():
-    assert st.FINAL == {st.SUCCESS, st.ERROR, st.CANCELLED}
+    assert {st.SUCCESS, st.ERROR, st.CANCELLED} == st.FINAL
     for s in st.ACTIVE:
         assert st.allowed(s, st.CANCELLED)
     assert not st.allowed(st.SUCCESS, st.CANCELLED)
