@@ -16,13 +16,14 @@ from __future__ import annotations
 import itertools
 import os
 import time
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import String, delete, exists, func, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import String, bindparam, delete, exists, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from ..db.models.dicom import DicomInstance, DicomPatient, DicomSeries, DicomStudy
@@ -30,6 +31,7 @@ from ..library import paths as lpaths
 from .headers import DicomHeader, NotIndexable, read_header
 
 _IN_CHUNK = 500  # bound parameters per IN (...) list
+_ATTEMPTS = 5
 
 
 @dataclass
@@ -135,15 +137,18 @@ def index_headers(
 
 def _write_with_retry(db: Any, good: list, pacs: str | None, owner: int | None, report: IndexReport) -> None:
     # A concurrent indexer may insert the same patient/study/series between our SELECT and our
-    # INSERT; the unique indexes then reject ours and the batch is simply redone.
-    for attempt in range(3):
+    # INSERT; the unique indexes then reject ours and the batch is simply redone. Rows are
+    # written in key order, so writers should not deadlock; if the DB still reports one (or
+    # SQLite stays locked past its timeout), the batch is redone too.
+    for attempt in range(_ATTEMPTS):
         part = IndexReport()
         try:
             with db.session() as s:
                 _write_batch(s, good, pacs, owner, part)
-        except IntegrityError:
-            if attempt == 2:
+        except (IntegrityError, OperationalError):
+            if attempt == _ATTEMPTS - 1:
                 raise
+            time.sleep(0.05 * (attempt + 1))
             continue
         report.indexed += part.indexed
         report.duplicates += part.duplicates
@@ -188,18 +193,41 @@ def _select_in(session: Session, cols: Sequence[Any], key_col: Any, keys: Iterab
 
 def _ensure(
     session: Session, model: type, key_attr: str, new_rows: dict[str, dict[str, Any]], pacs: str | None
-) -> dict[str, int]:
-    """Primary keys of rows keyed by ``key_attr`` (within ``pacs``), inserting the missing ones."""
+) -> tuple[dict[str, int], set[int]]:
+    """Primary keys of rows keyed by ``key_attr`` (within ``pacs``), inserting the missing ones.
+
+    Returns the key -> primary key map and the primary keys of the rows inserted here.
+    """
     key_col = getattr(model, key_attr)
     found = {
         k: pk
         for pk, k in _select_in(session, [model.id, key_col], key_col, new_rows, _pacs_key(model.pacs, pacs))
     }
-    missing = [_fit(model, row) for key, row in new_rows.items() if key not in found]
+    missing = [_fit(model, new_rows[key]) for key in sorted(new_rows) if key not in found]
+    created: set[int] = set()
     if missing:
         result = session.execute(insert(model).returning(model.id, key_col), missing)
-        found.update({k: pk for pk, k in result.all()})
-    return found
+        for pk, k in result.all():
+            found[k] = pk
+            created.add(pk)
+    return found, created
+
+
+def _increment(session: Session, model: type, deltas: dict[int, dict[str, int]]) -> None:
+    """``UPDATE … SET col = col + n`` per row: race-free counters (rows are locked in turn)."""
+    table = model.__table__
+    by_cols: dict[tuple[str, ...], list[dict[str, int]]] = {}
+    for pk, delta in deltas.items():
+        delta = {c: n for c, n in delta.items() if n}
+        if delta:
+            by_cols.setdefault(tuple(sorted(delta)), []).append({"pk_": pk, **{f"d_{c}": n for c, n in delta.items()}})
+    for cols, params in by_cols.items():
+        stmt = (
+            update(table)
+            .where(table.c.id == bindparam("pk_"))
+            .values({c: table.c[c] + bindparam(f"d_{c}") for c in cols})
+        )
+        session.connection().execute(stmt, sorted(params, key=lambda p: p["pk_"]))
 
 
 def _write_batch(
@@ -219,19 +247,28 @@ def _write_batch(
     if not todo:
         return
     # 2. a path that now holds another instance: drop the stale row first
-    stale = _select_in(s, [DicomInstance.id, DicomInstance.series_pk], DicomInstance.path,
-                       [lib for lib, _ in todo])
+    # (same SOP at the same path: a concurrent indexer was quicker -> a duplicate)
+    sop_at = {lib: h.SOPInstanceUID for lib, h in todo}
+    at_paths = _select_in(s, [DicomInstance.id, DicomInstance.series_pk, DicomInstance.path,
+                              DicomInstance.sop_instance_uid], DicomInstance.path, sop_at)
+    same = {path for _, _, path, sop in at_paths if sop_at[path] == sop}
+    if same:
+        todo = [(lib, h) for lib, h in todo if lib not in same]
+        report.duplicates += len(same)
+    stale = [(i, series) for i, series, path, sop in at_paths if sop_at[path] != sop]
     if stale:
         ids = [i for i, _ in stale]
         s.execute(delete(DicomInstance).where(DicomInstance.id.in_(ids)))
         report.replaced += len(ids)
+    if not todo:
+        return
     # 3. upper levels
     patients = {
         h.PatientID: {"pacs": pacs, "patient_id": h.PatientID, "patient_name": h.PatientName,
                       "birth_date": h.PatientBirthDate, "sex": h.PatientSex}
         for _, h in todo
     }
-    patient_pk = _ensure(s, DicomPatient, "patient_id", patients, pacs)
+    patient_pk, _ = _ensure(s, DicomPatient, "patient_id", patients, pacs)
     studies = {
         h.StudyInstanceUID: {"pacs": pacs, "patient_pk": patient_pk[h.PatientID],
                              "study_uid": h.StudyInstanceUID, "study_date": h.StudyDate,
@@ -239,7 +276,7 @@ def _write_batch(
                              "study_description": h.StudyDescription, "patient_age": h.PatientAge}
         for _, h in todo
     }
-    study_pk = _ensure(s, DicomStudy, "study_uid", studies, pacs)
+    study_pk, new_studies = _ensure(s, DicomStudy, "study_uid", studies, pacs)
     series = {
         h.SeriesInstanceUID: {"pacs": pacs, "study_pk": study_pk[h.StudyInstanceUID],
                               "series_uid": h.SeriesInstanceUID, "series_number": h.SeriesNumber,
@@ -247,8 +284,9 @@ def _write_batch(
                               "protocol_name": h.ProtocolName, "folder": lpaths.parent(lib)}
         for lib, h in todo
     }
-    series_pk = _ensure(s, DicomSeries, "series_uid", series, pacs)
+    series_pk, new_series = _ensure(s, DicomSeries, "series_uid", series, pacs)
     # 4. instances; ON CONFLICT DO NOTHING makes a concurrent duplicate a no-op
+    todo.sort(key=lambda item: item[1].SOPInstanceUID)  # one lock order for concurrent writers
     rows = [
         _fit(DicomInstance, {
             "series_pk": series_pk[h.SeriesInstanceUID], "sop_instance_uid": h.SOPInstanceUID,
@@ -258,11 +296,23 @@ def _write_batch(
         })
         for lib, h in todo
     ]
-    stmt = _insert(s, DicomInstance).on_conflict_do_nothing().returning(DicomInstance.id)
-    inserted = len(s.execute(stmt, rows).all())
+    stmt = _insert(s, DicomInstance).on_conflict_do_nothing().returning(DicomInstance.series_pk)
+    per_series = Counter(pk for (pk,) in s.execute(stmt, rows).all())
+    inserted = sum(per_series.values())
     report.duplicates += len(rows) - inserted
     report.indexed += inserted
-    _recount(s, set(series_pk.values()), set(study_pk.values()), set(patient_pk.values()))
+    # 5. counters, by increments (a recount could miss a concurrent indexer's rows)
+    study_of = {series_pk[h.SeriesInstanceUID]: study_pk[h.StudyInstanceUID] for _, h in todo}
+    patient_of = {study_pk[h.StudyInstanceUID]: patient_pk[h.PatientID] for _, h in todo}
+    _increment(s, DicomSeries, {pk: {"num_instances": n} for pk, n in per_series.items()})
+    study_delta: dict[int, dict[str, int]] = {}
+    for se, n in per_series.items():
+        study_delta.setdefault(study_of[se], {"num_instances": 0, "num_series": 0})["num_instances"] += n
+    for se in new_series:
+        study_delta.setdefault(study_of[se], {"num_instances": 0, "num_series": 0})["num_series"] += 1
+    _increment(s, DicomStudy, study_delta)
+    new_per_patient = Counter(patient_of[st] for st in new_studies)
+    _increment(s, DicomPatient, {pk: {"num_studies": n} for pk, n in new_per_patient.items()})
     if stale:
         _prune(s, {series for _, series in stale})
 

@@ -11,14 +11,6 @@ from chris_jupyter.db.models.dicom import DicomInstance, DicomPatient, DicomSeri
 from chris_jupyter.dicom import index, layout, synth
 from chris_jupyter.dicom.headers import read_header
 
-try:  # the shared fixture: a fresh empty DB per test, parametrized sqlite / postgres
-    from tests.fixtures.services import db_url  # noqa: F401
-except ImportError:  # pragma: no cover - until the shared fixture exists
-
-    @pytest.fixture
-    def db_url(tmp_path):
-        return f"sqlite:///{tmp_path}/index.db"
-
 
 @pytest.fixture
 def db(db_url):
@@ -170,3 +162,27 @@ def test_index_headers_directly(db, tmp_path):
     heads = [(f"SERVICES/PACS/P/{p.name}", read_header(p)) for p in info.paths]
     rep = index.index_headers(db, heads, pacs="P")
     assert rep.indexed == 2
+
+
+def test_concurrent_indexers_of_the_same_files(db, tmp_path):
+    import threading
+
+    info = synth.write_ct_series(tmp_path / "ct", n_slices=40, rows=8, cols=8)
+    items = _items(info)
+    reports = []
+
+    def run(order):
+        reports.append(index.index_files(db, order, batch_size=7, workers=1))
+
+    threads = [threading.Thread(target=run, args=(items,)),
+               threading.Thread(target=run, args=(items[::-1],))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(r.indexed for r in reports) == 40
+    assert sum(r.duplicates for r in reports) == 40
+    assert _count(db, DicomInstance) == 40 and _count(db, DicomSeries) == 1
+    with db.session() as s:
+        assert s.scalar(select(DicomSeries.num_instances)) == 40
+        assert s.scalar(select(DicomStudy.num_instances)) == 40

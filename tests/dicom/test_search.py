@@ -10,14 +10,6 @@ from chris_jupyter.db import Database
 from chris_jupyter.dicom import index, synth
 from chris_jupyter.dicom.search import parse_date_range, search_studies, series_instances
 
-try:  # the shared fixture: a fresh empty DB per test, parametrized sqlite / postgres
-    from tests.fixtures.services import db_url  # noqa: F401
-except ImportError:  # pragma: no cover - until the shared fixture exists
-
-    @pytest.fixture
-    def db_url(tmp_path):
-        return f"sqlite:///{tmp_path}/search.db"
-
 
 @pytest.fixture
 def db(db_url, tmp_path):
