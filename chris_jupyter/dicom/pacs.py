@@ -95,8 +95,6 @@ __all__ = [
     "RetrieveResult",
 ]
 
-#: DUL reactor idle sleep for our associations (pynetdicom's default is 1 ms).
-RUN_LOOP_DELAY = 0.0002
 DEFAULT_MAX_PDU = 4 * 1024 * 1024
 
 
@@ -175,7 +173,6 @@ class PacsClient:
         def conn_open(event: Any) -> None:
             opened.append(True)
             enable_tcp_nodelay(event)
-            event.assoc.dul._run_loop_delay = RUN_LOOP_DELAY
 
         t0 = time.monotonic()
         with self._quiet():
@@ -360,35 +357,6 @@ class PacsClient:
             ds.SeriesInstanceUID = series_uid
         return ds
 
-    def _handle_responses(
-        self, node: PacsNode, assoc: Any, responses: Any, prog: Progress, emit: Callable,
-        what: str, *, count_completed: bool, state: dict,
-    ) -> None:
-        for status, _ in responses:
-            if "Status" not in status:
-                raise self._broken(node, assoc, state["last"], what)
-            state["last"] = time.monotonic()
-            code = int(status.Status)
-            remaining = int(status.get("NumberOfRemainingSuboperations", 0) or 0)
-            completed = int(status.get("NumberOfCompletedSuboperations", 0) or 0)
-            failed = int(status.get("NumberOfFailedSuboperations", 0) or 0)
-            warning = int(status.get("NumberOfWarningSuboperations", 0) or 0)
-            if code in (0xFF00, 0xFF01):
-                prog.expected = remaining + completed + failed + warning
-                if count_completed:
-                    prog.received = completed + warning
-                prog.failed = max(prog.failed, failed)
-                prog.state = "retrieving"
-                emit(prog)
-                continue
-            prog.failed = max(prog.failed, failed)
-            if count_completed:
-                prog.received = completed + warning
-            if prog.expected is None:
-                prog.expected = completed + failed + warning
-            self._final_status(node, what, code, completed, failed, prog)
-            return
-
     def _get(
         self, node: PacsNode, study_uid: str, series_uid: str | None, writer: InstanceWriter,
         prog: Progress, emit: Callable,
@@ -414,10 +382,46 @@ class PacsClient:
             emit(prog)
             return 0
 
+        def run(assoc: ul.Association, on_status: Callable) -> ul.GetStatus:
+            return ul.c_get(
+                assoc, StudyRootQueryRetrieveInformationModelGet,
+                self._identifier(study_uid, series_uid), on_store, on_status,
+            )
+
+        self._lean(node, "C-GET", contexts, storage_classes, run, prog, emit)
+        return stored
+
+    def _move(
+        self, node: PacsNode, study_uid: str, series_uid: str | None, prog: Progress,
+        emit: Callable,
+    ) -> list[StoredInstance]:
+        """C-MOVE to ``receiver_ae``; progress counts the PACS's completed sub-operations."""
+        contexts = [(str(StudyRootQueryRetrieveInformationModelMove),
+                     [ExplicitVRLittleEndian, ImplicitVRLittleEndian])]
+
+        def run(assoc: ul.Association, on_status: Callable) -> ul.GetStatus:
+            return ul.c_move(
+                assoc, StudyRootQueryRetrieveInformationModelMove,
+                self._identifier(study_uid, series_uid), self.receiver_ae,  # type: ignore[arg-type]
+                on_status,
+            )
+
+        self._lean(node, "C-MOVE", contexts, [], run, prog, emit, count_completed=True)
+        return []
+
+    def _lean(
+        self, node: PacsNode, what: str, contexts: list, scp_roles: list[str],
+        run: Callable[[ul.Association, Callable], ul.GetStatus], prog: Progress,
+        emit: Callable, *, count_completed: bool = False,
+    ) -> None:
+        """Open a :mod:`.ul` association, ``run`` the operation, map errors, check status."""
+
         def on_status(st: ul.GetStatus) -> None:
             prog.expected = st.remaining + st.completed + st.failed + st.warning
             prog.failed = st.failed
             prog.warning = st.warning
+            if count_completed:
+                prog.received = st.completed + st.warning
             if st.pending:
                 prog.state = "retrieving"
                 emit(prog)
@@ -425,9 +429,8 @@ class PacsClient:
         try:
             assoc = ul.Association.request(
                 node.host, node.port, calling_ae=self.calling_ae, called_ae=node.ae_title,
-                contexts=contexts, scp_roles=storage_classes,
-                max_pdu=self.max_pdu, connect_timeout=self.acse_timeout,
-                timeout=self.dimse_timeout,
+                contexts=contexts, scp_roles=scp_roles, max_pdu=self.max_pdu,
+                connect_timeout=self.acse_timeout, timeout=self.dimse_timeout,
             )
         except ul.ULRejected as exc:
             raise AssociationRejected(
@@ -442,28 +445,27 @@ class PacsClient:
             raise PacsUnreachable(f"cannot connect to {node}: {exc.strerror or exc}", node) from None
         ok = False
         try:
-            final = ul.c_get(
-                assoc, StudyRootQueryRetrieveInformationModelGet,
-                self._identifier(study_uid, series_uid), on_store, on_status,
-            )
+            final = run(assoc, on_status)
             ok = True
         except ul.ULRejected as exc:
             raise AssociationRejected(f"{node}: {exc}", node) from None
         except TimeoutError:
             raise PacsTimeout(
-                f"{node} stopped answering during C-GET (no data for {self.dimse_timeout:g}s)", node
+                f"{node} stopped answering during {what} (no data for {self.dimse_timeout:g}s)",
+                node,
             ) from None
         except (ul.ULAborted, OSError) as exc:
             raise PacsConnectionLost(
-                f"{node} went away during C-GET after {prog.received} instances: {exc}", node
+                f"{node} went away during {what} after {prog.received} instances: {exc}", node
             ) from None
         finally:
             if ok:
                 assoc.release()
             else:
                 assoc.abort()
-        self._final_status(node, "C-GET", final.status, final.completed, final.failed, prog)
-        return stored
+        if prog.expected is None:
+            prog.expected = final.completed + final.failed + final.warning
+        self._final_status(node, what, final.status, final.completed, final.failed, prog)
 
     def _final_status(
         self, node: PacsNode, what: str, code: int, completed: int, failed: int, prog: Progress
@@ -481,21 +483,3 @@ class PacsClient:
                if what == "C-MOVE" else ""),
             node, code,
         )
-
-    def _move(
-        self, node: PacsNode, study_uid: str, series_uid: str | None, prog: Progress,
-        emit: Callable,
-    ) -> list[StoredInstance]:
-        ae = self._ae()
-        ae.add_requested_context(StudyRootQueryRetrieveInformationModelMove)
-        state = {"last": time.monotonic()}
-        with self._associate(node, ae) as assoc, self._quiet():
-            responses = assoc.send_c_move(
-                self._identifier(study_uid, series_uid),
-                self.receiver_ae,  # type: ignore[arg-type]
-                StudyRootQueryRetrieveInformationModelMove,
-            )
-            self._handle_responses(
-                node, assoc, responses, prog, emit, "C-MOVE", count_completed=True, state=state
-            )
-        return []

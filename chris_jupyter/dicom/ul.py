@@ -9,8 +9,10 @@ on one blocking socket: one buffered read per PDU, command sets parsed and built
 hand, the dataset fragments written as received. pynetdicom still does everything else
 (echo, find, move control, the receiver's SCP).
 
-Only what a C-GET needs is implemented: A-ASSOCIATE-RQ with SCP role selection,
-P-DATA, A-RELEASE, A-ABORT; C-GET-RQ/RSP, C-STORE-RQ/RSP (and C-ECHO-RSP if asked).
+Only what retrieval needs is implemented: A-ASSOCIATE-RQ with SCP role selection,
+P-DATA, A-RELEASE, A-ABORT; C-GET-RQ/RSP, C-MOVE-RQ/RSP, C-STORE-RQ/RSP (and C-ECHO-RSP if
+asked). The C-MOVE control association is lean too: pynetdicom's reader thread polling
+while the data streams into our receiver would compete for the GIL with it.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from chris_jupyter.dicom.netutil import IMPLEMENTATION_UID, IMPLEMENTATION_VERSI
 APPLICATION_CONTEXT = "1.2.840.10008.3.1.1.1"
 C_STORE_RQ, C_STORE_RSP = 0x0001, 0x8001
 C_GET_RQ, C_GET_RSP = 0x0010, 0x8010
+C_MOVE_RQ, C_MOVE_RSP = 0x0021, 0x8021
 C_ECHO_RQ, C_ECHO_RSP = 0x0030, 0x8030
 NO_DATASET = 0x0101
 PENDING = (0xFF00, 0xFF01)
@@ -371,20 +374,46 @@ def c_get(
     ``on_store`` writes one instance and returns the C-STORE status to answer;
     ``on_status`` sees every C-GET response. Returns the final response.
     """
+    return _retrieve(assoc, model, identifier, on_status, on_store=on_store)
+
+
+def c_move(
+    assoc: Association,
+    model: str,
+    identifier: Dataset,
+    destination: str,
+    on_status: Callable[[GetStatus], None],
+) -> GetStatus:
+    """Send a C-MOVE to ``destination`` and follow its responses to the final one."""
+    return _retrieve(assoc, model, identifier, on_status, destination=destination)
+
+
+def _retrieve(
+    assoc: Association,
+    model: str,
+    identifier: Dataset,
+    on_status: Callable[[GetStatus], None],
+    *,
+    on_store: Callable[[Incoming], int] | None = None,
+    destination: str | None = None,
+) -> GetStatus:
+    what = "C-MOVE" if destination is not None else "C-GET"
     ctx = assoc.context_for(model)
     if ctx is None:
-        raise ULRejected("the PACS did not accept the C-GET query/retrieve model")
-    msg_id = assoc.next_message_id()
-    command = encode_command([
-        (0x0002, "UI", model), (0x0100, "US", C_GET_RQ), (0x0110, "US", msg_id),
+        raise ULRejected(f"the PACS did not accept the {what} query/retrieve model")
+    request, response = (C_MOVE_RQ, C_MOVE_RSP) if destination is not None else (C_GET_RQ, C_GET_RSP)
+    elements: list[tuple[int, str, Any]] = [
+        (0x0002, "UI", model), (0x0100, "US", request), (0x0110, "US", assoc.next_message_id()),
         (0x0700, "US", 0), (0x0800, "US", 0x0000),
-    ])
-    assoc.send_pdv(ctx.id, command, command=True)
+    ]
+    if destination is not None:
+        elements.append((0x0600, "AE", destination))
+    assoc.send_pdv(ctx.id, encode_command(elements), command=True)
     ts = ctx.accepted or ExplicitVRLittleEndian
     assoc.send_pdv(ctx.id, encode_identifier(identifier, ts), command=False)
     for ctx_id, cmd, data in assoc.messages():
         field_ = us(cmd, 0x0100)
-        if field_ == C_STORE_RQ:
+        if field_ == C_STORE_RQ and on_store is not None:
             sop_class, sop_inst = ui(cmd, 0x0002), ui(cmd, 0x1000)
             sub = assoc.contexts.get(ctx_id)
             incoming = Incoming(sop_class, sop_inst, (sub.accepted if sub else None) or "",
@@ -396,7 +425,7 @@ def c_get(
                 (0x0900, "US", status), (0x1000, "UI", sop_inst),
             ])
             assoc.send_pdv(ctx_id, rsp, command=True)
-        elif field_ == C_GET_RSP:
+        elif field_ == response:
             st = GetStatus(us(cmd, 0x0900), us(cmd, 0x1020), us(cmd, 0x1021), us(cmd, 0x1022),
                            us(cmd, 0x1023))
             on_status(st)
@@ -409,5 +438,5 @@ def c_get(
             ])
             assoc.send_pdv(ctx_id, rsp, command=True)
         else:
-            raise ULAborted(f"unexpected DIMSE command 0x{field_:04x} during C-GET")
+            raise ULAborted(f"unexpected DIMSE command 0x{field_:04x} during {what}")
     raise ULAborted("the message stream ended")  # pragma: no cover
