@@ -180,8 +180,11 @@ class PluginRegistry:
             selfpath = None
             if fill_exec and not data.get("selfpath"):
                 selfpath = self._which_in_image(client, image, fill_exec)
+            # chrisapp descriptors carry no name: default to the image's repository name
+            default_name = image.rsplit("/", 1)[-1].split(":", 1)[0].split("@", 1)[0]
             return self.register(
-                data, name=name, dock_image=image, selfexec=fill_exec, selfpath=selfpath
+                data, name=name or data.get("name") or default_name, dock_image=image,
+                selfexec=fill_exec, selfpath=selfpath,
             )
         raise RegistrationError(
             f"could not get a descriptor from image {image!r}: " + "; ".join(errors)
