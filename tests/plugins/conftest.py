@@ -1,7 +1,7 @@
-"""The plugin tests share the compute fixtures (DB, plugin venv)."""
+"""The plugin tests share the compute fixtures (DB, plugin venv, runners, coordinators)."""
 
-from tests.compute.conftest import cdb, plugin_bin  # noqa: F401
-from tests.compute.conftest import (  # noqa: F401, E402
+from tests.compute.conftest import (  # noqa: F401
+    cdb,
     data_root,
     dclient,
     docker_plugins,
@@ -10,6 +10,7 @@ from tests.compute.conftest import (  # noqa: F401, E402
     local_plugins,
     local_runner,
     make_coordinator,
+    plugin_bin,
     plugin_image,
     registrar,
 )
