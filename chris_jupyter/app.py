@@ -7,7 +7,7 @@ from typing import Any
 
 from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Enum, Int, Unicode, default, validate
+from traitlets import Bool, Enum, Float, Int, Unicode, default, validate
 
 from ._version import __version__
 from .backend import Backend, Settings
@@ -90,12 +90,27 @@ class ChrisApp(ExtensionApp):
         safety against power loss at the cost of upload speed.""",
     ).tag(config=True)
 
+    job_timeout = Float(
+        0,
+        help="""Seconds a plugin job may run before it is cancelled (0: no limit). A run request
+        may ask for less.""",
+    ).tag(config=True)
+
+    max_parallel_jobs = Int(
+        4,
+        help="""Plugin jobs running at once on this server; further jobs wait, ``scheduled``.""",
+    ).tag(config=True)
+
     def initialize_settings(self) -> None:
         settings = Settings(
             data_root=Path(self.data_dir),
             db_url=self.db_url or None,
             pacs_group=self.pacs_group,
             fsync_uploads=self.fsync_uploads,
+            runner=self.runner,
+            job_timeout=self.job_timeout or None,
+            max_parallel_jobs=self.max_parallel_jobs,
+            start_compute=True,
         )
         self.backend = Backend(settings)
         self.backend.users.ensure_user(self.embedded_user, is_admin=True)

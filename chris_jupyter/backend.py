@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .compute.service import Compute
 from .db import Database
 from .dicom.collab import Collaboration
 from .dicom.service import DicomService
@@ -30,6 +31,10 @@ class Settings:
     pacs_group: str = "pacs_users"
     fsync_uploads: bool = False
     migrate: bool = True  # Alembic upgrade at start; tests of the core may use create_all
+    runner: str = "auto"  # "auto" | "local" | "docker"
+    job_timeout: float | None = None
+    max_parallel_jobs: int = 4
+    start_compute: bool = False  # the server starts it; tools that only touch the library do not
 
     def resolved_db_url(self) -> str:
         return self.db_url or f"sqlite:///{Path(self.data_root).resolve() / 'chris.db'}"
@@ -47,6 +52,7 @@ class Backend:
     feeds: Feeds = field(init=False)
     dicom: DicomService = field(init=False)
     collab: Collaboration = field(init=False)
+    compute: Compute = field(init=False)
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -69,6 +75,10 @@ class Backend:
         self.dicom = DicomService(self.db, self.library, self.events, Path(s.data_root) / "cache" / "volumes")
         self.collab = Collaboration(self.db, self.dicom, self.events)
         self.library.init_tree()
+        self.compute = Compute(self.db, self.library, self.users, self.events, data_root=Path(s.data_root),
+                               runner=s.runner, default_timeout=s.job_timeout, max_parallel=s.max_parallel_jobs)
+        if s.start_compute:
+            self.compute.start()
 
     def principal(self, username: str, *, via: str = "token", is_admin: bool | None = None) -> Principal:
         """The principal of ``username``, creating the user on first sight."""
@@ -76,4 +86,5 @@ class Backend:
         return self.users.principal(username, via=via)
 
     def close(self) -> None:
+        self.compute.stop()
         self.db.dispose()

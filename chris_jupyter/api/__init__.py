@@ -7,7 +7,10 @@ import importlib
 from types import ModuleType
 from typing import Any
 
-MODULES = ["files", "shares", "feeds", "users", "dicom", "annotations", "events", "openapi"]
+MODULES = [
+    "files", "shares", "feeds", "users", "dicom", "annotations", "plugins", "instances", "pipelines",
+    "events", "openapi",
+]
 
 
 def api_modules() -> list[ModuleType]:
