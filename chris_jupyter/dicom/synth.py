@@ -30,6 +30,7 @@ from pydicom.sequence import Sequence
 from pydicom.uid import (
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
+    JPEG2000Lossless,
     RLELossless,
     generate_uid,
 )
@@ -42,6 +43,7 @@ TRANSFER_SYNTAXES = {
     "explicit": ExplicitVRLittleEndian,
     "implicit": ImplicitVRLittleEndian,
     "rle": RLELossless,
+    "j2k": JPEG2000Lossless,  # encoding needs pylibjpeg-openjpeg
 }
 
 CT_VALUES = {"air": -1000, "body": 40, "cube": 1000, "sphere": 300}
@@ -184,9 +186,10 @@ def _base_dataset(
 
 
 def _write(ds: Dataset, path: Path, pixels: np.ndarray, transfer_syntax: str) -> None:
-    if transfer_syntax == RLELossless:
+    if transfer_syntax in (RLELossless, JPEG2000Lossless):
         ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        ds.compress(RLELossless, pixels, encoding_plugin="pydicom")
+        plugin = "pydicom" if transfer_syntax == RLELossless else "pylibjpeg"
+        ds.compress(transfer_syntax, pixels, encoding_plugin=plugin)
     else:
         ds.file_meta.TransferSyntaxUID = transfer_syntax
         ds.PixelData = pixels.tobytes()
@@ -323,8 +326,8 @@ def write_ct_series(
     oblique
         Tilt the slice plane (``True`` = 15 degrees, or a number of degrees).
     transfer_syntax
-        ``"explicit"`` (Explicit VR Little Endian), ``"implicit"`` or ``"rle"`` (RLE Lossless),
-        or a transfer syntax UID among those.
+        ``"explicit"`` (Explicit VR Little Endian), ``"implicit"``, ``"rle"`` (RLE Lossless),
+        ``"j2k"`` (JPEG 2000 Lossless, needs pylibjpeg-openjpeg), or one of these UIDs.
     shuffle_names
         Random file names, so slice order must come from the geometry.
     """

@@ -181,7 +181,7 @@ def _geometry(ds: Dataset, where: str, per: Dataset | None, shared: Dataset | No
     return ds.get(attr)
 
 
-def _frames_of(ds: Dataset, source: int, where: str) -> list[_Frame]:
+def _frames_of(ds: Dataset, source: int, where: str, default_geometry: bool = False) -> list[_Frame]:
     n_frames = int(ds.get("NumberOfFrames", 1) or 1)
     shared_seq = ds.get("SharedFunctionalGroupsSequence")
     shared = shared_seq[0] if shared_seq else None
@@ -194,15 +194,22 @@ def _frames_of(ds: Dataset, source: int, where: str) -> list[_Frame]:
         if "GridFrameOffsetVector" in ds:
             legacy_offsets = np.array([float(v) for v in ds.GridFrameOffsetVector])
         else:
-            step = ds.get("SpacingBetweenSlices") or ds.get("SliceThickness")
+            step = ds.get("SpacingBetweenSlices") or ds.get("SliceThickness") or (1.0 if default_geometry else None)
             if not step:
                 raise VolumeError(f"multi-frame file without per-frame positions or slice spacing: {where}")
             legacy_offsets = np.arange(n_frames) * float(step)
     for f in range(n_frames):
         per = per_seq[f] if per_seq else None
-        iop = _floats(_geometry(ds, where, per, shared, "orientation"), 6, "ImageOrientationPatient", where)
-        pos = _floats(_geometry(ds, where, per, shared, "position"), 3, "ImagePositionPatient", where)
-        ps = _floats(_geometry(ds, where, per, shared, "spacing"), 2, "PixelSpacing", where)
+        raw_iop = _geometry(ds, where, per, shared, "orientation")
+        raw_pos = _geometry(ds, where, per, shared, "position")
+        raw_ps = _geometry(ds, where, per, shared, "spacing")
+        if default_geometry:  # a plain 2D image (CR, DX, SC…): identity geometry where absent
+            raw_iop = raw_iop or [1, 0, 0, 0, 1, 0]
+            raw_pos = raw_pos or [0, 0, 0]
+            raw_ps = raw_ps or ds.get("ImagerPixelSpacing") or [1, 1]
+        iop = _floats(raw_iop, 6, "ImageOrientationPatient", where)
+        pos = _floats(raw_pos, 3, "ImagePositionPatient", where)
+        ps = _floats(raw_ps, 2, "PixelSpacing", where)
         row, col = iop[:3], iop[3:]
         if legacy_offsets is not None:
             pos = pos + legacy_offsets[f] * np.cross(row, col)
@@ -245,6 +252,7 @@ def load_series(
     paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
     *,
     allow_irregular: bool = False,
+    allow_missing_geometry: bool = False,
 ) -> Volume:
     """Load the files of one series (or one multi-frame file) as a :class:`Volume`.
 
@@ -254,6 +262,11 @@ def load_series(
         The files, in any order; or one folder holding only this series.
     allow_irregular
         Accept unevenly spaced slices (the mean spacing is used); by default that is an error.
+    allow_missing_geometry
+        For *one* file only (a 2D image such as CR/DX/secondary capture, or a multi-frame
+        file): where ImageOrientationPatient / ImagePositionPatient / PixelSpacing are absent,
+        use the identity orientation, the origin and ImagerPixelSpacing (or 1 mm). Several
+        files without geometry are always an error, since their order would be a guess.
 
     Returns
     -------
@@ -284,7 +297,8 @@ def load_series(
     shape = {(int(ds.Rows), int(ds.Columns)) for ds in datasets}
     if len(shape) > 1:
         raise VolumeError(f"slices have different sizes: {sorted(shape)}")
-    frames = [fr for i, ds in enumerate(datasets) for fr in _frames_of(ds, i, str(files[i]))]
+    default_geometry = allow_missing_geometry and len(datasets) == 1
+    frames = [fr for i, ds in enumerate(datasets) for fr in _frames_of(ds, i, str(files[i]), default_geometry)]
     row, col = frames[0].row, frames[0].col
     for fr in frames:
         if not (np.allclose(fr.row, row, atol=1e-4) and np.allclose(fr.col, col, atol=1e-4)):

@@ -167,3 +167,35 @@ def test_to_itk(tmp_path):
     # ITK maps index -> LPS point exactly as our affine does.
     point = image.TransformIndexToPhysicalPoint([3, 4, 2])
     assert np.allclose(tuple(point), vol.world(2, 4, 3), atol=1e-4)
+
+
+@pytest.mark.parametrize("name", ["MR_small_jp2klossless.dcm", "MR_small_jpeg_ls_lossless.dcm", "MR_small_RLE.dcm"])
+def test_compressed_pydicom_files_match_uncompressed(name):
+    if name != "MR_small_RLE.dcm":
+        pytest.importorskip("pylibjpeg", reason="JPEG decoding needs pylibjpeg (a main dependency)")
+    ref = load_series([get_testdata_file("MR_small.dcm", download=False)])
+    vol = load_series([get_testdata_file(name, download=False)])
+    assert np.array_equal(vol.data, ref.data)
+    assert np.allclose(vol.affine, ref.affine)
+
+
+def test_jpeg2000_lossless_series(tmp_path):
+    pytest.importorskip("openjpeg", reason="JPEG 2000 encoding needs pylibjpeg-openjpeg")
+    info = synth.write_ct_series(tmp_path, n_slices=4, rows=32, cols=32, transfer_syntax="j2k")
+    assert pydicom.dcmread(info.paths[0]).file_meta.TransferSyntaxUID == pydicom.uid.JPEG2000Lossless
+    _check(load_series(info.paths), info)
+
+
+def test_2d_image_without_geometry():
+    pytest.importorskip("pylibjpeg", reason="JPEG decoding needs pylibjpeg (a main dependency)")
+    path = get_testdata_file("JPGExtended.dcm", download=False)
+    with pytest.raises(VolumeError, match="ImageOrientationPatient"):
+        load_series([path])
+    vol = load_series([path], allow_missing_geometry=True)
+    assert vol.shape == (1, 1024, 256) and np.allclose(vol.direction, np.eye(3))
+    assert vol.data.max() > 0
+
+
+def test_colour_is_a_clear_error():
+    with pytest.raises(VolumeError, match="colour"):
+        load_series([get_testdata_file("SC_rgb_jpeg_dcmtk.dcm", download=False)])
