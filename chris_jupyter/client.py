@@ -16,6 +16,9 @@ from typing import Any, BinaryIO
 
 import httpx
 
+from .client_compute import ComputeMixin
+from .client_dicom import DicomMixin
+
 API = "chris/api/v1/"
 CHUNK = 1024 * 1024
 
@@ -87,7 +90,7 @@ def _progress(total: int | None, desc: str, enabled: bool):  # noqa: ANN202
                 disable=not enabled, leave=False)
 
 
-class Client:
+class Client(ComputeMixin, DicomMixin):
     """A connection to one ChRIS-for-Jupyter server.
 
     Parameters

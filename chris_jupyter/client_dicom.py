@@ -1,0 +1,59 @@
+"""Client methods for the DICOM index, volumes and annotations (mixed into the Client)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+class DicomMixin:
+    http: Any
+
+    def get(self, endpoint: str, /, **params: Any) -> Any: ...  # pragma: no cover
+    def post(self, endpoint: str, body: dict[str, Any] | None = None, /) -> Any: ...  # pragma: no cover
+    def request(self, method: str, endpoint: str, /, **kw: Any) -> Any: ...  # pragma: no cover
+
+    def studies(self, **filters: Any) -> dict[str, Any]:
+        """Search the DICOM index: ``patient_id``, ``patient_name`` (``*``/``?`` wildcards),
+        ``study_date`` (``20240101-20240131``), ``date_from``/``date_to``, ``modality``,
+        ``description``, ``accession``, ``uid``, ``pacs``, ``limit``, ``offset``."""
+        if isinstance(filters.get("modality"), list | tuple):
+            filters["modality"] = ",".join(filters["modality"])
+        return self.get("dicom/studies", **filters)
+
+    def series(self, series_uid: str) -> list[dict[str, Any]]:
+        return self.get(f"dicom/series/{series_uid}")["items"]
+
+    def volume_bytes(self, volume_id: str) -> bytes:
+        """The NIfTI-1 bytes of ``series:<uid>``, ``path:<library path>`` or a ``tmp:`` id."""
+        from .client import _raise_for
+
+        r = self.http.get(f"volumes/{volume_id}")
+        _raise_for(r)
+        return r.content
+
+    def load_volume(self, volume_id: str):  # noqa: ANN201
+        """A :class:`chris_jupyter.dicom.volume.Volume` (numpy array + geometry) from the server."""
+        from .dicom.volume import load_nifti
+
+        return load_nifti(self.volume_bytes(volume_id))
+
+    def put_volume(self, array: np.ndarray, spacing: tuple[float, float, float] = (1.0, 1.0, 1.0),
+                   origin: tuple[float, float, float] = (0.0, 0.0, 0.0),
+                   direction: np.ndarray | None = None) -> str:
+        """Send a kernel's (z, y, x) array to the server so viewers fetch it; returns its id."""
+        from .dicom.volume import Volume
+
+        vol = Volume(np.asarray(array), tuple(map(float, spacing)), tuple(map(float, origin)),
+                     np.eye(3) if direction is None else np.asarray(direction, float))
+        return self.request("POST", "volumes", content=vol.to_nifti_bytes())["id"]
+
+    def annotations(self, volume_id: str) -> list[dict[str, Any]]:
+        return self.get("annotations", volume=volume_id)["items"]
+
+    def annotate(self, volume_id: str, points: list[list[float]], text: str = "", kind: str = "point") -> dict:
+        return self.post("annotations", {"volume": volume_id, "kind": kind, "points": points, "text": text})
+
+    def reindex(self, path: str) -> dict[str, Any]:
+        return self.post("dicom/index", {"path": path})
