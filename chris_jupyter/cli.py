@@ -93,6 +93,65 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plugin_add(args: argparse.Namespace) -> int:
+    c = _client(args)
+    if args.descriptor:
+        extra = {"dock_image": args.image} if args.image else {}
+        out = c.register_plugin(descriptor=Path(args.descriptor), **extra)
+    elif args.image_only:
+        out = c.register_plugin(image=args.image_only)
+    else:
+        out = c.register_plugin(executable=args.executable)
+    print(f"registered {out['name']} {out['version']} ({out['type']}, id {out['id']})")
+    return 0
+
+
+def cmd_plugin_ls(args: argparse.Namespace) -> int:
+    for p in _client(args).plugins():
+        print(f"{p['id']:>4}  {p['name']:<28} {p['version']:<10} {p['type']}  {p['title']}")
+    return 0
+
+
+def _param(text: str) -> tuple[str, Any]:
+    name, sep, value = text.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"parameters are name=value, got {text!r}")
+    try:
+        return name, json.loads(value)
+    except ValueError:
+        return name, value
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    c = _client(args)
+    inst = c.run(args.plugin, dict(args.param or []), previous_id=args.previous, version=args.version,
+                 title=args.title)
+    print(f"instance {inst['id']} ({inst['plugin']} {inst['plugin_version']}): {inst['state']}")
+    if args.wait:
+        inst = c.wait(inst["id"], timeout=args.wait)
+        print(f"instance {inst['id']}: {inst['state']} — output in {inst['output_path']}")
+        if inst["state"] != "finishedSuccessfully":
+            print(inst.get("error") or c.logs(inst["id"])[-2000:], file=sys.stderr)
+            return 1
+    return 0
+
+
+def cmd_studies(args: argparse.Namespace) -> int:
+    filters = {k: v for k, v in {"patient_id": args.patient_id, "patient_name": args.patient_name,
+                                 "study_date": args.date, "modality": args.modality,
+                                 "description": args.description}.items() if v}
+    page = _client(args).studies(**filters)
+    if args.json:
+        _print(page, True)
+        return 0
+    for st in page["items"]:
+        print(f"{st['study_date']}  {st['patient_id']:<14} {st['patient_name']:<24} "
+              f"{','.join(st['modalities']):<6} {st['num_series']} series {st['num_instances']} images  "
+              f"{st['study_description']}")
+    print(f"{page['total']} stud{'ies' if page['total'] != 1 else 'y'}", file=sys.stderr)
+    return 0
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     from .sample import seed_sample_library
 
@@ -173,6 +232,33 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--owner")
     se.add_argument("--limit", type=int, default=100)
     se.set_defaults(func=cmd_search)
+
+    pl = sub.add_parser("plugin", help="plugins").add_subparsers(dest="plugin_cmd", required=True)
+    pa = pl.add_parser("add", help="register a plugin (administrators)")
+    src = pa.add_mutually_exclusive_group(required=True)
+    src.add_argument("--descriptor", help="a descriptor JSON file (prog --json / chris_plugin_info output)")
+    src.add_argument("--executable", help="an installed plugin command (local runner)")
+    src.add_argument("--from-image", dest="image_only", metavar="IMAGE", help="a local image; its descriptor is read from it")
+    pa.add_argument("--image", help="with --descriptor: the image the plugin runs in")
+    pa.set_defaults(func=cmd_plugin_add)
+    pl.add_parser("ls", help="list plugins").set_defaults(func=cmd_plugin_ls)
+
+    rn = sub.add_parser("run", help="run a plugin")
+    rn.add_argument("plugin", help="name, name@version or id")
+    rn.add_argument("-p", "--param", action="append", type=_param, help="name=value (repeat)")
+    rn.add_argument("--previous", type=int, help="instance to run after (ds plugins)")
+    rn.add_argument("--version")
+    rn.add_argument("--title")
+    rn.add_argument("--wait", type=float, nargs="?", const=3600, help="wait until it ends (seconds)")
+    rn.set_defaults(func=cmd_run)
+
+    stu = sub.add_parser("studies", help="search the DICOM index")
+    stu.add_argument("--patient-id")
+    stu.add_argument("--patient-name")
+    stu.add_argument("--date", help="YYYYMMDD or a range YYYYMMDD-YYYYMMDD")
+    stu.add_argument("--modality")
+    stu.add_argument("--description")
+    stu.set_defaults(func=cmd_studies)
 
     us = sub.add_parser("user", help="administer users").add_subparsers(dest="user_cmd", required=True)
     ua = us.add_parser("add", help="create a user and print an API token for it")
