@@ -40,6 +40,8 @@ def set_traits(page, **traits) -> None:
     """Change traits as the kernel would (model.set fires the change handlers)."""
     for k, v in traits.items():
         page.evaluate("([k, v]) => model.set(k, v)", [k, v])
+    # some changes are applied on the next animation frame (coalesced GPU work)
+    page.evaluate("() => new Promise((r) => requestAnimationFrame(() => r()))")
 
 
 def get(page, name: str):

@@ -1,13 +1,40 @@
 // Bundle the viewer into one ESM file + one CSS file inside the Python package.
 // Everything (niivue, its shaders, fonts and matcaps) is inlined: the widget must
 // work on hospital networks without any CDN or runtime download.
-import { build } from "esbuild";
-import { fileURLToPath } from "node:url";
+import { readFile } from "node:fs/promises";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const outdir = path.join(here, "..", "static");
-const watch = process.argv.includes("--dev");
+const dev = process.argv.includes("--dev");
+
+// niivue recomputes a 3-D gradient texture (for volume-rendering lighting) on every
+// layer refresh, i.e. on every window/level change. On software WebGL (SwiftShader,
+// VMs without GPU) that pass dominates: seconds for a 512x512x300 CT. We make it
+// skippable while no 3-D tile is shown (the viewer computes it when one appears).
+const PATCHES = [
+  {
+    file: /@niivue[\\/]niivue[\\/]build[\\/]niivue[\\/]index\.js$/,
+    find: "      this.gradientTexture = gradientGL({",
+    replace: "      this.gradientTexture = this.chrisSkipGradient ? this.gradientTexture : gradientGL({",
+  },
+];
+
+const patchPlugin = {
+  name: "patch-niivue",
+  setup(b) {
+    for (const p of PATCHES) {
+      b.onLoad({ filter: p.file }, async (args) => {
+        const src = await readFile(args.path, "utf8");
+        const n = src.split(p.find).length - 1;
+        if (n !== 1) throw new Error(`patch for ${args.path}: expected 1 match, found ${n}`);
+        return { contents: src.replace(p.find, p.replace), loader: "js" };
+      });
+    }
+  },
+};
 
 await build({
   entryPoints: { viewer: path.join(here, "src", "index.js") },
@@ -15,9 +42,10 @@ await build({
   bundle: true,
   format: "esm",
   target: ["es2020"],
-  minify: !watch,
+  minify: !dev,
   sourcemap: false,
   legalComments: "none",
   loader: { ".png": "dataurl", ".jpg": "dataurl", ".woff2": "dataurl", ".svg": "dataurl" },
+  plugins: [patchPlugin],
   logLevel: "info",
 });

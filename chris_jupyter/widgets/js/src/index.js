@@ -6,6 +6,7 @@ import { DRAG_MODE, NVImage, Niivue, SHOW_RENDER, SLICE_TYPE } from "@niivue/nii
 import { fetchVolume, niftiName, volumeUrl } from "./fetchvol.js";
 import { ijkToMm, mmToIjk, mmToScreen } from "./geometry.js";
 import { labelColormap } from "./labels.js";
+import { LEAN_SLICE_SHADER } from "./leanshader.js";
 import { Overlay2D } from "./overlay2d.js";
 import { renderPanel } from "./panel.js";
 import { PRESET_LABELS, presetWindow } from "./presets.js";
@@ -99,28 +100,50 @@ function render({ model, el }) {
   const worldMm = () => Array.from(nv.frac2mm(nv.scene.crosshairPos, 0, true)).slice(0, 3).map((v) => round(v));
 
   // ---- model -> view -------------------------------------------------------------------
-  function applyWindow() {
-    const vol = base();
-    if (!vol) return;
+  // Window/level: only the base layer is re-coloured, at most once per frame.
+  let windowPending = false;
+  function windowFromModel(vol) {
     const w = model.get("window");
     const l = model.get("level");
-    if (!(w > 0)) return;
+    if (!(w > 0)) return false;
+    if (vol.cal_min === l - w / 2 && vol.cal_max === l + w / 2) return false;
     vol.cal_min = l - w / 2;
     vol.cal_max = l + w / 2;
-    nv.updateGLVolume();
+    return true;
   }
-  function applyPreset() {
+  function applyWindow() {
+    if (windowPending) return;
+    windowPending = true;
+    requestAnimationFrame(() => {
+      windowPending = false;
+      const vol = base();
+      if (!vol || disposed || !windowFromModel(vol)) return;
+      nv.refreshLayers(vol, 0);
+      nv.drawScene();
+    });
+  }
+  function presetToModel(vol) {
     const name = model.get("preset");
-    const wl = name ? presetWindow(name, base()) : null;
+    const wl = name ? presetWindow(name, vol) : null;
     if (!wl) return;
     model.set("window", round(wl[0], 3));
     model.set("level", round(wl[1], 3));
     model.save_changes();
+  }
+  function applyPreset() {
+    presetToModel(base());
     applyWindow();
   }
   function applyLayout() {
     const [st, showRender] = LAYOUTS[model.get("view_layout")] || LAYOUTS.mpr;
     nv.opts.multiplanarShowRender = showRender;
+    // The 3-D lighting gradient is only computed while a 3-D tile is shown (see build.mjs).
+    const needGradient = showRender === SHOW_RENDER.ALWAYS;
+    if (needGradient && nv.chrisSkipGradient && base()) {
+      nv.chrisSkipGradient = false;
+      nv.gradientGL(base().hdr);
+    }
+    nv.chrisSkipGradient = !needGradient;
     nv.setSliceType(st);
   }
   function applyTool() {
@@ -160,14 +183,19 @@ function render({ model, el }) {
       model.save_changes();
     }
   }
-  function applyOverlayStyle() {
-    const ov = nv.volumes[1];
-    if (!ov) return;
+  function styleOverlay(ov) {
     let max = 1;
     for (let i = 0; i < ov.img.length; i += 7) if (ov.img[i] > max) max = ov.img[i];
     ov.global_max = Math.max(ov.global_max || 0, max);
     ov.setColormapLabel(labelColormap(ov.global_max, model.get("label_colors"), model.get("label_names")));
-    nv.setOpacity(1, model.get("overlay_opacity"));
+    ov.opacity = model.get("overlay_opacity");
+  }
+  function applyOverlayStyle() {
+    const ov = nv.volumes[1];
+    if (!ov) return;
+    styleOverlay(ov);
+    nv.refreshLayers(ov, 1);
+    nv.drawScene();
   }
   function applyAnnotations() {
     overlay.annotations = model.get("annotations") || [];
@@ -220,12 +248,14 @@ function render({ model, el }) {
     onDelete: (a) => editAnnotations((anns) => anns.filter((x) => x.id !== a.id)),
   };
   nv.onLocationChange = () => pushLocation();
-  nv.onIntensityChange = (vol) => {
-    if (vol !== base()) return;
+  function intensityToModel(vol) {
     model.set("window", round(vol.cal_max - vol.cal_min, 3));
     model.set("level", round((vol.cal_max + vol.cal_min) / 2, 3));
     model.set("preset", "");
     model.save_changes();
+  }
+  nv.onIntensityChange = (vol) => {
+    if (vol === base()) intensityToModel(vol);
   };
   nv.onMeasurementCompleted = (m) => {
     nv.document.completedMeasurements = [];
@@ -290,17 +320,21 @@ function render({ model, el }) {
       timing.fetched = performance.now();
       while (nv.volumes.length) nv.removeVolume(nv.volumes[nv.volumes.length - 1]);
       const img = await NVImage.new(buf, niftiName(url), "gray");
-      nv.addVolume(img);
+      // Window before the first GPU upload, so the volume is coloured once.
+      if (model.get("preset")) presetToModel(img);
+      if (!windowFromModel(img)) intensityToModel(img);
+      nv.chrisSkipGradient = true;
+      applyLayout();
+      nv.addVolume(img); // one upload + colour pass of the base
       if (ovBuf) {
         const ov = await NVImage.new(ovBuf, niftiName(ovUrl), "gray");
-        nv.addVolume(ov);
-        applyOverlayStyle();
+        styleOverlay(ov);
+        nv.volumes.push(ov); // not addVolume: that would re-colour the base as well
+        nv.overlays = nv.volumes.slice(1);
+        nv.refreshLayers(ov, 1);
       }
       timing.loaded = performance.now();
       applyLayout();
-      if (model.get("preset")) applyPreset();
-      else if (model.get("window") > 0) applyWindow();
-      else nv.onIntensityChange(img);
       if (model.get("position_mm").length === 3) setPosition(model.get("position_mm"), false);
       else if (model.get("ijk").length === 3) applyIjk();
       if (model.get("zoom") !== 1) setZoom(model.get("zoom"));
@@ -353,6 +387,7 @@ function render({ model, el }) {
 
   nv.attachToCanvas(canvas).then(() => {
     if (disposed) return;
+    nv.setCustomSliceShader(LEAN_SLICE_SHADER);
     applyTool();
     applyLayout();
     renderPanel(list, model.get("annotations") || [], selected, panelCallbacks);
