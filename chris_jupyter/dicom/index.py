@@ -119,6 +119,27 @@ def index_files(
     return report
 
 
+def walk_items(disk_dir: str | os.PathLike[str], library_dir: str) -> Iterator[tuple[str, str]]:
+    """``(library_path, disk_path)`` of every regular file below a folder, for :func:`index_files`.
+
+    ``library_dir`` is the library path of ``disk_dir``. Symbolic links are not followed, and
+    names that are not valid library names are skipped.
+    """
+    root = os.fspath(disk_dir)
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        rel = os.path.relpath(dirpath, root)
+        base = library_dir if rel == "." else lpaths.join(library_dir, rel.replace(os.sep, "/"))
+        for name in sorted(filenames):
+            full = os.path.join(dirpath, name)
+            if os.path.islink(full):
+                continue
+            try:
+                yield lpaths.normalize(lpaths.join(base, name)), full
+            except lpaths.InvalidPath:
+                continue
+
+
 def index_headers(
     db: Any,
     items: Sequence[tuple[str, DicomHeader]],

@@ -186,3 +186,15 @@ def test_concurrent_indexers_of_the_same_files(db, tmp_path):
     with db.session() as s:
         assert s.scalar(select(DicomSeries.num_instances)) == 40
         assert s.scalar(select(DicomStudy.num_instances)) == 40
+
+
+def test_walk_items_indexes_a_folder(db, tmp_path):
+    synth.write_ct_series(tmp_path / "up" / "a", n_slices=3, rows=8, cols=8)
+    synth.write_mr_series(tmp_path / "up" / "b" / "c", n_slices=2, rows=8, cols=8)
+    (tmp_path / "up" / "readme.txt").write_text("not dicom")
+    (tmp_path / "up" / "link.dcm").symlink_to(tmp_path / "up" / "readme.txt")
+    items = list(index.walk_items(tmp_path / "up", "home/u/uploads"))
+    assert len(items) == 6
+    assert all(lib.startswith("home/u/uploads/") for lib, _ in items)
+    rep = index.index_files(db, items)
+    assert rep.indexed == 5 and [p for p, _ in rep.not_dicom] == ["home/u/uploads/readme.txt"]
