@@ -15,9 +15,15 @@ from ..library import paths
 from ..plugins.cmdline import ParameterError
 from ..plugins.descriptor import DescriptorError, PluginDescriptor, parse_cpu, parse_memory
 
+#: What a run gets when it asks for nothing, clamped to the plugin's min..max. (A plugin's
+#: minimum is what it needs, not a ceiling to throttle it to: 100m of CPU would make Python's
+#: start-up alone take seconds.)
+DEFAULT_REQUEST = {"cpu_limit": 1000, "memory_limit": 200, "gpu_limit": 0, "number_of_workers": 1}
+
 
 def check_resources(desc: PluginDescriptor, requested: Mapping[str, Any] | None) -> dict[str, int]:
-    """Resources of one run: the request, else the plugin's minimum, within its min..max range.
+    """Resources of one run: the request, else :data:`DEFAULT_REQUEST` clamped to the plugin's
+    min..max range; a request outside that range is refused.
 
     Keys: ``cpu_limit`` (millicores), ``memory_limit`` (MiB), ``gpu_limit``,
     ``number_of_workers``. Units as in descriptors ("1500m", "512Mi", "2Gi", ints).
@@ -37,7 +43,7 @@ def check_resources(desc: PluginDescriptor, requested: Mapping[str, Any] | None)
     for key, (parse, lo, hi) in spec.items():
         raw = requested.get(key)
         if raw in (None, ""):
-            out[key] = lo
+            out[key] = min(max(DEFAULT_REQUEST[key], lo), hi)
             continue
         try:
             if parse is not None:

@@ -254,10 +254,7 @@ class JobLifecycle:
                 self._cascade(iid, "was lost by the runner")
         elif status.exit_code == 0:
             if self._move(iid, st.REGISTERING, expect=st.STARTED, exit_code=0, logs=logs):
-                self.runner.cleanup(job_id)
-                self._free_slot(iid)
-                self._register(iid)
-                return
+                self._register(iid)  # before cleanup: the user waits for this, not for that
         else:
             msg = self._failure_message(inst, status, logs)
             if self._move(iid, st.ERROR, expect=st.STARTED, exit_code=status.exit_code, logs=logs,

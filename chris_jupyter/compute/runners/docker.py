@@ -98,9 +98,6 @@ class DockerRunner(Runner):
                 f"image {spec.image!r} is not on this Docker engine (images are never pulled; "
                 "build or load it first)"
             ) from None
-        old = self._get(spec.job_id)
-        if old is not None:  # left over from a submit interrupted by a restart
-            old.remove(force=True)
         kwargs: dict[str, Any] = {}
         if spec.memory_mib:
             kwargs["mem_limit"] = f"{spec.memory_mib}m"
@@ -116,28 +113,37 @@ class DockerRunner(Runner):
             for m in spec.mounts
         ]
         try:
-            container = self.client.containers.create(
-                spec.image,
-                entrypoint=spec.argv[:1],
-                command=spec.argv[1:],
-                name=spec.job_id,
-                user=f"{self.uid}:{self.gid}",
-                network_mode="none",
-                mounts=mounts,
-                environment=dict(spec.env),
-                labels={**spec.labels, LABEL: spec.job_id},
-                working_dir=spec.cwd or OUTGOING,
-                cap_drop=["ALL"],
-                security_opt=["no-new-privileges"],
-                pids_limit=self.pids_limit,
-                detach=True,
-                **kwargs,
-            )
+            try:
+                container = self._create(spec, mounts, kwargs)
+            except self._errors.APIError as exc:
+                if getattr(exc, "status_code", None) != 409:
+                    raise
+                self.cleanup(spec.job_id)  # left over from a submit cut short by a restart
+                container = self._create(spec, mounts, kwargs)
             container.start()
         except self._errors.APIError as exc:
             self.cleanup(spec.job_id)
             raise RunnerError(f"Docker could not start the job: {exc.explanation or exc}") from None
         return spec.job_id
+
+    def _create(self, spec: JobSpec, mounts: list, kwargs: dict[str, Any]):  # noqa: ANN202
+        return self.client.containers.create(
+            spec.image,
+            entrypoint=spec.argv[:1],
+            command=spec.argv[1:],
+            name=spec.job_id,
+            user=f"{self.uid}:{self.gid}",
+            network_mode="none",
+            mounts=mounts,
+            environment=dict(spec.env),
+            labels={**spec.labels, LABEL: spec.job_id},
+            working_dir=spec.cwd or OUTGOING,
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+            pids_limit=self.pids_limit,
+            detach=True,
+            **kwargs,
+        )
 
     def status(self, job_id: str) -> JobStatus:
         c = self._get(job_id)
