@@ -71,7 +71,9 @@ class Volume:
     def _nifti(self) -> Any:
         import nibabel as nib
 
-        img = nib.Nifti1Image(np.ascontiguousarray(self.data.transpose(2, 1, 0)), self.to_ras_affine())
+        # (z, y, x) C order is exactly NIfTI's (x, y, z) Fortran order: the transposed view is
+        # written without a copy.
+        img = nib.Nifti1Image(self.data.transpose(2, 1, 0), self.to_ras_affine())
         img.header.set_xyzt_units("mm")
         # Scanner-anatomical coordinates in both forms, so every reader picks the same affine.
         img.set_sform(self.to_ras_affine(), code=1)
@@ -339,7 +341,7 @@ def _slice_spacing(dist: np.ndarray, first: Dataset, allow_irregular: bool) -> f
 
 def _stack(datasets: list[Dataset], frames: list[_Frame]) -> np.ndarray:
     arrays: dict[int, np.ndarray] = {}
-    out: list[np.ndarray] = []
+    raws: list[np.ndarray] = []
     for fr in frames:
         if fr.source not in arrays:
             try:
@@ -347,20 +349,28 @@ def _stack(datasets: list[Dataset], frames: list[_Frame]) -> np.ndarray:
             except Exception as exc:  # noqa: BLE001 - missing decoder, corrupt pixel data
                 raise VolumeError(f"cannot decode pixel data: {exc}") from exc
         arr = arrays[fr.source]
-        out.append(arr[fr.frame] if fr.frame is not None else arr)
-    raw = np.stack(out)
-    slopes = np.array([fr.slope for fr in frames])
-    intercepts = np.array([fr.intercept for fr in frames])
-    if np.all(slopes == 1.0) and np.all(intercepts == 0.0):
-        return raw
-    integral = np.all(slopes == np.round(slopes)) and np.all(intercepts == np.round(intercepts))
-    values = raw.astype(np.float64) * slopes[:, None, None] + intercepts[:, None, None]
-    if integral and raw.dtype.kind in "iu":
-        lo, hi = values.min(), values.max()
-        for dtype in (np.int16, np.int32):
-            if np.iinfo(dtype).min <= lo and hi <= np.iinfo(dtype).max:
-                return values.astype(dtype)
-    return values.astype(np.float32)
+        raws.append(arr[fr.frame] if fr.frame is not None else arr)
+    if all(fr.slope == 1.0 and fr.intercept == 0.0 for fr in frames):
+        return np.stack(raws)
+    # Pick the output type from each slice's range, then rescale slice by slice into it
+    # (no whole-volume float64 temporary: 200 slices of 512x512 would be 400 MB).
+    integral = all(fr.slope == round(fr.slope) and fr.intercept == round(fr.intercept) for fr in frames)
+    dtype: type = np.float32
+    if integral and raws[0].dtype.kind in "iu":
+        ends = [v * fr.slope + fr.intercept for r, fr in zip(raws, frames, strict=True)
+                for v in (float(r.min()), float(r.max()))]
+        lo, hi = min(ends), max(ends)
+        for candidate in (np.int16, np.int32):
+            if np.iinfo(candidate).min <= lo and hi <= np.iinfo(candidate).max:
+                dtype = candidate
+                break
+    out = np.empty((len(raws), *raws[0].shape), dtype=dtype)
+    for k, (r, fr) in enumerate(zip(raws, frames, strict=True)):
+        if dtype is np.float32:
+            out[k] = r * fr.slope + fr.intercept
+        else:
+            out[k] = r.astype(np.int64 if dtype is np.int32 else np.int32) * int(fr.slope) + int(fr.intercept)
+    return out
 
 
 def _metadata(ds: Dataset, files: list[str]) -> dict[str, Any]:
