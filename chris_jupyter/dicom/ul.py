@@ -9,26 +9,20 @@ on one blocking socket: one buffered read per PDU, command sets parsed and built
 hand, the dataset fragments written as received. pynetdicom still does everything else
 (echo, find, move control, the receiver's SCP).
 
-Only what retrieval needs is implemented: A-ASSOCIATE-RQ with SCP role selection,
-P-DATA, A-RELEASE, A-ABORT; C-GET-RQ/RSP, C-MOVE-RQ/RSP, C-STORE-RQ/RSP (and C-ECHO-RSP if
-asked). The C-MOVE control association is lean too: pynetdicom's reader thread polling
-while the data streams into our receiver would compete for the GIL with it.
+This module is the upper layer (PDUs, the association, command sets); the DIMSE services
+on top are in :mod:`.dimse`, the C-STORE SCP in :mod:`.scp`. Only what we need is
+implemented: A-ASSOCIATE-RQ/AC/RJ with SCP role selection, P-DATA, A-RELEASE, A-ABORT.
 """
 
 from __future__ import annotations
 
 import socket
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from io import BytesIO
 from typing import Any
 
-from pydicom import Dataset
-from pydicom.filewriter import write_dataset
-from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
-
-from chris_jupyter.dicom.netutil import IMPLEMENTATION_UID, IMPLEMENTATION_VERSION, Incoming
+from chris_jupyter.dicom.netutil import IMPLEMENTATION_UID, IMPLEMENTATION_VERSION
 
 APPLICATION_CONTEXT = "1.2.840.10008.3.1.1.1"
 C_STORE_RQ, C_STORE_RSP = 0x0001, 0x8001
@@ -119,17 +113,6 @@ def ui(cmd: dict[int, bytes], elem: int) -> str:
     return cmd.get(elem, b"").rstrip(b"\x00 ").decode("ascii", "replace")
 
 
-def encode_identifier(ds: Dataset, transfer_syntax: str) -> bytes:
-    fp = BytesIO()
-    from pydicom.filebase import DicomFileLike
-
-    f = DicomFileLike(fp)
-    f.is_little_endian = True
-    f.is_implicit_VR = transfer_syntax == ImplicitVRLittleEndian
-    write_dataset(f, ds)
-    return fp.getvalue()
-
-
 # -- the association ---------------------------------------------------------------------
 @dataclass
 class Context:
@@ -165,8 +148,9 @@ class Association:
         connect_timeout: float = 15,
         timeout: float = 60,
     ) -> Association:
-        """Connect and negotiate; raises ``OSError`` (no connection), :class:`ULRejected`,
-        :class:`ULAborted` or ``TimeoutError``."""
+        """Connect and negotiate within ``connect_timeout``; raises ``OSError`` (no
+        connection), :class:`ULRejected`, :class:`ULAborted` or ``TimeoutError``. Reads
+        after that time out after ``timeout`` seconds."""
         sock = socket.create_connection((host, port), timeout=connect_timeout)
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -199,7 +183,6 @@ class Association:
                 + _item(0x10, APPLICATION_CONTEXT.encode()) + pcs + user
             )
             sock.sendall(struct.pack(">BxI", 0x01, len(body)) + body)
-            sock.settimeout(timeout)
             assoc = cls(sock, ctxs, 0, calling_ae)
             assoc.rfile = sock.makefile("rb", buffering=1024 * 1024)
             kind, body = assoc.read_pdu()
@@ -212,6 +195,7 @@ class Association:
             if kind != 0x02:
                 raise ULAborted(f"unexpected PDU type 0x{kind:02x} instead of A-ASSOCIATE-AC")
             assoc._parse_ac(body)
+            sock.settimeout(timeout)  # the DIMSE timeout from now on
             return assoc
         except BaseException:
             sock.close()
@@ -346,97 +330,3 @@ class Association:
             self.rfile.close()
         finally:
             self.sock.close()
-
-
-# -- C-GET ---------------------------------------------------------------------------------
-@dataclass
-class GetStatus:
-    status: int
-    remaining: int
-    completed: int
-    failed: int
-    warning: int
-
-    @property
-    def pending(self) -> bool:
-        return self.status in PENDING
-
-
-def c_get(
-    assoc: Association,
-    model: str,
-    identifier: Dataset,
-    on_store: Callable[[Incoming], int],
-    on_status: Callable[[GetStatus], None],
-) -> GetStatus:
-    """Send a C-GET and serve the C-STORE sub-operations until the final response.
-
-    ``on_store`` writes one instance and returns the C-STORE status to answer;
-    ``on_status`` sees every C-GET response. Returns the final response.
-    """
-    return _retrieve(assoc, model, identifier, on_status, on_store=on_store)
-
-
-def c_move(
-    assoc: Association,
-    model: str,
-    identifier: Dataset,
-    destination: str,
-    on_status: Callable[[GetStatus], None],
-) -> GetStatus:
-    """Send a C-MOVE to ``destination`` and follow its responses to the final one."""
-    return _retrieve(assoc, model, identifier, on_status, destination=destination)
-
-
-def _retrieve(
-    assoc: Association,
-    model: str,
-    identifier: Dataset,
-    on_status: Callable[[GetStatus], None],
-    *,
-    on_store: Callable[[Incoming], int] | None = None,
-    destination: str | None = None,
-) -> GetStatus:
-    what = "C-MOVE" if destination is not None else "C-GET"
-    ctx = assoc.context_for(model)
-    if ctx is None:
-        raise ULRejected(f"the PACS did not accept the {what} query/retrieve model")
-    request, response = (C_MOVE_RQ, C_MOVE_RSP) if destination is not None else (C_GET_RQ, C_GET_RSP)
-    elements: list[tuple[int, str, Any]] = [
-        (0x0002, "UI", model), (0x0100, "US", request), (0x0110, "US", assoc.next_message_id()),
-        (0x0700, "US", 0), (0x0800, "US", 0x0000),
-    ]
-    if destination is not None:
-        elements.append((0x0600, "AE", destination))
-    assoc.send_pdv(ctx.id, encode_command(elements), command=True)
-    ts = ctx.accepted or ExplicitVRLittleEndian
-    assoc.send_pdv(ctx.id, encode_identifier(identifier, ts), command=False)
-    for ctx_id, cmd, data in assoc.messages():
-        field_ = us(cmd, 0x0100)
-        if field_ == C_STORE_RQ and on_store is not None:
-            sop_class, sop_inst = ui(cmd, 0x0002), ui(cmd, 0x1000)
-            sub = assoc.contexts.get(ctx_id)
-            incoming = Incoming(sop_class, sop_inst, (sub.accepted if sub else None) or "",
-                                data or [], "")
-            status = on_store(incoming)
-            rsp = encode_command([
-                (0x0002, "UI", sop_class), (0x0100, "US", C_STORE_RSP),
-                (0x0120, "US", us(cmd, 0x0110)), (0x0800, "US", NO_DATASET),
-                (0x0900, "US", status), (0x1000, "UI", sop_inst),
-            ])
-            assoc.send_pdv(ctx_id, rsp, command=True)
-        elif field_ == response:
-            st = GetStatus(us(cmd, 0x0900), us(cmd, 0x1020), us(cmd, 0x1021), us(cmd, 0x1022),
-                           us(cmd, 0x1023))
-            on_status(st)
-            if not st.pending:
-                return st
-        elif field_ == C_ECHO_RQ:
-            rsp = encode_command([
-                (0x0002, "UI", ui(cmd, 0x0002)), (0x0100, "US", C_ECHO_RSP),
-                (0x0120, "US", us(cmd, 0x0110)), (0x0800, "US", NO_DATASET), (0x0900, "US", 0),
-            ])
-            assoc.send_pdv(ctx_id, rsp, command=True)
-        else:
-            raise ULAborted(f"unexpected DIMSE command 0x{field_:04x} during {what}")
-    raise ULAborted("the message stream ended")  # pragma: no cover
