@@ -237,6 +237,8 @@ class PacsClient:
                 setattr(ds, key, "" if value is None else value)
             except (ValueError, TypeError) as exc:
                 raise ValueError(f"bad query key {key!r}: {exc}") from None
+        if any(isinstance(v, str) and not v.isascii() for v in query.values()):
+            ds.SpecificCharacterSet = "ISO_IR 192"  # UTF-8
         results: list[dict[str, Any]] = []
         with self._session(node, "C-FIND", [(model, _UNCOMPRESSED)]) as assoc:
             for code, identifier in dimse.c_find(assoc, model, ds):
