@@ -40,8 +40,9 @@ def site(tmp_path_factory):
 
 def test_loads_over_loopback_without_pixels_in_state(site, page):
     open_viewer(page, site)
-    fetched = [u for u in page.requested if u.endswith("phantom.nii")]
-    assert fetched == [f"{site}phantom.nii"]  # one binary GET, no other source
+    fetched = [u for u in page.requested if u.endswith(".nii")]
+    # one full binary GET (+ two small Range GETs for the first-slice preview)
+    assert set(fetched) == {f"{site}phantom.nii"} and len(fetched) <= 3
     state = page.evaluate("JSON.stringify(model.state)")
     assert len(state) < 4000, "widget state must not carry pixels"
     assert trait(page, "position_mm") == pytest.approx([0, 0, 0], abs=0.5)
@@ -220,3 +221,32 @@ def _artifact(name):
     from tests.fixtures.browser import artifact_path
 
     return artifact_path(name)
+
+
+def test_first_slice_preview_from_range_requests(site, page):
+    """While the full volume is held back, the middle axial slice is already shown."""
+    release = []
+
+    def hold_full_download(route):
+        if "range" in route.request.headers:
+            route.continue_()
+        else:
+            release.append(route)  # answered below, after the preview is checked
+
+    page.route("**/phantom.nii", hold_full_download)
+    page.goto(f"{site}index.html?preset=%22ct-brain%22")
+    page.wait_for_selector("canvas.cjv-preview")
+    assert page.evaluate("model.get('status')") == "loading"
+    # middle slice k=20 (z = 1.25 mm); radiological: column = 95 - i, anterior up: row = 95 - j
+    probe = """([x, y]) => { const c = document.querySelector('canvas.cjv-preview');
+        return Array.from(c.getContext('2d').getImageData(x, y, 1, 1).data); }"""
+    assert page.evaluate(probe, [95 - 62, 95 - 47])[:3] == [255, 255, 255]  # bone
+    assert abs(page.evaluate(probe, [95 - 47, 95 - 72])[0] - 127) <= 2  # tissue, 40/80
+    assert page.evaluate(probe, [95 - 47, 95 - 92])[0] == 0  # air
+    ranges = [u for u in page.requested if u.endswith("phantom.nii")]
+    assert len(ranges) == 3  # header, slice, and the held full GET
+    release[0].continue_()
+    page.wait_for_function("model.get('status') === 'ready'")
+    assert page.locator("canvas.cjv-preview").count() == 0
+    timing = page.evaluate("el.chrisViewer.timing")
+    assert timing["preview"] < timing["firstSlice"]

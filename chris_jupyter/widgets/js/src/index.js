@@ -9,7 +9,8 @@ import { labelColormap } from "./labels.js";
 import { LEAN_SLICE_SHADER } from "./leanshader.js";
 import { Overlay2D } from "./overlay2d.js";
 import { renderPanel } from "./panel.js";
-import { PRESET_LABELS, presetWindow } from "./presets.js";
+import { PRESETS, PRESET_LABELS, percentileWindow, presetWindow } from "./presets.js";
+import { drawPreview } from "./preview.js";
 import { buildToolbar } from "./toolbar.js";
 import "./style.css";
 
@@ -76,7 +77,7 @@ function render({ model, el }) {
   let selected = null;
   let disposed = false;
   const abort = new AbortController();
-  const timing = { start: performance.now(), fetched: NaN, loaded: NaN, firstSlice: NaN };
+  const timing = { start: performance.now(), preview: NaN, fetched: NaN, loaded: NaN, firstSlice: NaN };
 
   // Draw our annotations after every niivue frame.
   const drawScene = nv.drawScene.bind(nv);
@@ -310,6 +311,28 @@ function render({ model, el }) {
       return;
     }
     setStatus("loading");
+    let ready = false;
+    let previewCanvas = null;
+    const previewWindow = (vals) => {
+      const fixed = PRESETS[model.get("preset")];
+      if (fixed) return fixed;
+      if (model.get("window") > 0 && !model.get("preset")) return [model.get("window"), model.get("level")];
+      return percentileWindow(vals);
+    };
+    if (model.get("view_layout") !== "3d") {
+      drawPreview(url, stage, previewWindow, model.get("radiological"), abort.signal)
+        .then((c) => {
+          if (!c) return;
+          if (ready || disposed) c.remove();
+          else {
+            previewCanvas = c;
+            requestAnimationFrame(() => {
+              timing.preview = performance.now();
+            });
+          }
+        })
+        .catch(() => null);
+    }
     try {
       const ovUrl = volumeUrl(model, "overlay");
       const [buf, ovBuf] = await Promise.all([
@@ -341,6 +364,8 @@ function render({ model, el }) {
       applyCrosshair();
       applyAnnotations();
       pushLocation();
+      ready = true;
+      if (previewCanvas) previewCanvas.remove();
       timing.firstSlice = performance.now();
       requestAnimationFrame(() => {
         timing.painted = performance.now(); // the first frame with the slice was presented

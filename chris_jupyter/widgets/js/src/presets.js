@@ -33,12 +33,16 @@ export function autoWindow(vol, lo = 0.01, hi = 0.99) {
     const v = img[i];
     if (v !== 0) vals.push(v * slope + inter);
   }
-  if (vals.length === 0) return [1, 0];
-  const sorted = Float64Array.from(vals).sort();
+  return percentileWindow(vals, lo, hi);
+}
+
+/** Window/level spanning the lo..hi percentiles of ``values`` (zeros ignored). */
+export function percentileWindow(values, lo = 0.01, hi = 0.99) {
+  const sorted = Float64Array.from(values).filter((v) => v !== 0).sort();
+  if (sorted.length === 0) return [1, 0];
   const a = sorted[Math.floor(lo * (sorted.length - 1))];
   const b = sorted[Math.floor(hi * (sorted.length - 1))];
-  const width = Math.max(b - a, 1e-6);
-  return [width, (a + b) / 2];
+  return [Math.max(b - a, 1e-6), (a + b) / 2];
 }
 
 /** Resolve a preset to [window, level]; null when unknown. */

@@ -1,0 +1,213 @@
+"""Benchmark: the bundled niivue viewer vs a naive "kernel windows each slice" widget.
+
+Both run in the same headless Chromium, in the same real JupyterLab notebook, on a
+512 x 512 x 300 int16 volume (NIfTI, served by Jupyter's own /files/ handler over
+loopback):
+
+- viewer: time to first slice (widget render -> the middle axial slice on screen:
+  the viewer fetches the NIfTI header and that slice with two HTTP Range requests
+  while the whole volume downloads), time to interactive (whole volume fetched in
+  binary, parsed and uploaded to the GPU), then sustained scroll rate:
+  a requestAnimationFrame loop moves the crosshair one slice per frame and draws;
+  frames are counted for a few seconds.
+- naive baseline: an anywidget whose kernel side windows the 512^2 slice in numpy
+  and sends the bytes through a trait; the browser draws them on a canvas. Time per
+  slice change = browser sets ``index`` -> bytes arrive and are drawn.
+
+Prints medians; the last line is
+``viewer: <fps> fps (ratio <x> vs naive trait viewer)``, the line before it the
+time to first slice. Run: ``.venv/bin/python bench/viewer.py [--runs 3 --seconds 4]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from chris_jupyter.widgets import harness as H
+
+SHAPE = (512, 512, 300)
+SPACING = (0.7, 0.7, 1.0)
+
+NAIVE_ESM = """
+export default { render({ model, el }) {
+  const c = document.createElement("canvas");
+  c.width = 512; c.height = 512;
+  el.appendChild(c);
+  const ctx = c.getContext("2d");
+  const img = ctx.createImageData(512, 512);
+  let resolve = null;
+  model.on("change:pixels", () => {
+    const dv = model.get("pixels");
+    const src = new Uint8Array(dv.buffer, dv.byteOffset, dv.byteLength);
+    const d = img.data;
+    for (let i = 0, j = 0; i < src.length; i++, j += 4) {
+      d[j] = d[j + 1] = d[j + 2] = src[i]; d[j + 3] = 255;
+    }
+    ctx.putImageData(img, 0, 0);
+    if (resolve) { const r = resolve; resolve = null; r(); }
+  });
+  el.classList.add("naive-viewer");
+  el.naive = { step(i) { return new Promise((res) => {
+    resolve = res; model.set("index", i); model.save_changes(); }); } };
+} };
+"""
+
+NAIVE_CELL = f'''
+import anywidget, traitlets, numpy as np, nibabel as nib
+VOL = np.asanyarray(nib.load("volume.nii").dataobj)
+class NaiveViewer(anywidget.AnyWidget):
+    _esm = {NAIVE_ESM!r}
+    index = traitlets.Int(-1).tag(sync=True)
+    pixels = traitlets.Bytes(b"").tag(sync=True)
+    window = 400.0
+    level = 40.0
+    @traitlets.observe("index")
+    def _draw(self, change):
+        s = VOL[:, :, change["new"]].astype(np.float32)
+        lo = self.level - self.window / 2
+        self.pixels = np.clip((s - lo) * (255.0 / self.window), 0, 255).astype(np.uint8).T.tobytes()
+naive = NaiveViewer()
+naive
+'''
+
+VIEWER_CELL = """
+from chris_jupyter.widgets import Viewer
+v = Viewer(source_url="/files/volume.nii", layout="axial", preset="ct-abdomen",
+           crosshair=False, height=512)
+v
+"""
+
+RUN_CELL_JS = """async (code) => {
+  const app = window.jupyterapp;
+  await app.commands.execute('notebook:insert-cell-below');
+  app.shell.currentWidget.content.activeCell.model.sharedModel.setSource(code);
+  await app.commands.execute('notebook:run-cell');
+}"""
+
+SCROLL_JS = """async (seconds) => {
+  const v = document.querySelector('.cjv-root').parentElement.chrisViewer;
+  const nv = v.nv;
+  const nz = nv.volumes[0].dimsRAS[3];
+  let k = 0, frames = 0;
+  const t0 = performance.now();
+  await new Promise((done) => {
+    const tick = () => {
+      k = (k + 1) % nz;
+      nv.scene.crosshairPos[2] = (k + 0.5) / nz;
+      nv.drawScene();
+      nv.createOnLocationChange(0);  // includes the model sync a real scroll does
+      frames += 1;
+      if (performance.now() - t0 < seconds * 1000) requestAnimationFrame(tick); else done();
+    };
+    requestAnimationFrame(tick);
+  });
+  return frames / ((performance.now() - t0) / 1000);
+}"""
+
+NAIVE_JS = """async (n) => {
+  const el = document.querySelector('.naive-viewer');
+  const dts = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await el.naive.step(i % 300);
+    await new Promise((r) => requestAnimationFrame(r));  // until the canvas is presented
+    dts.push(performance.now() - t);
+  }
+  return dts;
+}"""
+
+WAIT_VIEWER_JS = """(n) => {
+  const roots = document.querySelectorAll('.cjv-root');
+  if (roots.length < 1) return false;
+  const v = roots[roots.length - 1].parentElement.chrisViewer;
+  return v && v.model.get('status') === 'ready' && !Number.isNaN(v.timing.painted ?? NaN)
+    && v.timing.start > n;
+}"""
+
+
+def synthetic_ct(shape=SHAPE) -> np.ndarray:
+    """Air around a tissue ellipse with a few bright 'bones'; enough structure to look at."""
+    x = np.linspace(-1, 1, shape[0], dtype=np.float32)[:, None]
+    y = np.linspace(-1, 1, shape[1], dtype=np.float32)[None, :]
+    body = (x / 0.9) ** 2 + (y / 0.7) ** 2 <= 1
+    vol = np.empty(shape, np.int16)
+    rng = np.random.default_rng(0)
+    for k in range(shape[2]):
+        s = np.where(body, 40, -1000).astype(np.int16)
+        cx = 0.4 * np.sin(k / 30)
+        s[(x - cx) ** 2 + y**2 < 0.01] = 1000
+        vol[:, :, k] = s + rng.integers(-20, 20, size=s.shape[1], dtype=np.int16)[None, :]
+    return vol
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=3, help="loads of the viewer (median)")
+    ap.add_argument("--seconds", type=float, default=4.0, help="scroll duration per run")
+    ap.add_argument("--naive-steps", type=int, default=60)
+    args = ap.parse_args()
+
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory(prefix="bench-viewer-") as tmp:
+        root, scratch = Path(tmp, "root"), Path(tmp, "scratch")
+        root.mkdir()
+        scratch.mkdir()
+        aff = H.phantom_affine(SHAPE, SPACING)
+        H.write_nifti(root / "volume.nii", synthetic_ct(), aff)
+        (root / "bench.ipynb").write_text(json.dumps(H.notebook([])))
+        size_mb = (root / "volume.nii").stat().st_size / 1e6
+        with H.jupyterlab_server(root, scratch) as (base, token), sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path="/usr/bin/chromium",
+                                         args=["--headless", "--no-sandbox", "--disable-gpu",
+                                               "--disable-background-networking",
+                                               "--disable-component-update", "--disable-sync"])
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.set_default_timeout(180_000)
+            page.goto(f"{base}lab/tree/bench.ipynb?reset&token={token}")
+            page.wait_for_function(H.KERNEL_READY_JS)
+
+            first, full, fetch, parse, fps = [], [], [], [], []
+            for _ in range(args.runs):
+                t_prev = page.evaluate("performance.now()")
+                page.evaluate(RUN_CELL_JS, VIEWER_CELL)
+                page.wait_for_function(WAIT_VIEWER_JS, arg=t_prev)
+                t = page.evaluate(
+                    "() => { const r = document.querySelectorAll('.cjv-root');"
+                    " return r[r.length - 1].parentElement.chrisViewer.timing; }"
+                )
+                shown = [x for x in (t["painted"], t.get("preview")) if x is not None and x == x]
+                first.append((min(shown) - t["start"]) / 1000)
+                full.append((t["painted"] - t["start"]) / 1000)
+                fetch.append((t["fetched"] - t["start"]) / 1000)
+                parse.append((t["loaded"] - t["fetched"]) / 1000)
+                fps.append(page.evaluate(SCROLL_JS, args.seconds))
+                page.evaluate("() => jupyterapp.commands.execute('notebook:clear-all-cell-outputs')")
+                page.evaluate("() => jupyterapp.commands.execute('notebook:delete-cell')")
+
+            page.evaluate(RUN_CELL_JS, NAIVE_CELL)
+            page.wait_for_selector(".naive-viewer canvas")
+            page.evaluate(NAIVE_JS, 5)  # warm-up
+            naive_ms = statistics.median(page.evaluate(NAIVE_JS, args.naive_steps))
+            browser.close()
+
+    naive_fps = 1000.0 / naive_ms
+    viewer_fps = statistics.median(fps)
+    print(f"volume: {SHAPE[0]}x{SHAPE[1]}x{SHAPE[2]} int16, {size_mb:.0f} MB NIfTI over loopback")
+    print(f"viewer load: fetch {statistics.median(fetch):.2f} s, "
+          f"parse+GPU upload {statistics.median(parse):.2f} s, "
+          f"interactive (all planes) {statistics.median(full):.2f} s (median of {args.runs})")
+    print(f"naive trait viewer: {naive_ms:.1f} ms per slice change ({naive_fps:.1f} fps)")
+    print(f"viewer time to first slice: {statistics.median(first):.2f} s "
+          "(middle axial slice via HTTP Range, then the interactive viewer)")
+    print(f"viewer: {viewer_fps:.1f} fps (ratio {viewer_fps / naive_fps:.1f} vs naive trait viewer)")
+
+
+if __name__ == "__main__":
+    main()
