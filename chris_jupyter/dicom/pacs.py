@@ -66,6 +66,7 @@ from chris_jupyter.dicom.netutil import (
     STATUS_CANNOT_UNDERSTAND,
     STATUS_OUT_OF_RESOURCES,
     TRANSFER_SYNTAXES,
+    UNCOMPRESSED_TRANSFER_SYNTAXES,
     DirectoryWriter,
     Incoming,
     InstanceWriter,
@@ -103,16 +104,33 @@ _UNCOMPRESSED = [ExplicitVRLittleEndian, ImplicitVRLittleEndian]
 
 
 # -- the client --------------------------------------------------------------------------
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=32)
 def _get_contexts(
-    transfer_syntaxes: tuple[str, ...],
+    transfer_syntaxes: tuple[str, ...], classes: tuple[str, ...] = ()
 ) -> tuple[list[tuple[str, list[str]]], list[str]]:
-    """The C-GET proposal: the query model plus 127 storage classes (built once: pynetdicom
-    validates every UID, ~60 ms per call)."""
-    storage = storage_contexts(transfer_syntaxes, limit=127)
+    """The C-GET proposal: the query model, then storage contexts (at most 127).
+
+    A PACS accepts one transfer syntax per presentation context and (Orthanc 1.10 at least)
+    fails a sub-operation it would have to transcode, e.g. from JPEG 2000. So when the
+    study's SOP classes are known (``classes``), each gets one context for the
+    uncompressed syntaxes plus one per compressed syntax: every instance can come as
+    stored. Otherwise (or with too many classes) the 127 most common storage classes get
+    one context each with all syntaxes. Cached: pynetdicom validates every UID (~60 ms).
+    """
+    uncompressed = [t for t in transfer_syntaxes if t in UNCOMPRESSED_TRANSFER_SYNTAXES]
+    compressed = [t for t in transfer_syntaxes if t not in UNCOMPRESSED_TRANSFER_SYNTAXES]
     contexts = [(str(StudyRootQueryRetrieveInformationModelGet), list(_UNCOMPRESSED))]
-    contexts += [(str(cx.abstract_syntax), [str(t) for t in cx.transfer_syntax]) for cx in storage]
-    return contexts, [str(cx.abstract_syntax) for cx in storage]
+    per_class = (1 if uncompressed else 0) + len(compressed)
+    if classes and len(classes) * per_class <= 127:
+        for cls in classes:
+            if uncompressed:
+                contexts.append((cls, uncompressed))
+            contexts += [(cls, [t]) for t in compressed]
+        return contexts, list(classes)
+    known = [str(cx.abstract_syntax) for cx in storage_contexts(transfer_syntaxes)]
+    ordered = list(dict.fromkeys([*classes, *known[:127]]))[:127]
+    contexts += [(cls, list(transfer_syntaxes)) for cls in ordered]
+    return contexts, ordered
 
 
 class _CallableWriter:
@@ -338,7 +356,8 @@ class PacsClient:
         """C-GET on :mod:`.ul`'s lean association (see the module notes for why)."""
         stored: list[StoredInstance] = []
         prog.received = 0
-        contexts, storage_classes = _get_contexts(tuple(self.transfer_syntaxes))
+        classes = self._sop_classes(node, study_uid)
+        contexts, storage_classes = _get_contexts(tuple(self.transfer_syntaxes), classes)
 
         def on_store(item: Incoming) -> int:
             item.calling_ae = node.ae_title
@@ -364,6 +383,19 @@ class PacsClient:
 
         self._lean(node, "C-GET", contexts, storage_classes, run, prog, emit)
         return stored
+
+    def _sop_classes(self, node: PacsNode, study_uid: str) -> tuple[str, ...]:
+        """SOPClassesInStudy from a STUDY-level C-FIND (``()`` if the PACS won't say)."""
+        try:
+            found = self.find(node, "STUDY", {"StudyInstanceUID": study_uid,
+                                              "SOPClassesInStudy": None})
+        except (AssociationRejected, PacsFailureStatus):
+            return ()
+        values: list[str] = []
+        for row in found:
+            v = row.get("SOPClassesInStudy")
+            values += v if isinstance(v, list) else [v] if v else []
+        return tuple(sorted(set(values)))
 
     def _move(
         self, node: PacsNode, study_uid: str, series_uid: str | None, prog: Progress,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from pathlib import Path
 
 import pydicom
 import pytest
@@ -301,3 +302,33 @@ def test_find_non_ascii_names(client, node, orthanc, tmp_path):
     assert p["PatientName"] == "Müller^Jörg"
     [s] = client.find(node, "STUDY", {"PatientName": "Müller*"})
     assert s["StudyInstanceUID"] == info.study_uid
+
+
+@pytest.mark.parametrize("method", ["get", "move"])
+def test_compressed_instances_arrive_as_stored(client, node, orthanc, receiver, tmp_path, method):
+    """Orthanc keeps RLE/JPEG files as uploaded; we accept those syntaxes, so no transcoding."""
+    from pydicom.data import get_testdata_file
+
+    names = ["MR_small_RLE.dcm", "SC_rgb_jpeg_dcmtk.dcm", "JPEG2000.dcm"]
+    srcs = {}
+    for n in names:
+        src = Path(get_testdata_file(n, download=False))
+        srcs[pydicom.dcmread(src, stop_before_pixels=True).SOPInstanceUID] = src
+    orthanc.upload(srcs.values())
+    got: dict[str, Path] = {}
+    for src in srcs.values():
+        ds = pydicom.dcmread(src, stop_before_pixels=True)
+        if method == "get":
+            res = client.retrieve(node, study_uid=ds.StudyInstanceUID,
+                                  series_uid=ds.SeriesInstanceUID, dest=tmp_path)
+            got.update({i.sop_instance_uid: i.abs_path for i in res.instances})
+        else:
+            client.retrieve(node, study_uid=ds.StudyInstanceUID,
+                            series_uid=ds.SeriesInstanceUID, method="move")
+    if method == "move":
+        receiver.flush()
+        got = {i.sop_instance_uid: i.abs_path for b in receiver.batches for i in b}
+    for uid, src in srcs.items():
+        sent = pydicom.dcmread(src, stop_before_pixels=True).file_meta.TransferSyntaxUID
+        assert pydicom.dcmread(got[uid], stop_before_pixels=True).file_meta.TransferSyntaxUID == sent
+        assert pydicom.dcmread(got[uid]).PixelData == pydicom.dcmread(src).PixelData
