@@ -199,3 +199,21 @@ def test_2d_image_without_geometry():
 def test_colour_is_a_clear_error():
     with pytest.raises(VolumeError, match="colour"):
         load_series([get_testdata_file("SC_rgb_jpeg_dcmtk.dcm", download=False)])
+
+
+def test_to_itk_without_itk_says_how_to_get_it(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "itk", None)  # makes `import itk` raise ImportError
+    vol = Volume(np.zeros((2, 3, 4), np.int16), (1.0, 1.0, 1.0), (0.0, 0.0, 0.0))
+    with pytest.raises(ImportError, match="pip install itk"):
+        to_itk(vol)
+
+
+def test_nifti_bytes_are_uncompressed_nifti1():
+    vol = Volume(np.arange(24, dtype=np.int16).reshape(2, 3, 4), (0.5, 0.6, 2.0), (1.0, 2.0, 3.0))
+    data = vol.to_nifti_bytes()
+    assert data[344:348] == b"n+1\0"  # single-file NIfTI-1 magic, not gzip
+    back = load_nifti(data)
+    assert back.data[1, 2, 3] == 23 and back.spacing == pytest.approx((0.5, 0.6, 2.0))
+    assert back.origin == pytest.approx((1.0, 2.0, 3.0))
