@@ -157,7 +157,9 @@ class DicomService:
             if out.exists():
                 return out
             try:
-                vol: Volume = load_nifti(disks[0]) if nifti else load_series(disks, allow_irregular=True)
+                # One file (an X-ray, a secondary capture) may lack position tags: still viewable.
+                vol: Volume = load_nifti(disks[0]) if nifti else load_series(
+                    disks, allow_irregular=True, allow_missing_geometry=len(disks) == 1)
             except VolumeError as e:
                 raise BadRequest(f"cannot make a volume of {key!r}: {e}") from None
             tmp = out.with_name(f"part-{os.getpid()}-{out.name}")
