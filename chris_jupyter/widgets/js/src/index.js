@@ -207,18 +207,24 @@ function render({ model, el }) {
   }
 
   // ---- view -> model -------------------------------------------------------------------
+  // Crosshair -> kernel at most ~15 times a second (trailing edge kept): the view
+  // itself moves at frame rate, the comm and the kernel need not.
+  const LOCATION_SYNC_MS = 66;
   let locationPending = false;
+  let lastLocationSync = 0;
   function pushLocation() {
     if (locationPending || disposed) return;
     locationPending = true;
-    requestAnimationFrame(() => {
+    const wait = Math.max(0, LOCATION_SYNC_MS - (performance.now() - lastLocationSync));
+    setTimeout(() => {
       locationPending = false;
+      lastLocationSync = performance.now();
       if (!base() || disposed) return;
       const mm = worldMm();
       model.set("position_mm", mm);
       model.set("ijk", mmToIjk(base(), mm).map(Math.round));
       model.save_changes();
-    });
+    }, wait);
   }
   function editAnnotations(fn) {
     const next = fn((model.get("annotations") || []).map((a) => ({ ...a })));

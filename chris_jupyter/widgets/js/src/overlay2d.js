@@ -19,17 +19,22 @@ export class Overlay2D {
     this.annotations = [];
     this.peers = [];
     this.selected = null;
+    this.dirty = false;
   }
 
   draw(nv) {
     const c = this.canvas;
     if (c.width !== this.gl.width || c.height !== this.gl.height) {
-      c.width = this.gl.width;
+      c.width = this.gl.width; // resizing clears the canvas
       c.height = this.gl.height;
+      this.dirty = false;
     }
     const ctx = this.ctx;
-    ctx.clearRect(0, 0, c.width, c.height);
-    if (!nv.volumes.length || (!this.annotations.length && !this.peers.length)) return;
+    const empty = !nv.volumes.length || (!this.annotations.length && !this.peers.length);
+    // an untouched layer costs nothing to composite: clear only what was drawn
+    if (this.dirty) ctx.clearRect(0, 0, c.width, c.height);
+    this.dirty = !empty;
+    if (empty) return;
     const tol = sliceTolerance(nv.volumes[0]);
     const dpr = c.width / Math.max(1, c.clientWidth || c.width);
     ctx.font = `${Math.round(12 * dpr)}px sans-serif`;
