@@ -246,11 +246,16 @@ class Client(ComputeMixin, DicomMixin):
             bar.close()
         return out
 
-    def download(self, path: str, local: str | os.PathLike[str] | None = None, *, progress: bool = True) -> Path:
-        """Download a file (or a folder, as ``<name>.zip``); resumes a partial ``.part`` file."""
+    def download(self, path: str, local: str | os.PathLike[str] | None = None, *, progress: bool = True,
+                 deidentify: bool = False) -> Path:
+        """Download a file (or a folder, as ``<name>.zip``); resumes a partial ``.part`` file.
+
+        ``deidentify=True`` (folders): only the DICOM files, de-identified on the server
+        (PS3.15 basic profile) — what to send outside the hospital.
+        """
         info = self.stat(path)
         is_dir = info["kind"] == "folder"
-        name = (info["name"] or "library") + (".zip" if is_dir else "")
+        name = (info["name"] or "library") + ("-deidentified" if deidentify else "") + (".zip" if is_dir else "")
         dest = Path(local) if local is not None else Path(name)
         if dest.is_dir():
             dest = dest / name
@@ -258,7 +263,8 @@ class Client(ComputeMixin, DicomMixin):
         have = part.stat().st_size if part.exists() and not is_dir else 0
         headers = {"Range": f"bytes={have}-"} if have else {}
         endpoint = "files/zip" if is_dir else "files/content"
-        with self.http.stream("GET", endpoint, params={"path": path}, headers=headers, timeout=None) as r:
+        params = {"path": path, **({"deidentify": "true"} if deidentify and is_dir else {})}
+        with self.http.stream("GET", endpoint, params=params, headers=headers, timeout=None) as r:
             if r.status_code >= 400:
                 r.read()
                 _raise_for(r)

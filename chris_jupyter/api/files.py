@@ -143,6 +143,10 @@ class ZipHandler(ChrisHandler):
     @endpoint
     async def get(self) -> None:
         path = self.get_argument("path", "")
+        if self.bool_arg("deidentify"):
+            chunks, name = await self.run(self.backend.dicom.deidentified_zip, self.principal, path)
+            await send_zip(self, chunks, name)
+            return
         names = await self.run(self.backend.library.zip_names, self.principal, path)
         chunks = self.backend.store.iter_zip(path, names=names)
         await send_zip(self, chunks, paths.basename(path) or "library")
@@ -216,8 +220,10 @@ openapi_paths = {
                 "parameters": [_path_q, {"name": "overwrite", "in": "query", "schema": {"type": "boolean"}}],
                 "requestBody": {"content": {"application/octet-stream": {}}}},
     },
-    "/files/zip": {"get": {"summary": "Download a folder as a zip archive streamed on the fly",
-                           "parameters": [_path_q]}},
+    "/files/zip": {"get": {"summary": "Download a folder as a zip archive streamed on the fly; with "
+                                      "deidentify=true only its DICOM files, de-identified (PS3.15)",
+                           "parameters": [_path_q, {"name": "deidentify", "in": "query",
+                                                    "schema": {"type": "boolean"}}]}},
     "/files/folders": {"post": {"summary": "Create a folder", "requestBody": {"content": {
         "application/json": {"schema": {"type": "object", "properties": {"path": {"type": "string"}}}}}}}},
     "/files/move": {"post": {"summary": "Move or rename", "requestBody": {"content": {

@@ -7,12 +7,16 @@ PACS query/retrieve and the C-STORE receiver are wired in :mod:`chris_jupyter.di
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import os
 import threading
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import pydicom
 
 from ..db import Database
 from ..errors import BadRequest, NotFound
@@ -93,6 +97,39 @@ class DicomService:
         if not found:
             raise NotFound(f"no series {series_uid!r} that you may read")
         return found
+
+    # -- export -----------------------------------------------------------------------------------
+    def deidentified_zip(self, principal: Principal, path: str,
+                         config: dict[str, Any] | None = None) -> tuple[Iterator[bytes], str]:
+        """A zip of the DICOM files below ``path``, de-identified (PS3.15 basic profile) on the fly.
+
+        Archive names come from the de-identified headers (no patient name leaks through a
+        folder name); files that are not DICOM are left out, since they may hold anything.
+        """
+        from . import layout
+        from .deid import Deidentifier
+
+        names = self.library.zip_names(principal, path)
+        try:
+            deid = Deidentifier(config or {})
+        except (TypeError, ValueError) as e:
+            raise BadRequest(f"bad de-identification settings: {e}") from None
+
+        def transform(disk: Path, _arc: str) -> tuple[str, bytes] | None:
+            if not looks_like_dicom(disk):
+                return None
+            try:
+                ds = pydicom.dcmread(disk)
+            except Exception:  # corrupt: leave it out rather than leak it
+                return None
+            deid.dataset(ds)
+            buf = io.BytesIO()
+            ds.save_as(buf, enforce_file_format=True)
+            name = f"{layout.patient_dir(ds)}/{layout.study_dir(ds)}/{layout.series_dir(ds)}/{layout.instance_name(ds)}"
+            return name, buf.getvalue()
+
+        return self.library.store.iter_zip(path, names=names, transform=transform), \
+            f"{paths.basename(path) or 'library'}-deidentified"
 
     # -- volumes ----------------------------------------------------------------------------------
     def volume(self, principal: Principal, volume_id: str) -> Path:

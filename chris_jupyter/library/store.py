@@ -20,7 +20,7 @@ import stat
 import threading
 import uuid
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -167,11 +167,15 @@ class Store:
                     elif stat.S_ISREG(st.st_mode):
                         yield DiskEntry(child, st.st_size, False, st.st_mtime)
 
-    def iter_zip(self, path: str, *, names: list[tuple[str, str]] | None = None) -> Iterator[bytes]:
+    def iter_zip(
+        self, path: str, *, names: list[tuple[str, str]] | None = None,
+        transform: Callable[[Path, str], tuple[str, bytes] | None] | None = None,
+    ) -> Iterator[bytes]:
         """Stream a folder as a zip archive, produced on the fly (ZIP64, stored, no temp file).
 
         ``names`` optionally lists (library path, name in archive) pairs to include; by default
-        every file below ``path``.
+        every file below ``path``. ``transform(disk path, archive name)`` may replace a file's
+        name and bytes on the way (de-identified exports), or drop it by returning ``None``.
         """
         if names is None:
             base = paths.basename(path) or "library"
@@ -199,6 +203,11 @@ class Store:
                 with zipfile.ZipFile(_Sink(), "w", zipfile.ZIP_STORED, allowZip64=True) as zf:  # type: ignore[arg-type]
                     for lib, arc in names:
                         src = self.disk(lib)
+                        if transform is not None:
+                            out = transform(src, arc)
+                            if out is not None:
+                                zf.writestr(zipfile.ZipInfo(out[0], date_time=(1980, 1, 1, 0, 0, 0)), out[1])
+                            continue
                         zi = zipfile.ZipInfo.from_file(src, arc)
                         zi.compress_type = zipfile.ZIP_STORED
                         with open(src, "rb") as fin, zf.open(zi, "w", force_zip64=True) as fout:

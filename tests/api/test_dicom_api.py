@@ -66,6 +66,16 @@ def test_upload_index_search_series_volume(two_users, tmp_path: Path) -> None:
     assert bob.get("dicom/studies", patient_id=pid)["total"] == 1
     assert bob.http.get(f"volumes/series:{info.series_uid}").status_code == 200
 
+    # a de-identified export: DICOM only, no names, ids or dates of the patient anywhere
+    z = alice.download(f"home/{a}/uploads/ct", tmp_path / "export.zip", progress=False, deidentify=True)
+    import zipfile
+
+    zf = zipfile.ZipFile(z)
+    assert len(zf.namelist()) == 12 and not any("notes" in n for n in zf.namelist())
+    blob = b"".join(zf.read(n) for n in zf.namelist()) + " ".join(zf.namelist()).encode()
+    for leak in (b"Doe", pid.encode(), b"20240301"):
+        assert leak not in blob, leak
+
     # deleting the files removes them from the index
     alice.delete(f"home/{a}/uploads/ct")
     assert alice.get("dicom/studies", patient_id=pid)["total"] == 0
