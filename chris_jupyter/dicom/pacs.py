@@ -163,8 +163,8 @@ class PacsClient:
         transfer_syntaxes: tuple[str, ...] = TRANSFER_SYNTAXES,
         fsync: bool = False,
     ) -> None:
-        self.calling_ae = calling_ae
-        self.receiver_ae = receiver_ae
+        self.calling_ae = ul.check_ae_title(calling_ae)
+        self.receiver_ae = ul.check_ae_title(receiver_ae) if receiver_ae else None
         self.acse_timeout = acse_timeout
         self.dimse_timeout = dimse_timeout
         self.max_pdu = max_pdu

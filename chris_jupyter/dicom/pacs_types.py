@@ -103,6 +103,13 @@ class PacsNode:
     host: str
     port: int
 
+    def __post_init__(self) -> None:
+        from chris_jupyter.dicom.ul import check_ae_title
+
+        check_ae_title(self.ae_title)
+        if not 0 < int(self.port) < 65536:
+            raise ValueError(f"invalid port {self.port!r}")
+
     def __str__(self) -> str:
         return f"{self.name} ({self.ae_title}@{self.host}:{self.port})"
 

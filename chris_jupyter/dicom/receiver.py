@@ -48,6 +48,7 @@ from chris_jupyter.dicom.netutil import (
     store_handler,
 )
 from chris_jupyter.dicom.scp import LeanStoreServer
+from chris_jupyter.dicom.ul import check_ae_title
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +192,7 @@ class StoreReceiver:
         if engine not in ("lean", "pynetdicom"):
             raise ValueError("engine must be 'lean' or 'pynetdicom'")
         self.engine = engine
-        self.ae_title = ae_title
+        self.ae_title = check_ae_title(ae_title)
         self.host = host
         self.port = port
         self.writer = LayoutWriter(Path(storage_root), path_for, fsync=fsync)

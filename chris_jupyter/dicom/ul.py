@@ -30,6 +30,8 @@ C_GET_RQ, C_GET_RSP = 0x0010, 0x8010
 C_MOVE_RQ, C_MOVE_RSP = 0x0021, 0x8021
 C_ECHO_RQ, C_ECHO_RSP = 0x0030, 0x8030
 NO_DATASET = 0x0101
+#: Refuse PDUs larger than this (we announce 4 MiB; this only guards the allocation).
+MAX_PDU_READ = 64 * 1024 * 1024
 PENDING = (0xFF00, 0xFF01)
 
 _REJECT_REASONS = {
@@ -67,8 +69,16 @@ def _item(kind: int, payload: bytes) -> bytes:
     return struct.pack(">BxH", kind, len(payload)) + payload
 
 
+def check_ae_title(title: str) -> str:
+    """An AE title as DICOM allows it: 1-16 printable ASCII characters, no backslash."""
+    t = title.strip()
+    if not 1 <= len(t) <= 16 or not t.isascii() or not t.isprintable() or "\\" in t:
+        raise ValueError(f"invalid AE title {title!r}: 1-16 printable ASCII characters, no '\\'")
+    return t
+
+
 def _ae16(title: str) -> bytes:
-    return title.encode("ascii")[:16].ljust(16)
+    return title.encode("ascii", "replace")[:16].ljust(16)
 
 
 def _even(raw: bytes, pad: bytes = b"\x00") -> bytes:
@@ -234,6 +244,8 @@ class Association:
         if len(head) < 6:
             raise ULAborted("the peer closed the connection")
         kind, length = head[0], struct.unpack_from(">I", head, 2)[0]
+        if length > MAX_PDU_READ:
+            raise ULAborted(f"the peer sent a {length}-byte PDU (limit {MAX_PDU_READ})")
         body = self.rfile.read(length)
         if len(body) < length:
             raise ULAborted("the peer closed the connection in the middle of a PDU")
@@ -285,6 +297,8 @@ class Association:
             pos = 0
             while pos + 6 <= len(body):
                 length = struct.unpack_from(">I", body, pos)[0]
+                if length < 2 or pos + 4 + length > len(body):
+                    raise ULAborted("malformed P-DATA item")
                 ctx_id, flags = body[pos + 4], body[pos + 5]
                 frag = view[pos + 6 : pos + 4 + length]
                 pos += 4 + length

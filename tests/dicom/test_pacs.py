@@ -332,3 +332,11 @@ def test_compressed_instances_arrive_as_stored(client, node, orthanc, receiver, 
         sent = pydicom.dcmread(src, stop_before_pixels=True).file_meta.TransferSyntaxUID
         assert pydicom.dcmread(got[uid], stop_before_pixels=True).file_meta.TransferSyntaxUID == sent
         assert pydicom.dcmread(got[uid]).PixelData == pydicom.dcmread(src).PixelData
+
+
+@pytest.mark.parametrize("title", ["", "SEVENTEEN_CHARS_X", "BACK\\SLASH", "ÜMLAUT"])
+def test_invalid_ae_titles_are_refused(title):
+    with pytest.raises(ValueError, match="invalid AE title"):
+        PacsNode("x", title, "127.0.0.1", 104)
+    with pytest.raises(ValueError, match="invalid AE title"):
+        PacsClient(title)
