@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import subprocess
 import threading
@@ -285,3 +286,17 @@ def test_incoming_header_matches_pydicom(name, fragment):
     assert "PixelData" not in header
     assert header.file_meta.TransferSyntaxUID == meta.TransferSyntaxUID
     assert header.file_meta.SourceApplicationEntityTitle == "SENDER"
+
+
+def test_garbage_connection_does_not_hurt(receiver, dcmtk):
+    import socket
+
+    for junk in (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", b"\x01\x00\x00\x00\x00\x10short"):
+        with socket.create_connection(("127.0.0.1", receiver.port), timeout=10) as s:
+            s.sendall(junk)
+            s.shutdown(socket.SHUT_WR)
+            s.settimeout(10)
+            with contextlib.suppress(OSError):
+                while s.recv(4096):
+                    pass  # the receiver answers (A-ABORT / nothing) and closes
+    test_echo(receiver, dcmtk)
