@@ -8,9 +8,11 @@ import { ijkToMm, mmToIjk, mmToScreen } from "./geometry.js";
 import { labelColormap } from "./labels.js";
 import { LEAN_SLICE_SHADER } from "./leanshader.js";
 import { Overlay2D } from "./overlay2d.js";
+import { AnnotationEditor } from "./annotations.js";
+import { close, round } from "./util.js";
 import { renderPanel } from "./panel.js";
-import { PRESETS, PRESET_LABELS, percentileWindow, presetWindow } from "./presets.js";
-import { drawPreview } from "./preview.js";
+import { PRESET_LABELS, presetWindow } from "./presets.js";
+import { startPreview } from "./preview.js";
 import { buildToolbar } from "./toolbar.js";
 import "./style.css";
 
@@ -31,15 +33,6 @@ const TOOLS = {
   measure: [D.measurement, D.windowing],
   point: [D.crosshair, D.windowing],
 };
-
-function newId() {
-  const b = new Uint8Array(8);
-  crypto.getRandomValues(b);
-  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
-}
-
-const round = (v, d = 4) => Math.round(v * 10 ** d) / 10 ** d;
-const close = (a, b, eps) => a && b && a.length === b.length && a.every((v, i) => Math.abs(v - b[i]) <= eps);
 
 function render({ model, el }) {
   const root = document.createElement("div");
@@ -74,7 +67,10 @@ function render({ model, el }) {
     multiplanarLayout: 3, // ROW
   });
   const overlay = new Overlay2D(stage, canvas);
-  let selected = null;
+  const annotations = new AnnotationEditor(model, {
+    refresh: () => applyAnnotations(),
+    goTo: (mm) => setPosition(mm),
+  });
   let disposed = false;
   const abort = new AbortController();
   const timing = { start: performance.now(), preview: NaN, fetched: NaN, loaded: NaN, firstSlice: NaN };
@@ -199,10 +195,10 @@ function render({ model, el }) {
     nv.drawScene();
   }
   function applyAnnotations() {
-    overlay.annotations = model.get("annotations") || [];
+    overlay.annotations = annotations.list();
     overlay.peers = model.get("peers") || [];
-    overlay.selected = selected;
-    renderPanel(list, overlay.annotations, selected, panelCallbacks);
+    overlay.selected = annotations.selected;
+    renderPanel(list, overlay.annotations, annotations.selected, annotations.panelCallbacks);
     if (base()) nv.drawScene();
   }
 
@@ -226,34 +222,6 @@ function render({ model, el }) {
       model.save_changes();
     }, wait);
   }
-  function editAnnotations(fn) {
-    const next = fn((model.get("annotations") || []).map((a) => ({ ...a })));
-    model.set("annotations", next);
-    model.save_changes();
-    applyAnnotations();
-  }
-  function addAnnotation(kind, points, text = "") {
-    const a = {
-      id: newId(),
-      kind,
-      points: points.map((p) => p.map((v) => round(v))),
-      text,
-      author: model.get("user") || "",
-      created: new Date().toISOString(),
-    };
-    selected = a.id;
-    editAnnotations((anns) => [...anns, a]);
-    return a;
-  }
-  const panelCallbacks = {
-    onSelect: (a) => {
-      selected = a.id;
-      if (a.points && a.points.length) setPosition(a.points[0]);
-      applyAnnotations();
-    },
-    onText: (a, text) => editAnnotations((anns) => anns.map((x) => (x.id === a.id ? { ...x, text } : x))),
-    onDelete: (a) => editAnnotations((anns) => anns.filter((x) => x.id !== a.id)),
-  };
   nv.onLocationChange = () => pushLocation();
   function intensityToModel(vol) {
     model.set("window", round(vol.cal_max - vol.cal_min, 3));
@@ -268,7 +236,7 @@ function render({ model, el }) {
     nv.document.completedMeasurements = [];
     const p0 = Array.from(nv.frac2mm(nv.mm2frac(m.startMM), 0, true)).slice(0, 3);
     const p1 = Array.from(nv.frac2mm(nv.mm2frac(m.endMM), 0, true)).slice(0, 3);
-    addAnnotation("distance", [p0, p1]);
+    annotations.add("distance", [p0, p1]);
   };
   // niivue's windowing drag changes cal_min/cal_max without a callback: mirror it.
   let intensityPending = false;
@@ -299,7 +267,7 @@ function render({ model, el }) {
     syncIntensity();
     if (!d || d[2] !== 0 || model.get("tool") !== "point" || !base()) return;
     if (Math.hypot(e.clientX - d[0], e.clientY - d[1]) > 4) return;
-    setTimeout(() => addAnnotation("point", [worldMm()]), 0);
+    setTimeout(() => annotations.add("point", [worldMm()]), 0);
   });
   canvas.addEventListener("wheel", () => setTimeout(() => {
     const z = round(nv.scene.pan2Dxyzmm[3], 3);
@@ -317,28 +285,7 @@ function render({ model, el }) {
       return;
     }
     setStatus("loading");
-    let ready = false;
-    let previewCanvas = null;
-    const previewWindow = (vals) => {
-      const fixed = PRESETS[model.get("preset")];
-      if (fixed) return fixed;
-      if (model.get("window") > 0 && !model.get("preset")) return [model.get("window"), model.get("level")];
-      return percentileWindow(vals);
-    };
-    if (model.get("view_layout") !== "3d") {
-      drawPreview(url, stage, previewWindow, model.get("radiological"), abort.signal)
-        .then((c) => {
-          if (!c) return;
-          if (ready || disposed) c.remove();
-          else {
-            previewCanvas = c;
-            requestAnimationFrame(() => {
-              timing.preview = performance.now();
-            });
-          }
-        })
-        .catch(() => null);
-    }
+    const preview = model.get("view_layout") !== "3d" ? startPreview(url, stage, model, abort.signal, timing) : null;
     try {
       const ovUrl = volumeUrl(model, "overlay");
       const [buf, ovBuf] = await Promise.all([
@@ -370,8 +317,7 @@ function render({ model, el }) {
       applyCrosshair();
       applyAnnotations();
       pushLocation();
-      ready = true;
-      if (previewCanvas) previewCanvas.remove();
+      if (preview) preview.done();
       timing.firstSlice = performance.now();
       requestAnimationFrame(() => {
         timing.painted = performance.now(); // the first frame with the slice was presented
@@ -413,7 +359,7 @@ function render({ model, el }) {
 
   // Test and benchmark hook: the page can reach niivue and our timings.
   el.chrisViewer = {
-    nv, model, timing, overlay, addAnnotation, setPosition, mmToScreen: (mm) => mmToScreen(nv, mm),
+    nv, model, timing, overlay, annotations, setPosition, mmToScreen: (mm) => mmToScreen(nv, mm),
   };
 
   nv.attachToCanvas(canvas).then(() => {
@@ -421,7 +367,7 @@ function render({ model, el }) {
     nv.setCustomSliceShader(LEAN_SLICE_SHADER);
     applyTool();
     applyLayout();
-    renderPanel(list, model.get("annotations") || [], selected, panelCallbacks);
+    applyAnnotations();
     return loadAll();
   });
 

@@ -3,6 +3,8 @@
 // on a 2-D canvas. Skipped (no harm) when the server ignores Range or the volume is
 // not stored axially. Replaced by the interactive viewer as soon as it is ready.
 
+import { PRESETS, percentileWindow } from "./presets.js";
+
 const DTYPES = {
   2: Uint8Array, 4: Int16Array, 8: Int32Array, 16: Float32Array, 64: Float64Array,
   256: Int8Array, 512: Uint16Array, 768: Uint32Array,
@@ -103,4 +105,38 @@ export async function drawPreview(url, stage, windowFor, radiological, signal) {
   canvas.style.aspectRatio = `${nx * Math.abs(s[0][0])} / ${ny * Math.abs(s[1][1])}`;
   stage.appendChild(canvas);
   return canvas;
+}
+
+/**
+ * Start the preview for ``url`` (in parallel with the full download). Call
+ * ``done()`` once the interactive viewer shows the volume: the preview goes away.
+ */
+export function startPreview(url, stage, model, signal, timing) {
+  let finished = false;
+  let canvas = null;
+  const windowFor = (vals) => {
+    const fixed = PRESETS[model.get("preset")];
+    if (fixed) return fixed;
+    if (model.get("window") > 0 && !model.get("preset")) return [model.get("window"), model.get("level")];
+    return percentileWindow(vals);
+  };
+  drawPreview(url, stage, windowFor, model.get("radiological"), signal)
+    .then((c) => {
+      if (!c) return;
+      if (finished) {
+        c.remove();
+        return;
+      }
+      canvas = c;
+      requestAnimationFrame(() => {
+        timing.preview = performance.now();
+      });
+    })
+    .catch(() => null);
+  return {
+    done() {
+      finished = true;
+      if (canvas) canvas.remove();
+    },
+  };
 }
