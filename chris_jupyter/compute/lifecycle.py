@@ -256,7 +256,11 @@ class JobLifecycle:
             if self._move(iid, st.REGISTERING, expect=st.STARTED, exit_code=0, logs=logs):
                 self._register(iid)  # before cleanup: the user waits for this, not for that
         else:
-            msg = self._failure_message(inst, status, logs)
+            try:
+                errors = self.runner.error_output(job_id)
+            except Exception:  # noqa: BLE001  (the message falls back to the combined log)
+                errors = ""
+            msg = self._failure_message(inst, status, errors.strip() and errors or logs)
             if self._move(iid, st.ERROR, expect=st.STARTED, exit_code=status.exit_code, logs=logs,
                           error=msg):
                 self._cascade(iid, "failed")

@@ -115,6 +115,10 @@ class Runner(abc.ABC):
     def logs(self, job_id: str) -> str:
         """The job's combined stdout/stderr so far ("" if unknown)."""
 
+    def error_output(self, job_id: str) -> str:
+        """The job's stderr alone, where the runner keeps it apart ("" otherwise)."""
+        return ""
+
     @abc.abstractmethod
     def cancel(self, job_id: str) -> None:
         """Stop the job if it runs (no error if it already ended or is unknown)."""

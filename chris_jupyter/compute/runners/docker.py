@@ -180,6 +180,12 @@ class DockerRunner(Runner):
             return ""
         return c.logs(stdout=True, stderr=True).decode(errors="replace")
 
+    def error_output(self, job_id: str) -> str:
+        c = self._get(job_id)
+        if c is None:
+            return ""
+        return c.logs(stdout=False, stderr=True).decode(errors="replace")
+
     def cancel(self, job_id: str) -> None:
         c = self._get(job_id)
         if c is None:
