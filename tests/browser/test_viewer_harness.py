@@ -32,7 +32,10 @@ def expected(hu: float, window: float, level: float) -> float:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     root = tmp_path_factory.mktemp("viewer-harness")
-    H.write_phantom(root)
+    files = H.write_phantom(root)
+    backend = root / "chris" / "api" / "v1" / "volumes"  # stands in for the backend route
+    backend.mkdir(parents=True)
+    (backend / "vol-0001").write_bytes(files["ct"].read_bytes())
     H.write_harness(root, source_url="phantom.nii")
     with H.serve_directory(root) as url:
         yield url
@@ -250,3 +253,18 @@ def test_first_slice_preview_from_range_requests(site, page):
     assert page.locator("canvas.cjv-preview").count() == 0
     timing = page.evaluate("el.chrisViewer.timing")
     assert timing["preview"] < timing["firstSlice"]
+
+
+def test_volume_id_resolves_to_backend_route(site, page):
+    """``volume_id`` -> ``<base_url>chris/api/v1/volumes/<id>`` (base "/" outside Jupyter)."""
+    open_viewer(page, site, source_url="", volume_id="vol-0001", preset="ct-brain",
+                crosshair=False)
+    assert f"{site}chris/api/v1/volumes/vol-0001" in page.requested
+    assert gray(page, BONE) == pytest.approx(255, abs=TOL)
+
+
+def test_missing_volume_reports_error(site, page):
+    query = "source_url=%22missing.nii%22"
+    page.goto(f"{site}index.html?{query}")
+    page.wait_for_function("String(model.get('status')).startsWith('error')")
+    assert "404" in trait(page, "status")
