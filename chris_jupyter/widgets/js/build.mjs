@@ -1,7 +1,7 @@
 // Bundle the viewer into one ESM file + one CSS file inside the Python package.
 // Everything (niivue, its shaders, fonts and matcaps) is inlined: the widget must
 // work on hospital networks without any CDN or runtime download.
-import { readFile } from "node:fs/promises";
+import { readFile, readdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -36,7 +36,7 @@ const patchPlugin = {
   },
 };
 
-await build({
+const result = await build({
   entryPoints: { viewer: path.join(here, "src", "index.js") },
   outdir,
   bundle: true,
@@ -47,5 +47,24 @@ await build({
   legalComments: "none",
   loader: { ".png": "dataurl", ".jpg": "dataurl", ".woff2": "dataurl", ".svg": "dataurl" },
   plugins: [patchPlugin],
+  metafile: true,
   logLevel: "info",
 });
+
+// The bundle redistributes these packages: ship their licence texts beside it.
+const pkgDirs = new Set();
+for (const input of Object.keys(result.metafile.inputs)) {
+  const m = input.match(/^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//);
+  if (m) pkgDirs.add(m[1]);
+}
+const parts = [];
+for (const dir of [...pkgDirs].sort()) {
+  const pkg = JSON.parse(await readFile(path.join(here, dir, "package.json"), "utf8"));
+  const files = (await readdir(path.join(here, dir))).filter((f) => /^(licen[cs]e|copying)/i.test(f));
+  const text = files.length
+    ? await readFile(path.join(here, dir, files[0]), "utf8")
+    : `No licence file in the npm package; its licence is ${pkg.license}, full text in ` +
+      `the project repository: ${(pkg.repository && (pkg.repository.url || pkg.repository)) || pkg.homepage}`;
+  parts.push(`${pkg.name} ${pkg.version} (${pkg.license})\n${"-".repeat(60)}\n${text.trim()}\n`);
+}
+await writeFile(path.join(outdir, "THIRD_PARTY_LICENSES.txt"), parts.join("\n\n"));
