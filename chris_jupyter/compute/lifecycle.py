@@ -297,6 +297,8 @@ class JobLifecycle:
                           error=f"registering the output files failed: {exc}"):
                 self._cascade(iid, "failed")
             return
+        if self._stopped:
+            return  # the next coordinator's reconcile registers again (idempotent) and finishes
         if self._move(iid, st.SUCCESS, expect=st.REGISTERING, output_files=files,
                       output_count=len(files), outputs_registered=True):
             for child in self._children(iid):

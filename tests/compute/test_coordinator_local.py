@@ -169,3 +169,13 @@ def test_queue_respects_max_parallel(make_coordinator, local_runner, local_plugi
     for k in kids:
         assert c.wait_for(k, timeout=120) == st.SUCCESS, explain(c, k)
     assert all(c.get(k).output_count == 1 for k in kids)
+
+
+def test_local_memory_rlimit_reports_out_of_memory(feed):
+    c, root = feed
+    iid = c.run_plugin("alice", "pl-testbox", {"mode": "hog", "mb": 1500}, previous_id=root,
+                       resources={"memory_limit": "64Mi"})
+    assert c.wait_for(iid, timeout=60) == st.ERROR
+    i = c.get(iid)
+    assert i.error.startswith("out of memory: the job used more than its memory limit of 64 MiB")
+    assert "MemoryError" in i.logs

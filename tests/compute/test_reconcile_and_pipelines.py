@@ -151,3 +151,36 @@ def test_pipeline_checked_before_anything_is_created(root):
         assert s.query(PluginInstance).count() == n
     run = c.run_pipeline("alice", saved.id, r)
     assert run
+
+
+def test_backend_dies_while_registering_outputs(local_runner, local_plugins, cdb, data_root,
+                                                registrar, tmp_path):
+    """register_outputs never returns (the backend died inside it): the next start registers
+    the outputs once and finishes the job."""
+    import threading
+
+    (data_root / "home/alice/uploads/x.txt").write_text("x")
+    inside, release = threading.Event(), threading.Event()
+
+    def dying_register(path, owner):
+        inside.set()
+        release.wait(60)  # never returns while the test runs: the backend "died" in here
+        return 0
+
+    old = Coordinator(cdb, data_root, local_runner, publish=Events(),
+                      register_outputs=dying_register, can_read=can_read)
+    old.start()
+    try:
+        r = old.run_plugin("alice", "pl-dircopy", {"dir": "home/alice/uploads"})
+        assert inside.wait(60)
+        assert old.get(r).state == st.REGISTERING
+        old.stop()
+        new = _restart(cdb, data_root, registrar, tmp_path)
+        try:
+            assert new.wait_for(r, timeout=60) == st.SUCCESS
+            assert registrar.calls == [(new.get(r).output_path, "alice")]
+            assert new.get(r).output_files == [f"{new.get(r).output_path}/uploads/x.txt"]
+        finally:
+            new.stop()
+    finally:
+        release.set()
