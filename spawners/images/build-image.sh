@@ -30,7 +30,7 @@ die() { printf 'build-image: error: %s\n' "$*" >&2; exit 1; }
 
 force=0
 if [ "${1:-}" = --force ]; then force=1; shift; fi
-[ $# = 2 ] || { sed -n '2,14p' "$0"; exit 2; }
+[ $# = 2 ] || { sed -n '2,13p' "$0"; exit 2; }
 [ -f "$1/Dockerfile" ] || die "$1/Dockerfile not found"
 ctx=$(cd "$1" && pwd)
 tag=$2
