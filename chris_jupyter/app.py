@@ -7,7 +7,7 @@ from typing import Any
 
 from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Enum, Float, Int, Unicode, default, validate
+from traitlets import Bool, Dict, Enum, Float, Int, Unicode, default, validate
 
 from ._version import __version__
 from .backend import Backend, Settings
@@ -101,6 +101,32 @@ class ChrisApp(ExtensionApp):
         help="""Plugin jobs running at once on this server; further jobs wait, ``scheduled``.""",
     ).tag(config=True)
 
+    dicom_ae_title = Unicode(
+        "CHRIS",
+        help="""Our DICOM application entity title: the calling AE of queries and retrieves, and the
+        AE title of the receiver (the PACS must know it, with our host and receiver port, to send
+        C-MOVE results here).""",
+    ).tag(config=True)
+
+    dicom_receiver_port = Int(
+        0,
+        help="""TCP port of the DICOM C-STORE receiver (e.g. 11112); 0 (the default) starts none.
+        Received instances are written as sent under ``SERVICES/PACS/<pacs>/…`` and indexed in
+        batches.""",
+    ).tag(config=True)
+
+    dicom_receiver_host = Unicode(
+        "127.0.0.1",
+        help="""Address the DICOM receiver listens on. The default accepts only this machine; use
+        ``0.0.0.0`` to receive from a PACS on the hospital network.""",
+    ).tag(config=True)
+
+    pacs_nodes = Dict(
+        help="""The PACS this deployment may query and retrieve from, by name:
+        ``{"pacs1": {"ae_title": "ORTHANC", "host": "10.0.0.5", "port": 4242}}``. Only
+        administrators set this; members of ``pacs_group`` may use them.""",
+    ).tag(config=True)
+
     def initialize_settings(self) -> None:
         settings = Settings(
             data_root=Path(self.data_dir),
@@ -110,7 +136,11 @@ class ChrisApp(ExtensionApp):
             runner=self.runner,
             job_timeout=self.job_timeout or None,
             max_parallel_jobs=self.max_parallel_jobs,
-            start_compute=True,
+            start_services=True,
+            dicom_ae_title=self.dicom_ae_title,
+            pacs_nodes=dict(self.pacs_nodes),
+            dicom_receiver=({"host": self.dicom_receiver_host, "port": self.dicom_receiver_port}
+                            if self.dicom_receiver_port else None),
         )
         self.backend = Backend(settings)
         self.backend.users.ensure_user(self.embedded_user, is_admin=True)

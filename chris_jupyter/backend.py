@@ -13,6 +13,7 @@ from pathlib import Path
 from .compute.service import Compute
 from .db import Database
 from .dicom.collab import Collaboration
+from .dicom.pacs_service import PacsService
 from .dicom.service import DicomService
 from .events import EventBus
 from .feeds.service import Feeds
@@ -34,7 +35,10 @@ class Settings:
     runner: str = "auto"  # "auto" | "local" | "docker"
     job_timeout: float | None = None
     max_parallel_jobs: int = 4
-    start_compute: bool = False  # the server starts it; tools that only touch the library do not
+    start_services: bool = False  # compute + DICOM receiver: the server starts them, tools do not
+    dicom_ae_title: str = "CHRIS"
+    pacs_nodes: dict = field(default_factory=dict)  # name -> {"ae_title", "host", "port"}
+    dicom_receiver: dict | None = None  # {"host", "port"} to listen for C-STORE
 
     def resolved_db_url(self) -> str:
         return self.db_url or f"sqlite:///{Path(self.data_root).resolve() / 'chris.db'}"
@@ -53,6 +57,7 @@ class Backend:
     dicom: DicomService = field(init=False)
     collab: Collaboration = field(init=False)
     compute: Compute = field(init=False)
+    pacs: PacsService = field(init=False)
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -77,8 +82,11 @@ class Backend:
         self.library.init_tree()
         self.compute = Compute(self.db, self.library, self.users, self.events, data_root=Path(s.data_root),
                                runner=s.runner, default_timeout=s.job_timeout, max_parallel=s.max_parallel_jobs)
-        if s.start_compute:
+        self.pacs = PacsService(self.library, self.events, ae_title=s.dicom_ae_title, nodes=s.pacs_nodes,
+                                receiver=s.dicom_receiver, pacs_group=s.pacs_group)
+        if s.start_services:
             self.compute.start()
+            self.pacs.start()
 
     def principal(self, username: str, *, via: str = "token", is_admin: bool | None = None) -> Principal:
         """The principal of ``username``, creating the user on first sight."""
@@ -87,4 +95,5 @@ class Backend:
 
     def close(self) -> None:
         self.compute.stop()
+        self.pacs.stop()
         self.db.dispose()

@@ -238,7 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     src = pa.add_mutually_exclusive_group(required=True)
     src.add_argument("--descriptor", help="a descriptor JSON file (prog --json / chris_plugin_info output)")
     src.add_argument("--executable", help="an installed plugin command (local runner)")
-    src.add_argument("--from-image", dest="image_only", metavar="IMAGE", help="a local image; its descriptor is read from it")
+    src.add_argument("--from-image", dest="image_only", metavar="IMAGE",
+                     help="a local image; its descriptor is read from it")
     pa.add_argument("--image", help="with --descriptor: the image the plugin runs in")
     pa.set_defaults(func=cmd_plugin_add)
     pl.add_parser("ls", help="list plugins").set_defaults(func=cmd_plugin_ls)

@@ -30,6 +30,7 @@ class ChrisServer:
     root: Path
     db_url: str
     extra_args: list[str] = field(default_factory=list)
+    config: dict = field(default_factory=dict)  # written as jupyter_server_config.json
     port: int = field(default_factory=free_port)
     token: str = field(default_factory=lambda: secrets.token_hex(16))
     proc: subprocess.Popen | None = None
@@ -57,6 +58,10 @@ class ChrisServer:
             JUPYTER_PLATFORM_DIRS="1",
         )
         (self.root / "notebooks").mkdir(exist_ok=True)
+        if self.config:
+            import json
+
+            (self.root / "jupyter-config" / "jupyter_server_config.json").write_text(json.dumps(self.config))
         cmd = [
             sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root",
             f"--port={self.port}", "--ip=127.0.0.1", "--ServerApp.port_retries=0",

@@ -8,7 +8,7 @@ from types import ModuleType
 from typing import Any
 
 MODULES = [
-    "files", "shares", "feeds", "users", "dicom", "annotations", "plugins", "instances", "pipelines",
+    "files", "shares", "feeds", "users", "dicom", "pacs", "annotations", "plugins", "instances", "pipelines",
     "events", "openapi",
 ]
 

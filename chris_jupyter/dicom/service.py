@@ -44,6 +44,14 @@ def looks_like_dicom(disk: Path) -> bool:
         return False
 
 
+def pacs_of(lib_path: str) -> str | None:
+    """The PACS a library path was received from (``SERVICES/PACS/<name>/…``), else ``None``."""
+    prefix = paths.PACS + "/"
+    if lib_path.startswith(prefix):
+        return lib_path[len(prefix):].split("/", 1)[0]
+    return None
+
+
 class DicomService:
     def __init__(self, db: Database, library: Library, events: EventBus, cache_dir: Path) -> None:
         self.db = db
@@ -57,21 +65,25 @@ class DicomService:
         library.on_moved.append(lambda old, new: index.move_paths(db, old, new))
 
     # -- index ------------------------------------------------------------------------------------
-    def index_paths(self, lib_paths: list[str], *, pacs: str | None = None) -> index.IndexReport | None:
-        """Index the DICOM files among ``lib_paths`` (others are skipped quietly)."""
-        items = []
+    def index_paths(self, lib_paths: list[str]) -> index.IndexReport | None:
+        """Index the DICOM files among ``lib_paths`` (others are skipped quietly).
+
+        Files under ``SERVICES/PACS/<name>/`` are indexed as coming from that PACS.
+        """
+        groups: dict[str | None, list[tuple[str, Path]]] = {}
         for p in lib_paths:
             disk = self.library.store.disk(p)
             if looks_like_dicom(disk):
-                items.append((p, disk))
-        if not items:
-            return None
-        report = index.index_files(self.db, items, pacs=pacs, workers=1 if len(items) < 50 else None)
-        if report.indexed or report.replaced:
-            folder = paths.parent(items[0][0])
-            self.events.publish("dicom.indexed", {"folder": folder, **report.to_dict()}, path=folder)
-        for path, reason in report.not_dicom:
-            log.info("not indexed (kept as a plain file): %s: %s", path, reason)
+                groups.setdefault(pacs_of(p), []).append((p, disk))
+        report = None
+        for pacs, items in groups.items():
+            report = index.index_files(self.db, items, pacs=pacs, workers=1 if len(items) < 50 else None)
+            if report.indexed or report.replaced:
+                folder = paths.parent(items[0][0])
+                self.events.publish("dicom.indexed", {"folder": folder, "pacs": pacs, **report.to_dict()},
+                                    path=folder)
+            for path, reason in report.not_dicom:
+                log.info("not indexed (kept as a plain file): %s: %s", path, reason)
         return report
 
     def reindex(self, principal: Principal, path: str) -> dict[str, Any]:

@@ -20,7 +20,7 @@ def routes() -> list[tuple[str, str, str]]:
         url = pattern.split("chris/api/v1/", 1)[1]
         url = re.sub(r"\(\\d\+\)", "1", url)
         url = re.sub(r"\(chrislink_[^)]*\)", "chrislink_bogus", url)
-        url = url.replace("([0-9.]+)", "1.2.3").replace("(.+)", "series:1.2.3")
+        url = url.replace("([0-9.]+)", "1.2.3").replace("(.+)", "series:1.2.3").replace(r"([\w.\-]+)", "pacs1")
         for m in METHODS:
             if m in cls.__dict__:
                 out.append((url, m, getattr(cls.__dict__[m], "__chris_auth__", "")))

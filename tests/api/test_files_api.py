@@ -109,5 +109,5 @@ async def test_openapi_lists_every_route(api) -> None:
         route = "/" + pattern.split("chris/api/v1/", 1)[1]
         route = re.sub(r"\(\\d\+\)", "{id}", route)
         route = re.sub(r"\(chrislink_[^)]*\)", "{token}", route)
-        route = route.replace("([0-9.]+)", "{uid}").replace("(.+)", "{id}")
+        route = route.replace("([0-9.]+)", "{uid}").replace("(.+)", "{id}").replace(r"([\w.\-]+)", "{name}")
         assert route in doc["paths"], route
