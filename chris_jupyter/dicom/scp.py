@@ -167,9 +167,13 @@ class LeanStoreServer:
                 conn, addr = self._sock.accept()
             except OSError:
                 return
-            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
-            conn.settimeout(self.timeout)
+            try:
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
+                conn.settimeout(self.timeout)
+            except OSError:  # reset before we got to it
+                conn.close()
+                continue
             t = threading.Thread(target=self._serve, args=(conn, addr), daemon=True,
                                  name=f"dicom-scp-assoc-{addr[1]}")
             self._threads = [x for x in self._threads if x.is_alive()] + [t]
