@@ -147,3 +147,18 @@ def test_docker_fanout_and_ts(dfeed, data_root):
     done.set()
     joined = json.loads((data_root / c.get(ts).output_path / "joined.json").read_text())
     assert joined["files"] == [f"pl-noop_{k}/noop.txt" for k in kids[:3]]
+
+
+def test_docker_gpu_request_reaches_the_engine(dfeed, cdb):
+    """A GPU request becomes a device request; on this GPU-less engine it fails clearly."""
+    c, root = dfeed
+    desc = PluginRegistry(cdb).get("pl-testbox").descriptor
+    PluginRegistry(cdb).register({**desc, "name": "pl-gpubox", "max_gpu_limit": 1})
+    iid = c.run_plugin("alice", "pl-gpubox", {}, previous_id=root, resources={"gpu_limit": 1})
+    assert c.get(iid).resources["gpu_limit"] == 1
+    state = c.wait_for(iid, timeout=60)
+    if state == st.SUCCESS:  # an engine with a GPU runtime
+        return
+    assert state == st.ERROR
+    assert c.get(iid).error.startswith("could not start: Docker could not start the job:")
+    assert "gpu" in c.get(iid).error.lower()
