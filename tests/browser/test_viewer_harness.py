@@ -268,3 +268,18 @@ def test_missing_volume_reports_error(site, page):
     page.goto(f"{site}index.html?{query}")
     page.wait_for_function("String(model.get('status')).startsWith('error')")
     assert "404" in trait(page, "status")
+
+
+def test_niivue_hotkey_layout_change_reaches_the_trait(site, page):
+    open_viewer(page, site, view_layout="axial")
+    page.evaluate("el.chrisViewer.nv.setSliceType(1)")  # what niivue's V hotkey does
+    assert trait(page, "view_layout") == "coronal"
+
+
+def test_dispose_releases_the_view(site, page):
+    open_viewer(page, site)
+    page.evaluate("window.dispose()")
+    assert page.evaluate("el.chrisViewer") is None
+    set_traits(page, window=10.0)  # handlers are gone: nothing throws
+    assert not [c for c in page.console if c.startswith("pageerror")]
+    assert page.evaluate("Object.values(model.handlers).every((fs) => fs.length === 0)")

@@ -223,6 +223,17 @@ function render({ model, el }) {
     }, wait);
   }
   nv.onLocationChange = () => pushLocation();
+  // niivue's own hotkey (V) cycles the layout: keep the trait in step.
+  nv.onSliceTypeChange = (st) => {
+    const render = nv.opts.multiplanarShowRender === SHOW_RENDER.ALWAYS;
+    const name = Object.keys(LAYOUTS).find(
+      (k) => LAYOUTS[k][0] === st && (st !== SLICE_TYPE.MULTIPLANAR || (k === "mpr3d") === render),
+    );
+    if (name && name !== model.get("view_layout")) {
+      model.set("view_layout", name);
+      model.save_changes();
+    }
+  };
   function intensityToModel(vol) {
     model.set("window", round(vol.cal_max - vol.cal_min, 3));
     model.set("level", round((vol.cal_max + vol.cal_min) / 2, 3));
@@ -375,6 +386,8 @@ function render({ model, el }) {
     disposed = true;
     abort.abort();
     for (const [ev, fn] of Object.entries(handlers)) model.off(ev, fn);
+    toolbar.dispose();
+    nv.cleanup(); // niivue's window/resize listeners and observers
     const lose = nv.gl && nv.gl.getExtension("WEBGL_lose_context");
     if (lose) lose.loseContext();
     el.chrisViewer = undefined;

@@ -87,10 +87,10 @@ export function buildToolbar(model, presetLabels, { onZoom }) {
     opacity.value = String(model.get("overlay_opacity"));
     opacity.style.display = model.get("overlay_url") || model.get("overlay_volume_id") ? "" : "none";
   }
-  for (const k of ["view_layout", "preset", "tool", "window", "level", "crosshair", "overlay_opacity"]) {
-    model.on(`change:${k}`, sync);
-  }
+  const keys = ["view_layout", "preset", "tool", "window", "level", "crosshair", "overlay_opacity"];
+  for (const k of keys) model.on(`change:${k}`, sync);
   sync();
   bar.append(layout, tools, preset, wl, zoom, cross, opacity);
+  bar.dispose = () => keys.forEach((k) => model.off(`change:${k}`, sync));
   return bar;
 }

@@ -1,0 +1,271 @@
+"""What the job monitor shows: the live states of plugin instances, fed by the event stream.
+
+:class:`JobTracker` holds the jobs of one feed (or all of the user's) and applies
+``plugin_instance.state`` events to them. :class:`EventFollower` is a daemon thread that reads
+the server's SSE stream (``GET events``) and hands each job event to the tracker, so changes
+arrive as they happen, without polling. It takes a snapshot (``GET instances``) only once the
+stream is connected, so no transition falls between the two; after a dropped connection it
+reconnects with ``since=<last event id>`` (the server replays what was missed).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+log = logging.getLogger(__name__)
+
+EVENT_TYPE = "plugin_instance.state"
+FINAL = frozenset({"finishedSuccessfully", "finishedWithError", "cancelled"})
+#: Pipeline order of the states, for a progress fraction per job.
+STATE_ORDER = ("created", "waiting", "scheduled", "started", "registeringFiles")
+
+
+def _rank(state: str | None) -> int:
+    if state in FINAL:
+        return len(STATE_ORDER)
+    return STATE_ORDER.index(state) if state in STATE_ORDER else -1
+
+
+def state_progress(state: str) -> float:
+    """0..1: how far along the state machine a job is (final states are 1)."""
+    if state in FINAL:
+        return 1.0
+    try:
+        return (STATE_ORDER.index(state) + 1) / (len(STATE_ORDER) + 1)
+    except ValueError:
+        return 0.0
+
+
+@dataclass(frozen=True)
+class Summary:
+    total: int
+    finished: int
+    succeeded: int
+    failed: int
+    cancelled: int
+    running: int
+
+    @property
+    def fraction(self) -> float:
+        return self.finished / self.total if self.total else 0.0
+
+
+class JobTracker:
+    """The jobs one monitor shows, kept current by :meth:`apply`.
+
+    Parameters
+    ----------
+    feed_id
+        Follow this feed's jobs; ``None``: every job of the user (events of any feed are taken).
+
+    Listeners (``on_change(callback)``) are called with the changed instance ids, from whatever
+    thread applied the change.
+    """
+
+    def __init__(self, feed_id: int | None = None) -> None:
+        self.feed_id = feed_id
+        self.jobs: dict[int, dict[str, Any]] = {}
+        self._cond = threading.Condition()
+        self._listeners: list[Callable[[list[int]], None]] = []
+
+    def on_change(self, callback: Callable[[list[int]], None]) -> None:
+        self._listeners.append(callback)
+
+    def _notify(self, ids: list[int]) -> None:
+        for cb in list(self._listeners):
+            try:
+                cb(ids)
+            except Exception:  # a broken listener must not stop the stream
+                log.exception("job monitor listener failed")
+
+    def wants(self, job: dict[str, Any]) -> bool:
+        return self.feed_id is None or job.get("feed_id") == self.feed_id
+
+    def follow(self, feed_id: int | None) -> None:
+        """Switch to another feed (then :meth:`load` its snapshot: events of the new feed are
+        taken from now on, so none falls between the two)."""
+        with self._cond:
+            self.feed_id = feed_id
+            self.jobs = {}
+        self._notify([])
+
+    def load(self, instances: list[dict[str, Any]]) -> None:
+        """Take a snapshot (``GET instances``); a job already final here stays final."""
+        changed = []
+        with self._cond:
+            for inst in instances:
+                if self.wants(inst) and self._merge(inst):
+                    changed.append(inst["id"])
+            self._cond.notify_all()
+        if changed:
+            self._notify(changed)
+
+    def apply(self, event: dict[str, Any]) -> bool:
+        """Apply one event (``{"id", "type", "data"}`` as the stream sends it); True if it changed
+        a job shown here."""
+        if event.get("type") != EVENT_TYPE:
+            return False
+        data = event.get("data") or {}
+        with self._cond:
+            if not self.wants(data) or not self._merge(data):
+                return False
+            self._cond.notify_all()
+        self._notify([data["id"]])
+        return True
+
+    def _merge(self, data: dict[str, Any]) -> bool:
+        iid = int(data["id"])
+        old = self.jobs.get(iid)
+        if old is not None and _rank(data.get("state")) < _rank(old.get("state")):
+            # States only move forward (compute/states.py): an older snapshot or a late event
+            # never takes a job back, and a final state stays final.
+            return False
+        new = {**(old or {}), **data}
+        if new == old:
+            return False
+        self.jobs[iid] = new
+        return True
+
+    # -- reading --------------------------------------------------------------------------------
+    def ordered(self) -> list[dict[str, Any]]:
+        with self._cond:
+            return [self.jobs[i] for i in sorted(self.jobs)]
+
+    def state(self, iid: int) -> str | None:
+        with self._cond:
+            job = self.jobs.get(iid)
+            return job.get("state") if job else None
+
+    def summary(self) -> Summary:
+        jobs = self.ordered()
+        states = [j.get("state") for j in jobs]
+        return Summary(
+            total=len(jobs),
+            finished=sum(s in FINAL for s in states),
+            succeeded=states.count("finishedSuccessfully"),
+            failed=states.count("finishedWithError"),
+            cancelled=states.count("cancelled"),
+            running=states.count("started") + states.count("registeringFiles"),
+        )
+
+    def wait_for(self, iid: int, states: frozenset[str] | set[str] = FINAL, timeout: float = 60) -> str | None:
+        """Block until job ``iid`` is in one of ``states`` (as seen by this tracker) or the
+        timeout passes; returns its state then."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                job = self.jobs.get(iid)
+                if job is not None and job.get("state") in states:
+                    return job["state"]
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return job.get("state") if job else None
+                self._cond.wait(left)
+
+
+def sse_events(http: httpx.Client, *, types: list[str], since: int | None,
+               on_connect: Callable[[], None]) -> Iterator[dict[str, Any]]:
+    """Read ``GET events`` and yield each event; ``on_connect`` runs once the server has
+    subscribed this client (its first ``: connected`` line), before any event is yielded."""
+    params: dict[str, Any] = {"types": ",".join(types)}
+    if since is not None:
+        params["since"] = since
+    with http.stream("GET", "events", params=params, timeout=httpx.Timeout(None, connect=10)) as r:
+        if r.status_code >= 400:
+            r.read()
+            raise httpx.HTTPStatusError(f"events: HTTP {r.status_code}: {r.text[:200]}",
+                                        request=r.request, response=r)
+        connected = False
+        for line in r.iter_lines():
+            if not connected and line.startswith(": connected"):
+                connected = True
+                on_connect()
+            elif line.startswith("data: "):
+                yield json.loads(line[6:])
+
+
+class EventFollower:
+    """A daemon thread feeding a :class:`JobTracker` from the server's event stream.
+
+    Parameters
+    ----------
+    client
+        The monitor's :class:`chris_jupyter.Client` (for snapshots); the stream uses its own
+        connection, made from the client's base URL and headers.
+    tracker
+        Where events go.
+    """
+
+    def __init__(self, client: Any, tracker: JobTracker, *, max_backoff: float = 10.0) -> None:
+        self.client = client
+        self.tracker = tracker
+        self.max_backoff = max_backoff
+        self.last_event_id: int | None = None
+        self.connected = threading.Event()
+        self.error: str = ""
+        self._stop = threading.Event()
+        self._http: httpx.Client | None = None
+        self._thread: threading.Thread | None = None
+
+    def snapshot(self) -> None:
+        fid = self.tracker.feed_id
+        self.tracker.load(self.client.instances(feed_id=fid) if fid is not None else self.client.instances())
+
+    def start(self) -> EventFollower:
+        if self._thread is None or not self._thread.is_alive():
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="chris-job-events", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop reading: closes the stream's connection, so a blocked read returns."""
+        self._stop.set()
+        http = self._http
+        if http is not None:
+            http.close()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(5)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _on_connect(self) -> None:
+        try:
+            self.snapshot()
+            self.error = ""
+        finally:
+            self.connected.set()
+
+    def _run(self) -> None:
+        backoff = 0.5
+        while not self._stop.is_set():
+            self._http = httpx.Client(base_url=self.client.http.base_url, headers=self.client.http.headers)
+            try:
+                for ev in sse_events(self._http, types=[EVENT_TYPE], since=self.last_event_id,
+                                     on_connect=self._on_connect):
+                    backoff = 0.5
+                    if ev.get("id") is not None:
+                        self.last_event_id = int(ev["id"])
+                    self.tracker.apply(ev)
+                    if self._stop.is_set():
+                        break
+            except Exception as e:  # dropped connection, server restart: reconnect below
+                if self._stop.is_set():
+                    break
+                self.error = f"event stream: {e}"
+                log.info("job monitor: %s; reconnecting in %.1fs", self.error, backoff)
+            finally:
+                self._http.close()
+            self.connected.clear()
+            self._stop.wait(backoff)  # back off after a failure, never a fixed poll
+            backoff = min(backoff * 2, self.max_backoff)
