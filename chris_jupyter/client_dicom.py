@@ -55,5 +55,52 @@ class DicomMixin:
     def annotate(self, volume_id: str, points: list[list[float]], text: str = "", kind: str = "point") -> dict:
         return self.post("annotations", {"volume": volume_id, "kind": kind, "points": points, "text": text})
 
+    # -- PACS -------------------------------------------------------------------------------------
+    def pacs(self) -> dict[str, Any]:
+        """Our AE title, the receiver and the configured PACS nodes."""
+        return self.get("pacs")
+
+    def pacs_echo(self, name: str) -> dict[str, Any]:
+        return self.post(f"pacs/{name}/echo")
+
+    def pacs_find(self, name: str, level: str = "STUDY", **query: Any) -> list[dict[str, Any]]:
+        """C-FIND: ``c.pacs_find("pacs1", "STUDY", PatientName="DOE*", StudyDate="20240101-")``."""
+        return self.post(f"pacs/{name}/find", {"level": level, "query": query})["items"]
+
+    def pacs_retrieve(self, name: str, study_uid: str, series_uid: str | None = None, *, method: str = "get",
+                      wait: bool = True, progress: bool = True, timeout: float = 3600) -> dict[str, Any]:
+        """Retrieve a study or series; with ``wait``, follow it with a live progress bar."""
+        import time
+
+        from tqdm.auto import tqdm
+
+        job = self.post(f"pacs/{name}/retrieve", {"study_uid": study_uid, "series_uid": series_uid,
+                                                  "method": method})
+        if not wait:
+            return job
+        bar = tqdm(total=None, desc=f"{method.upper()} from {name}", unit="img", disable=not progress)
+        deadline = time.monotonic() + timeout
+        state = job
+        for ev in self.events(types=["pacs.progress"]):  # type: ignore[attr-defined]
+            d = ev["data"]
+            if d["id"] != job["id"]:
+                continue
+            state = d
+            if d.get("expected") is not None and bar.total != d["expected"]:
+                bar.total = d["expected"]
+            bar.n = d["received"]
+            bar.set_postfix_str(d["state"])
+            bar.refresh()
+            if d["state"] in ("done", "failed") or time.monotonic() > deadline:
+                break
+        bar.close()
+        if state["state"] not in ("done", "failed"):
+            state = self.get(f"pacs/retrievals/{job['id']}")
+        if state["state"] == "failed":
+            from .client import ChrisApiError
+
+            raise ChrisApiError(502, f"retrieve from {name} failed: {state['message']}")
+        return state
+
     def reindex(self, path: str) -> dict[str, Any]:
         return self.post("dicom/index", {"path": path})
