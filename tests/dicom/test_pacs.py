@@ -340,3 +340,81 @@ def test_invalid_ae_titles_are_refused(title):
         PacsNode("x", title, "127.0.0.1", 104)
     with pytest.raises(ValueError, match="invalid AE title"):
         PacsClient(title)
+
+
+@pytest.fixture
+def pynetdicom_pacs(tmp_path):
+    """A second, independent implementation as the PACS: a pynetdicom Q/R SCP over a folder."""
+    from pynetdicom import AE, StoragePresentationContexts, evt
+    from pynetdicom.sop_class import (
+        StudyRootQueryRetrieveInformationModelFind,
+        StudyRootQueryRetrieveInformationModelGet,
+        StudyRootQueryRetrieveInformationModelMove,
+        Verification,
+    )
+
+    info = synth.write_ct_series(tmp_path / "pacs", n_slices=6, rows=32, cols=32)
+    headers = [pydicom.dcmread(p, stop_before_pixels=True) for p in info.paths]
+    state: dict = {}
+
+    def matches(identifier):
+        return [p for p, h in zip(info.paths, headers, strict=True)
+                if h.StudyInstanceUID == identifier.StudyInstanceUID
+                and identifier.get("SeriesInstanceUID", "") in ("", h.SeriesInstanceUID)]
+
+    def on_find(event):
+        q = event.identifier
+        for h in headers if q.QueryRetrieveLevel == "IMAGE" else headers[:1]:
+            out = pydicom.Dataset()
+            out.QueryRetrieveLevel = q.QueryRetrieveLevel
+            for el in q:
+                if el.keyword != "QueryRetrieveLevel":
+                    setattr(out, el.keyword, h.get(el.keyword, ""))
+            yield 0xFF00, out
+
+    def on_get(event):
+        found = matches(event.identifier)
+        yield len(found)
+        for p in found:
+            yield 0xFF00, pydicom.dcmread(p)
+
+    def on_move(event):
+        found = matches(event.identifier)
+        yield state["dest"]
+        yield len(found)
+        for p in found:
+            yield 0xFF00, pydicom.dcmread(p)
+
+    ae = AE(ae_title="PYPACS")
+    for cx in StoragePresentationContexts:
+        ae.add_supported_context(cx.abstract_syntax, scu_role=True, scp_role=True)
+        ae.add_requested_context(cx.abstract_syntax)  # to send C-MOVE sub-operations
+    for model in (Verification, StudyRootQueryRetrieveInformationModelFind,
+                  StudyRootQueryRetrieveInformationModelGet,
+                  StudyRootQueryRetrieveInformationModelMove):
+        ae.add_supported_context(model)
+    server = ae.start_server(("127.0.0.1", 0), block=False, evt_handlers=[
+        (evt.EVT_C_FIND, on_find), (evt.EVT_C_GET, on_get), (evt.EVT_C_MOVE, on_move)])
+    node = PacsNode("pypacs", "PYPACS", "127.0.0.1", server.server_address[1])
+    yield node, info, state
+    server.shutdown()
+
+
+def test_against_pynetdicom_pacs(pynetdicom_pacs, receiver, tmp_path):
+    node, info, state = pynetdicom_pacs
+    state["dest"] = ("127.0.0.1", receiver.port)
+    client = PacsClient("CHRISTEST", receiver_ae=RECEIVER_AE)
+    assert client.echo(node) >= 0
+    images = client.find(node, "IMAGE", {"StudyInstanceUID": info.study_uid,
+                                         "SOPInstanceUID": None})
+    assert sorted(i["SOPInstanceUID"] for i in images) == sorted(info.sop_uids)
+    res = client.retrieve(node, study_uid=info.study_uid, dest=tmp_path / "get")
+    assert res.received == res.expected == 6
+    for item in res.instances:
+        assert pydicom.dcmread(item.abs_path).PixelData == pydicom.dcmread(
+            info.paths[info.sop_uids.index(item.sop_instance_uid)]).PixelData
+    res = client.retrieve(node, study_uid=info.study_uid, method="move")
+    assert res.received == res.expected == 6
+    receiver.flush()
+    moved = {i.sop_instance_uid for b in receiver.batches for i in b}
+    assert set(info.sop_uids) <= moved
