@@ -58,7 +58,7 @@ export default { render({ model, el }) {
 } };
 """
 
-NAIVE_CELL = f'''
+NAIVE_CELL = f"""
 import anywidget, traitlets, numpy as np, nibabel as nib
 VOL = np.asanyarray(nib.load("volume.nii").dataobj)
 class NaiveViewer(anywidget.AnyWidget):
@@ -74,7 +74,7 @@ class NaiveViewer(anywidget.AnyWidget):
         self.pixels = np.clip((s - lo) * (255.0 / self.window), 0, 255).astype(np.uint8).T.tobytes()
 naive = NaiveViewer()
 naive
-'''
+"""
 
 VIEWER_CELL = """
 from chris_jupyter.widgets import Viewer
@@ -164,10 +164,17 @@ def main() -> None:
         (root / "bench.ipynb").write_text(json.dumps(H.notebook([])))
         size_mb = (root / "volume.nii").stat().st_size / 1e6
         with H.jupyterlab_server(root, scratch) as (base, token), sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path="/usr/bin/chromium",
-                                         args=["--headless", "--no-sandbox", "--disable-gpu",
-                                               "--disable-background-networking",
-                                               "--disable-component-update", "--disable-sync"])
+            browser = pw.chromium.launch(
+                executable_path="/usr/bin/chromium",
+                args=[
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                ],
+            )
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.set_default_timeout(180_000)
             page.goto(f"{base}lab/tree/bench.ipynb?reset&token={token}")
@@ -200,12 +207,16 @@ def main() -> None:
     naive_fps = 1000.0 / naive_ms
     viewer_fps = statistics.median(fps)
     print(f"volume: {SHAPE[0]}x{SHAPE[1]}x{SHAPE[2]} int16, {size_mb:.0f} MB NIfTI over loopback")
-    print(f"viewer load: fetch {statistics.median(fetch):.2f} s, "
-          f"parse+GPU upload {statistics.median(parse):.2f} s, "
-          f"interactive (all planes) {statistics.median(full):.2f} s (median of {args.runs})")
+    print(
+        f"viewer load: fetch {statistics.median(fetch):.2f} s, "
+        f"parse+GPU upload {statistics.median(parse):.2f} s, "
+        f"interactive (all planes) {statistics.median(full):.2f} s (median of {args.runs})"
+    )
     print(f"naive trait viewer: {naive_ms:.1f} ms per slice change ({naive_fps:.1f} fps)")
-    print(f"viewer time to first slice: {statistics.median(first):.2f} s "
-          "(middle axial slice via HTTP Range, then the interactive viewer)")
+    print(
+        f"viewer time to first slice: {statistics.median(first):.2f} s "
+        "(middle axial slice via HTTP Range, then the interactive viewer)"
+    )
     print(f"viewer: {viewer_fps:.1f} fps (ratio {viewer_fps / naive_fps:.1f} vs naive trait viewer)")
 
 

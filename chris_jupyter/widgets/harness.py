@@ -124,6 +124,7 @@ const model = new FakeModel(state);
 const el = document.getElementById("w");
 window.model = model;
 window.el = el;
+window.widget = widget;
 window.dispose = widget.render({{ model, el }});
 </script></body></html>
 """
@@ -219,9 +220,7 @@ def _free_port() -> int:
 
 
 @contextmanager
-def jupyterlab_server(root: Path, scratch: Path, log_path: Path | None = None) -> Iterator[
-    tuple[str, str]
-]:
+def jupyterlab_server(root: Path, scratch: Path, log_path: Path | None = None) -> Iterator[tuple[str, str]]:
     """Run the venv's JupyterLab on a free loopback port; yields ``(base_url, token)``.
 
     ``root`` is the notebook root; ``scratch`` holds runtime/data/workspace dirs so
@@ -237,14 +236,26 @@ def jupyterlab_server(root: Path, scratch: Path, log_path: Path | None = None) -
     log = open(log_path, "w") if log_path else subprocess.DEVNULL  # noqa: SIM115
     proc = subprocess.Popen(
         [
-            sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
-            f"--ServerApp.port={port}", "--ServerApp.ip=127.0.0.1", "--ServerApp.port_retries=0",
-            f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-            "--LabApp.expose_app_in_browser=True", f"--LabApp.workspaces_dir={scratch}",
-            "--LabApp.news_url=", "--LabApp.extension_manager=readonly",
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--allow-root",
+            f"--ServerApp.port={port}",
+            "--ServerApp.ip=127.0.0.1",
+            "--ServerApp.port_retries=0",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={root}",
+            "--LabApp.expose_app_in_browser=True",
+            f"--LabApp.workspaces_dir={scratch}",
+            "--LabApp.news_url=",
+            "--LabApp.extension_manager=readonly",
             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         ],
-        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
+        cwd=root,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}/"
     try:
@@ -276,12 +287,10 @@ def notebook(cells: list[str]) -> dict:
     """A minimal nbformat-4 notebook with these code cells (python3 kernel)."""
     return {
         "cells": [
-            {"cell_type": "code", "execution_count": None, "id": f"c{i}", "metadata": {},
-             "outputs": [], "source": src}
+            {"cell_type": "code", "execution_count": None, "id": f"c{i}", "metadata": {}, "outputs": [], "source": src}
             for i, src in enumerate(cells)
         ],
-        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                    "language": "python"}},
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
         "nbformat": 4,
         "nbformat_minor": 5,
     }

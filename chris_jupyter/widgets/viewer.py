@@ -54,25 +54,15 @@ class Viewer(anywidget.AnyWidget):
     _css = _STATIC / "viewer.css"
 
     source_url = t.Unicode("", help="URL of the NIfTI-1 volume (browser GETs it)").tag(sync=True)
-    volume_id = t.Unicode("", help="Backend volume id (used when source_url is empty)").tag(
-        sync=True
-    )
-    overlay_url = t.Unicode("", allow_none=True, help="URL of a label volume (NIfTI-1)").tag(
-        sync=True
-    )
+    volume_id = t.Unicode("", help="Backend volume id (used when source_url is empty)").tag(sync=True)
+    overlay_url = t.Unicode("", allow_none=True, help="URL of a label volume (NIfTI-1)").tag(sync=True)
     overlay_volume_id = t.Unicode("", help="Backend volume id of the label overlay").tag(sync=True)
 
-    position_mm = t.List(t.Float(), help="Crosshair in world (scanner) mm, [x, y, z]").tag(
-        sync=True
-    )
-    ijk = t.List(t.Int(), help="Crosshair as native voxel indices [i, j, k] of the file").tag(
-        sync=True
-    )
+    position_mm = t.List(t.Float(), help="Crosshair in world (scanner) mm, [x, y, z]").tag(sync=True)
+    ijk = t.List(t.Int(), help="Crosshair as native voxel indices [i, j, k] of the file").tag(sync=True)
     window = t.Float(0.0, help="Window width (0 = automatic on load)").tag(sync=True)
     level = t.Float(0.0, help="Window centre").tag(sync=True)
-    preset = t.Unicode("", help=f"'' or one of {sorted(PRESETS) + list(DATA_PRESETS)}").tag(
-        sync=True
-    )
+    preset = t.Unicode("", help=f"'' or one of {sorted(PRESETS) + list(DATA_PRESETS)}").tag(sync=True)
     view_layout = t.Enum(
         LAYOUTS,
         default_value="mpr",
@@ -82,27 +72,23 @@ class Viewer(anywidget.AnyWidget):
     tool = t.Enum(TOOLS, default_value="crosshair", help="What a left-drag does").tag(sync=True)
     zoom = t.Float(1.0, help="2-D zoom factor").tag(sync=True)
     crosshair = t.Bool(True, help="Show the crosshair").tag(sync=True)
-    radiological = t.Bool(
-        True, help="Radiological convention (patient's right on screen left) in 2-D views"
-    ).tag(sync=True)
+    radiological = t.Bool(True, help="Radiological convention (patient's right on screen left) in 2-D views").tag(
+        sync=True
+    )
     height = t.Int(420, help="Height of the image area in pixels").tag(sync=True)
 
     overlay_opacity = t.Float(0.5, min=0.0, max=1.0).tag(sync=True)
-    label_colors = t.Dict(
-        t.Unicode(), help="Label value (as a string) -> '#rrggbb'; others get a palette colour"
-    ).tag(sync=True)
+    label_colors = t.Dict(t.Unicode(), help="Label value (as a string) -> '#rrggbb'; others get a palette colour").tag(
+        sync=True
+    )
     label_names = t.Dict(t.Unicode(), help="Label value (as a string) -> name").tag(sync=True)
 
     annotations = t.List(
         t.Dict(),
         help="[{id, kind: 'point'|'distance', points: [[x,y,z] mm, ...], text, author, created}]",
     ).tag(sync=True)
-    peers = t.List(
-        t.Dict(), help="Remote collaborators' cursors: [{user, color, position: [x,y,z] mm}]"
-    ).tag(sync=True)
-    user = t.Unicode("", help="Author name stamped on annotations made in this view").tag(
-        sync=True
-    )
+    peers = t.List(t.Dict(), help="Remote collaborators' cursors: [{user, color, position: [x,y,z] mm}]").tag(sync=True)
+    user = t.Unicode("", help="Author name stamped on annotations made in this view").tag(sync=True)
     status = t.Unicode("", help="Set by the browser: loading | ready | error: ...").tag(sync=True)
 
     def __init__(self, source: str | None = None, **kwargs: Any) -> None:
@@ -130,9 +116,7 @@ class Viewer(anywidget.AnyWidget):
         return [_normalize_annotation(a) for a in proposal["value"]]
 
     # ---- convenience API -------------------------------------------------------------------
-    def add_annotation(
-        self, kind: str, points: list[list[float]], text: str = "", author: str | None = None
-    ) -> dict:
+    def add_annotation(self, kind: str, points: list[list[float]], text: str = "", author: str | None = None) -> dict:
         """Append a point or distance annotation (points in world mm) and return it."""
         ann = {
             "id": secrets.token_hex(8),

@@ -117,17 +117,22 @@ def test_anisotropic_spacing_keeps_sphere_round(site, page):
 
 def test_label_overlay_colours_and_opacity(site, page):
     open_viewer(
-        page, site, crosshair=False, preset="ct-lung", overlay_url="labels.nii",
-        overlay_opacity=1.0, label_colors={"1": "#00ff00", "2": "#0000ff"},
+        page,
+        site,
+        crosshair=False,
+        preset="ct-lung",
+        overlay_url="labels.nii",
+        overlay_opacity=1.0,
+        label_colors={"1": "#00ff00", "2": "#0000ff"},
     )
-    (r, g, b, _), = pixels(page, [screen(page, BONE, 0)])
+    ((r, g, b, _),) = pixels(page, [screen(page, BONE, 0)])
     assert g > 200 and r < 60 and b < 60
-    (r, g, b, _), = pixels(page, [screen(page, LUNG_MM, 0)])
+    ((r, g, b, _),) = pixels(page, [screen(page, LUNG_MM, 0)])
     assert b > 200 and r < 60 and g < 60
-    (r, g, b, _), = pixels(page, [screen(page, TISSUE_MM, 0)])  # label 0 stays transparent
+    ((r, g, b, _),) = pixels(page, [screen(page, TISSUE_MM, 0)])  # label 0 stays transparent
     assert abs(r - g) < 10 and abs(g - b) < 10
     set_traits(page, overlay_opacity=0.0)
-    (r, g, b, _), = pixels(page, [screen(page, BONE, 0)])
+    ((r, g, b, _),) = pixels(page, [screen(page, BONE, 0)])
     assert r == g == b
 
 
@@ -176,7 +181,7 @@ def test_distance_and_point_annotations(site, page):
     # the measurement stays drawn (yellow line) on its slice
     mid = ((pa[0] + pb[0]) / 2, (pa[1] + pb[1]) / 2)
     sa, sb = screen(page, a, 0), screen(page, b, 0)
-    (r, g, bl, _), = pixels(page, [((sa[0] + sb[0]) / 2, (sa[1] + sb[1]) / 2)])
+    ((r, g, bl, _),) = pixels(page, [((sa[0] + sb[0]) / 2, (sa[1] + sb[1]) / 2)])
     assert max(r, g, bl) - min(r, g, bl) > 100, (r, g, bl, mid)  # coloured, not grey
 
     set_traits(page, tool="point")
@@ -200,9 +205,13 @@ def test_annotations_and_peers_from_model_are_drawn(site, page):
     x, y = screen(page, TISSUE_MM, 0)
     cross = pixels(page, [(x + d, y) for d in range(-6, 7)])
     assert any(r > 200 and g < 80 and b > 200 for r, g, b, _ in cross)
-    set_traits(page, annotations=[{"id": "n1", "kind": "point", "points": [list(AIR_MM)],
-                                   "text": "remote", "author": "bob", "created": "x"}])
-    (r, g, b, _), = pixels(page, [screen(page, AIR_MM, 0)])
+    set_traits(
+        page,
+        annotations=[
+            {"id": "n1", "kind": "point", "points": [list(AIR_MM)], "text": "remote", "author": "bob", "created": "x"}
+        ],
+    )
+    ((r, g, b, _),) = pixels(page, [screen(page, AIR_MM, 0)])
     assert r > 200 and g > 150 and b < 80
     assert page.locator(".cjv-ann").count() == 1
 
@@ -257,8 +266,7 @@ def test_first_slice_preview_from_range_requests(site, page):
 
 def test_volume_id_resolves_to_backend_route(site, page):
     """``volume_id`` -> ``<base_url>chris/api/v1/volumes/<id>`` (base "/" outside Jupyter)."""
-    open_viewer(page, site, source_url="", volume_id="vol-0001", preset="ct-brain",
-                crosshair=False)
+    open_viewer(page, site, source_url="", volume_id="vol-0001", preset="ct-brain", crosshair=False)
     assert f"{site}chris/api/v1/volumes/vol-0001" in page.requested
     assert gray(page, BONE) == pytest.approx(255, abs=TOL)
 
@@ -283,3 +291,57 @@ def test_dispose_releases_the_view(site, page):
     set_traits(page, window=10.0)  # handlers are gone: nothing throws
     assert not [c for c in page.console if c.startswith("pageerror")]
     assert page.evaluate("Object.values(model.handlers).every((fs) => fs.length === 0)")
+
+
+def test_distance_in_mm_across_anisotropic_axes(site, page):
+    """A coronal measurement spans x (0.8 mm voxels) and z (2.5 mm voxels)."""
+    open_viewer(page, site, crosshair=False, tool="measure")
+    a, b = (-20.0, 0.0, -30.0), (10.0, 0.0, 10.0)
+    page.mouse.move(*page_xy(page, screen(page, a, 1)))
+    page.mouse.down()
+    page.mouse.move(*page_xy(page, screen(page, b, 1)), steps=8)
+    page.mouse.up()
+    page.wait_for_function("model.get('annotations').length === 1")
+    p, q = trait(page, "annotations")[0]["points"]
+    assert sum((u - v) ** 2 for u, v in zip(p, q, strict=True)) ** 0.5 == pytest.approx(50, abs=2)
+
+
+def test_zoom_trait_scales_the_image(site, page):
+    open_viewer(page, site, crosshair=False, view_layout="axial")
+    a0, b0 = screen(page, (-10, 0, 0), 0), screen(page, (10, 0, 0), 0)
+    set_traits(page, zoom=2.0)
+    a1, b1 = screen(page, (-10, 0, 0), 0), screen(page, (10, 0, 0), 0)
+    assert abs(b1[0] - a1[0]) == pytest.approx(2 * abs(b0[0] - a0[0]), rel=0.02)
+
+
+def test_point_annotation_only_on_its_slice(site, page):
+    open_viewer(page, site, crosshair=False, preset="ct-brain", view_layout="axial")
+    set_traits(
+        page,
+        annotations=[{"id": "p", "kind": "point", "points": [list(AIR_MM)], "text": "", "author": "", "created": "x"}],
+    )
+    ((r, g, b, _),) = pixels(page, [screen(page, AIR_MM, 0)])
+    assert (r, g, b) != (0, 0, 0)  # drawn on the slice at z = 0
+    set_traits(page, position_mm=[0.0, 0.0, 30.0])
+    page.wait_for_function("Math.abs(model.get('position_mm')[2] - 30) < 2")
+    ((r, g, b, _),) = pixels(page, [screen(page, (AIR_MM[0], AIR_MM[1], 30.0), 0)])
+    assert (r, g, b) == (0, 0, 0)  # 30 mm away: not drawn (air is black)
+
+
+def test_two_views_of_one_model_stay_in_step(site, page):
+    """Two views on one model (as two people would be, via the backend): a click in one
+    moves the crosshair of the other, an annotation made in one shows in the other."""
+    open_viewer(page, site, crosshair=False, view_layout="axial", tool="point")
+    page.evaluate("""() => { const el2 = document.createElement('div'); el2.id = 'w2';
+        el2.style.width = '1000px'; document.body.appendChild(el2);
+        window.el2 = el2; widget.render({ model, el: el2 }); }""")
+    page.wait_for_function("el2.chrisViewer && el2.chrisViewer.nv.volumes.length === 1")
+    page.wait_for_function("model.get('status') === 'ready'")
+    target = (10.0, -12.0, 0.0)
+    page.mouse.click(*page_xy(page, screen(page, target, 0)))
+    page.wait_for_function("model.get('annotations').length === 1")
+    mm2 = page.evaluate(
+        "Array.from(el2.chrisViewer.nv.frac2mm(el2.chrisViewer.nv.scene.crosshairPos, 0, true)).slice(0, 3)"
+    )
+    assert mm2[:2] == pytest.approx(target[:2], abs=1)
+    assert page.locator("#w2 .cjv-ann").count() == 1

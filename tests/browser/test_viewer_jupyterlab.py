@@ -78,15 +78,12 @@ def test_viewer_renders_in_jupyterlab(lab, page):
 
     # the browser's state reached the kernel (comm round trip), pixels did not
     _run_cell(page, "print('STATE', v.status, v.window, v.level, len(v.position_mm))")
-    page.wait_for_function(
-        "() => document.body.innerText.includes('STATE ready 80.0 40.0 3')"
-    )
+    page.wait_for_function("() => document.body.innerText.includes('STATE ready 80.0 40.0 3')")
     # kernel -> browser: a preset set in Python changes the picture
     _run_cell(page, "v.preset = 'ct-bone'")
     page.wait_for_function("() => el.chrisViewer.model.get('window') === 1800")
     hit = next(h for h in page.evaluate("(mm) => screenOf(mm)", [0, 20, 0]) if h["axCorSag"] == 0)
-    (r, g, b, _a), = page.evaluate("(p) => probe(p)", [[hit["x"], hit["y"]]])
+    ((r, g, b, _a),) = page.evaluate("(p) => probe(p)", [[hit["x"], hit["y"]]])
     assert abs((r + g + b) / 3 - (40 + 500) / 1800 * 255) <= 10
     page.screenshot(path=str(artifact_path("jupyterlab-page.png")))
     assert any(u.endswith("/files/phantom.nii") for u in page.requested)
-

@@ -61,7 +61,7 @@ def pixels(page, points) -> list[list[int]]:
 
 
 def gray(page, mm, view: int = 0) -> int:
-    (r, g, b, _a), = pixels(page, [screen(page, mm, view)])
+    ((r, g, b, _a),) = pixels(page, [screen(page, mm, view)])
     return round((r + g + b) / 3)
 
 

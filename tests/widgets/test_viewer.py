@@ -28,14 +28,12 @@ KNOWN_INERT_URLS = {
     "https://stackoverflow.com/questions/7777913/how-to-render-depth-linearly-in-modern-opengl-"
     "with-gl-fragcoord-z-in-fragment-sh",
     "https://stackoverflow.com/questions/5879403/opengl-texture-coordinates-in-pixel-space",
-    "https://math.stackexchange.com/questions/1905533/find-perpendicular-distance-from-point-to-"
-    "line-in-3d",
+    "https://math.stackexchange.com/questions/1905533/find-perpendicular-distance-from-point-to-line-in-3d",
     "https://github.com/niivue/niivue/issues",
     "https://github.com/niivue/niivue.git",
     "https://github.com/niivue/niivue",
     "https://github.com/manzt/zarrita.js/issues.",
-    "https://gamedev.stackexchange.com/questions/102889/is-it-possible-to-convert-vec4-to-int-in-"
-    "glsl-using-opengl-es",
+    "https://gamedev.stackexchange.com/questions/102889/is-it-possible-to-convert-vec4-to-int-in-glsl-using-opengl-es",
     "https://bgolus.medium.com/distinctive-derivative-differences-cce38d36797b",
     "http://www.aclockworkberry.com/shader-derivative-functions/",
 }
@@ -60,7 +58,9 @@ def test_fixed_presets_set_window_level(name):
 
 def test_expected_preset_values():
     assert PRESETS == {
-        "ct-brain": (80, 40), "ct-lung": (1500, -600), "ct-bone": (1800, 400),
+        "ct-brain": (80, 40),
+        "ct-lung": (1500, -600),
+        "ct-bone": (1800, 400),
         "ct-abdomen": (400, 40),
     }
 
@@ -133,7 +133,9 @@ def test_harness_phantom_geometry(tmp_path):
 def test_wheel_ships_the_bundle(tmp_path):
     subprocess.run(
         [sys.executable, "-m", "hatchling", "build", "-t", "wheel", "-d", str(tmp_path)],
-        cwd=REPO, check=True, capture_output=True,
+        cwd=REPO,
+        check=True,
+        capture_output=True,
     )
     (wheel,) = tmp_path.glob("*.whl")
     names = zipfile.ZipFile(wheel).namelist()

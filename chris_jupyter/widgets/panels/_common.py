@@ -1,0 +1,50 @@
+"""Small helpers shared by the panel widgets."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import ipywidgets as W
+
+STATE_COLORS = {
+    "created": "#6b7280", "waiting": "#6b7280", "scheduled": "#2563eb", "started": "#2563eb",
+    "registeringFiles": "#7c3aed", "finishedSuccessfully": "#15803d", "finishedWithError": "#b91c1c",
+    "cancelled": "#92400e",
+}
+
+
+def get_client(client: Any | None) -> Any:
+    """The given client, else ``Client()`` (inside a kernel it finds its server by itself)."""
+    if client is not None:
+        return client
+    from ...client import Client
+
+    return Client()
+
+
+def human_size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"  # pragma: no cover
+
+
+def badge(state: str) -> str:
+    color = STATE_COLORS.get(state, "#6b7280")
+    return (f'<span class="chris-state" data-state="{html.escape(state)}" style="color:#fff;'
+            f'background:{color};border-radius:3px;padding:0 6px;font-size:90%">{html.escape(state)}</span>')
+
+
+def message(text: str, kind: str = "info") -> str:
+    """HTML of a one-line message: ``kind`` is info | error | ok."""
+    if not text:
+        return ""
+    color = {"error": "#b91c1c", "ok": "#15803d"}.get(kind, "#374151")
+    return f'<div class="chris-msg chris-msg-{kind}" style="color:{color}">{html.escape(text)}</div>'
+
+
+def row_layout(**kw: Any) -> W.Layout:
+    return W.Layout(align_items="center", min_height="28px", **kw)
