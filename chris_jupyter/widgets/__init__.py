@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .panels import JobMonitor, LaunchForm, LibraryBrowser  # noqa: F401  (panels as widgets)
+
 if TYPE_CHECKING:
     from .viewer import Viewer, view
 

@@ -71,6 +71,11 @@ class Viewer(anywidget.AnyWidget):
     ).tag(sync=True)
     tool = t.Enum(TOOLS, default_value="crosshair", help="What a left-drag does").tag(sync=True)
     zoom = t.Float(1.0, help="2-D zoom factor").tag(sync=True)
+    interpolation = t.Enum(
+        ("linear", "nearest"),
+        default_value="linear",
+        help="2-D resampling: linear, or nearest (shows the voxels; also cheaper on software GL)",
+    ).tag(sync=True)
     crosshair = t.Bool(True, help="Show the crosshair").tag(sync=True)
     radiological = t.Bool(True, help="Radiological convention (patient's right on screen left) in 2-D views").tag(
         sync=True

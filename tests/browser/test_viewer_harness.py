@@ -345,3 +345,13 @@ def test_two_views_of_one_model_stay_in_step(site, page):
     )
     assert mm2[:2] == pytest.approx(target[:2], abs=1)
     assert page.locator("#w2 .cjv-ann").count() == 1
+
+
+@pytest.mark.parametrize("mode", ["linear", "nearest"])
+def test_interpolation(site, page, mode):
+    """Across the bone sphere's edge: nearest shows only the two tissue greys."""
+    open_viewer(page, site, crosshair=False, preset="ct-brain", interpolation=mode)
+    x, y = screen(page, BONE, 0)
+    edge = pixels(page, [(x + d / 4, y) for d in range(0, 4 * 60)])
+    between = [p[0] for p in edge if 10 < p[0] < 245 and abs(p[0] - 127) > 6]
+    assert (len(between) == 0) == (mode == "nearest"), between[:10]

@@ -152,6 +152,9 @@ function render({ model, el }) {
       centerButton: D.pan,
     });
   }
+  function applyInterpolation() {
+    nv.setInterpolation(model.get("interpolation") === "nearest");
+  }
   function applyCrosshair() {
     nv.opts.crosshairWidth = model.get("crosshair") ? 1 : 0;
     nv.opts.isRadiologicalConvention = model.get("radiological");
@@ -326,6 +329,7 @@ function render({ model, el }) {
       else if (model.get("ijk").length === 3) applyIjk();
       if (model.get("zoom") !== 1) setZoom(model.get("zoom"));
       applyCrosshair();
+      if (model.get("interpolation") !== "linear") applyInterpolation();
       applyAnnotations();
       pushLocation();
       if (preview) preview.done();
@@ -347,6 +351,7 @@ function render({ model, el }) {
     "change:tool": applyTool,
     "change:crosshair": applyCrosshair,
     "change:radiological": applyCrosshair,
+    "change:interpolation": applyInterpolation,
     "change:position_mm": () => setPosition(model.get("position_mm")),
     "change:ijk": applyIjk,
     "change:zoom": () => {
