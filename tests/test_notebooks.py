@@ -37,6 +37,9 @@ def test_notebook_runs(path: Path, notebook_server, tmp_path: Path, monkeypatch)
     nb = nbformat.read(path, as_version=4)
     NotebookClient(nb, timeout=600, kernel_name="python3",
                    resources={"metadata": {"path": str(tmp_path)}}).execute()
+    artifacts = Path(__file__).parent / "artifacts" / "notebooks"
+    artifacts.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, artifacts / path.name)  # the executed notebook, to look at
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
               if o.get("output_type") == "error"]
     assert not errors

@@ -34,7 +34,7 @@ class Retrieval:
     study_uid: str
     series_uid: str | None
     method: str
-    state: str = "queued"  # queued | connecting | retrieving | retrying | done | failed
+    state: str = "queued"  # queued | connecting | retrieving | retrying | registering | done | failed
     received: int = 0
     expected: int | None = None
     failed: int = 0
@@ -188,10 +188,15 @@ class PacsService:
         last = [0.0]
 
         def progress(p: Any) -> None:
-            job.state, job.received, job.expected, job.failed = p.state, p.received, p.expected, p.failed
-            job.message = p.message
+            # The transfer's own end is not the job's: files are registered and indexed first,
+            # and only then does the job say "done" (or "failed") below.
+            if p.state in ("done", "failed"):
+                job.state = "registering" if p.state == "done" else job.state
+            else:
+                job.state = p.state
+            job.received, job.expected, job.failed, job.message = p.received, p.expected, p.failed, p.message
             now = time.monotonic()
-            if now - last[0] > 0.1 or p.state in ("done", "failed"):  # at most ~10 events/s
+            if now - last[0] > 0.1:  # at most ~10 events/s
                 last[0] = now
                 self._emit(job)
 
