@@ -127,7 +127,7 @@ def _get_contexts(
                 contexts.append((cls, uncompressed))
             contexts += [(cls, [t]) for t in compressed]
         return contexts, list(classes)
-    known = [str(cx.abstract_syntax) for cx in storage_contexts(transfer_syntaxes)]
+    known = [str(cx.abstract_syntax) for cx in storage_contexts(transfer_syntaxes, limit=127)]
     ordered = list(dict.fromkeys([*classes, *known[:127]]))[:127]
     contexts += [(cls, list(transfer_syntaxes)) for cls in ordered]
     return contexts, ordered
