@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -85,6 +86,7 @@ from chris_jupyter.dicom.pacs_types import (
     PacsTimeout,
     PacsUnreachable,
     Progress,
+    RetrieveCancelled,
     RetrieveResult,
     identifier_to_dict,
     status_text,
@@ -95,7 +97,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "AssociationRejected", "Level", "PacsClient", "PacsConnectionLost", "PacsError",
     "PacsFailureStatus", "PacsNode", "PacsTimeout", "PacsUnreachable", "Progress",
-    "RetrieveResult",
+    "RetrieveCancelled", "RetrieveResult",
 ]
 
 DEFAULT_MAX_PDU = 4 * 1024 * 1024
@@ -280,6 +282,7 @@ class PacsClient:
         dest: Path | str | InstanceWriter | Callable[[Incoming], StoredInstance] | None = None,
         progress: Callable[[Progress], None] | None = None,
         retries: int = 2,
+        cancel: threading.Event | None = None,
     ) -> RetrieveResult:
         """Fetch a study (or one series of it) by C-GET or C-MOVE.
 
@@ -294,6 +297,8 @@ class PacsClient:
         Transient failures (unreachable, timeout, connection lost) are retried ``retries``
         times with exponential backoff; each attempt re-requests everything (files are
         replaced atomically, so a retry never leaves a half-written file).
+        Setting ``cancel`` (from any thread) aborts the association at the next instance
+        or response and raises :class:`RetrieveCancelled`; files already written stay.
         """
         if method not in ("get", "move"):
             raise ValueError("method must be 'get' or 'move'")
@@ -310,7 +315,13 @@ class PacsClient:
             else:
                 writer = DirectoryWriter(Path(dest), fsync=self.fsync)  # type: ignore[arg-type]
         prog = Progress()
-        emit = progress or (lambda p: None)
+        report = progress or (lambda p: None)
+
+        def emit(p: Progress) -> None:
+            report(p)
+            if cancel is not None and cancel.is_set():
+                raise RetrieveCancelled(f"retrieve from {node} cancelled", node)
+
         t_start = time.monotonic()
         attempt = 0
         while True:
@@ -318,23 +329,33 @@ class PacsClient:
             prog.attempt = attempt
             prog.state = "connecting"
             try:
+                if cancel is not None and cancel.is_set():
+                    raise RetrieveCancelled(f"retrieve from {node} cancelled", node)
                 if method == "get":
                     instances = self._get(node, study_uid, series_uid, writer, prog, emit)  # type: ignore[arg-type]
                 else:
                     instances = self._move(node, study_uid, series_uid, prog, emit)
+            except RetrieveCancelled as exc:
+                prog.state, prog.message = "cancelled", str(exc)
+                report(prog)
+                raise
             except PacsError as exc:
                 if exc.transient and attempt <= retries:
                     prog.state, prog.message = "retrying", str(exc)
-                    emit(prog)
+                    report(prog)
                     log.warning("retrieve from %s failed (%s); retry %d/%d", node, exc, attempt,
                                 retries)
-                    time.sleep(self.backoff * 2 ** (attempt - 1))
+                    delay = self.backoff * 2 ** (attempt - 1)
+                    if cancel is not None:
+                        cancel.wait(delay)
+                    else:
+                        time.sleep(delay)
                     continue
                 prog.state, prog.message = "failed", str(exc)
-                emit(prog)
+                report(prog)
                 raise
             prog.state = "done"
-            emit(prog)
+            report(prog)
             return RetrieveResult(
                 prog.received, prog.failed, prog.expected, time.monotonic() - t_start, attempt,
                 instances,

@@ -66,6 +66,10 @@ class PacsConnectionLost(PacsError):
     transient = True
 
 
+class RetrieveCancelled(PacsError):
+    """The caller cancelled the retrieve (the association was aborted)."""
+
+
 class PacsFailureStatus(PacsError):
     """The PACS answered with a failure status."""
 
@@ -122,7 +126,7 @@ class Progress:
     expected: int | None = None
     failed: int = 0
     warning: int = 0
-    state: str = "connecting"  # connecting | retrieving | retrying | done | failed
+    state: str = "connecting"  # connecting | retrieving | retrying | done | failed | cancelled
     attempt: int = 1
     message: str = ""
 

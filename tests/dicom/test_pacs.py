@@ -418,3 +418,26 @@ def test_against_pynetdicom_pacs(pynetdicom_pacs, receiver, tmp_path):
     receiver.flush()
     moved = {i.sop_instance_uid for b in receiver.batches for i in b}
     assert set(info.sop_uids) <= moved
+
+
+@pytest.mark.parametrize("method", ["get", "move"])
+def test_cancel_mid_transfer(client, node, data, receiver, tmp_path, method):
+    from chris_jupyter.dicom.pacs import RetrieveCancelled
+
+    ct = data["ct"]
+    cancel = threading.Event()
+    states: list[str] = []
+
+    def progress(p: Progress) -> None:
+        states.append(p.state)
+        if p.received >= 2:
+            cancel.set()
+
+    with pytest.raises(RetrieveCancelled, match="cancelled"):
+        client.retrieve(node, study_uid=ct.study_uid, series_uid=ct.series_uid, method=method,
+                        dest=tmp_path / "out", progress=progress, cancel=cancel)
+    assert states[-1] == "cancelled"
+    if method == "get":
+        files = list((tmp_path / "out").iterdir())
+        assert 2 <= len(files) < 12 and not [f for f in files if f.name.startswith(".")]
+    assert client.echo(node) >= 0  # the PACS is fine afterwards
