@@ -52,6 +52,18 @@ def _run_cell(page, code: str) -> None:
 def test_viewer_renders_in_jupyterlab(lab, page):
     base, token = lab
     page.set_default_timeout(90_000)
+    frames: list[int] = []  # sizes of kernel websocket frames, once the viewer is up
+    recording = []
+
+    def on_ws(ws):
+        def note(payload):
+            if recording:
+                frames.append(len(payload))
+
+        ws.on("framesent", note)
+        ws.on("framereceived", note)
+
+    page.on("websocket", on_ws)
     page.goto(f"{base}lab/tree/view.ipynb?reset&token={token}")
     page.wait_for_function(H.KERNEL_READY_JS)
     page.evaluate("() => jupyterapp.commands.execute('notebook:run-all-cells')")
@@ -66,6 +78,7 @@ def test_viewer_renders_in_jupyterlab(lab, page):
     page.evaluate("() => { window.el = document.querySelector('.cjv-root').parentElement; }")
     assert page.evaluate("el.chrisViewer.model.get('status')") == "ready"
     page.evaluate(PROBE_JS)
+    recording.append(True)
 
     # pixels on screen: tissue mid-grey, bone white, air black (CT brain 40/80)
     canvas = page.locator(".cjv-root canvas.cjv-canvas")
@@ -86,4 +99,6 @@ def test_viewer_renders_in_jupyterlab(lab, page):
     ((r, g, b, _a),) = page.evaluate("(p) => probe(p)", [[hit["x"], hit["y"]]])
     assert abs((r + g + b) / 3 - (40 + 500) / 1800 * 255) <= 10
     page.screenshot(path=str(artifact_path("jupyterlab-page.png")))
+    # the volume (737 kB here) never travels through the kernel: only small messages
+    assert frames and max(frames) < 16_000, max(frames)
     assert any(u.endswith("/files/phantom.nii") for u in page.requested)
