@@ -150,9 +150,9 @@ class JobLifecycle:
             self._free_slot(iid)
             return
         if not self._move(iid, st.STARTED, expect=st.SCHEDULED):  # cancelled meanwhile
-            self.runner.cancel(spec.job_id)
+            self._safely(self.runner.cancel, spec.job_id)
             self._set(iid, logs=self._job_logs(spec.job_id))
-            self.runner.cleanup(spec.job_id)
+            self._safely(self.runner.cleanup, spec.job_id)
             self._free_slot(iid)
             return
         self._watch(iid, spec.job_id, inst.timeout_s, time.time())
@@ -214,23 +214,43 @@ class JobLifecycle:
         t.start()
 
     def _watch_job(self, iid: int, job_id: str, timeout_s: float | None, started: float) -> None:
+        """Block in ``runner.wait`` until the job ends or times out; then finish it."""
         try:
-            remaining = None if timeout_s is None else max(0.0, started + timeout_s - time.time())
-            status = self.runner.wait(job_id, remaining)
-            if self._stopped:
-                return  # a stopped coordinator leaves the job to the next one's reconcile
-            if status.state == "running":
-                self.runner.cancel(job_id)
-                if self._move(iid, st.CANCELLED, expect=st.STARTED, logs=self._job_logs(job_id),
-                              error=f"timed out after {timeout_s:g} s; the job was stopped"):
-                    self._cascade(iid, "timed out")
-                self.runner.cleanup(job_id)
-                self._free_slot(iid)
-                return
-            self._finish(iid, job_id, status)
+            while not self._stopped:
+                remaining = None if timeout_s is None else max(0.0, started + timeout_s - time.time())
+                try:
+                    status = self.runner.wait(job_id, remaining)
+                except Exception:  # the engine went away for a moment: try again
+                    log.exception("waiting for job %s failed; retrying", job_id)
+                    time.sleep(1.0)
+                    continue
+                if self._stopped:
+                    return  # a stopped coordinator leaves the job to the next one's reconcile
+                if status.state != "running":
+                    self._finish(iid, job_id, status)
+                    return
+                if timeout_s is not None and time.time() >= started + timeout_s:
+                    self._time_out(iid, job_id, timeout_s)
+                    return
+                # woken early without an end (engine hiccup): wait again
         finally:
             with self._lock:
                 self._watching.discard(iid)
+
+    def _time_out(self, iid: int, job_id: str, timeout_s: float) -> None:
+        self._safely(self.runner.cancel, job_id)
+        if self._move(iid, st.CANCELLED, expect=st.STARTED, logs=self._job_logs(job_id),
+                      error=f"timed out after {timeout_s:g} s; the job was stopped"):
+            self._cascade(iid, "timed out")
+        self._safely(self.runner.cleanup, job_id)
+        self._free_slot(iid)
+
+    def _safely(self, fn, job_id: str) -> None:  # noqa: ANN001
+        """Runner housekeeping (cancel, cleanup) must not stop the state machine."""
+        try:
+            fn(job_id)
+        except Exception:
+            log.exception("runner %s of job %s failed", getattr(fn, "__name__", fn), job_id)
 
     def _job_logs(self, job_id: str) -> str:
         try:
@@ -245,7 +265,7 @@ class JobLifecycle:
         if inst is None or inst.state != st.STARTED:  # cancelled (or finished) meanwhile
             if inst is not None:
                 self._set(iid, logs=logs, exit_code=status.exit_code)
-            self.runner.cleanup(job_id)
+            self._safely(self.runner.cleanup, job_id)
             self._free_slot(iid)
             return
         if status.state == "missing":
@@ -264,7 +284,7 @@ class JobLifecycle:
             if self._move(iid, st.ERROR, expect=st.STARTED, exit_code=status.exit_code, logs=logs,
                           error=msg):
                 self._cascade(iid, "failed")
-        self.runner.cleanup(job_id)
+        self._safely(self.runner.cleanup, job_id)
         self._free_slot(iid)
 
     @staticmethod
@@ -330,10 +350,7 @@ class JobLifecycle:
             if self._move(iid, st.CANCELLED, error=reason):
                 done.append(iid)
                 if inst.runner_job_id and inst.state in (st.SCHEDULED, st.STARTED):
-                    try:
-                        self.runner.cancel(inst.runner_job_id)  # its watcher cleans up
-                    except Exception:
-                        log.exception("runner could not cancel job %s", inst.runner_job_id)
+                    self._safely(self.runner.cancel, inst.runner_job_id)  # its watcher cleans up
                 with self._lock:
                     if iid in self._pending:
                         self._pending.remove(iid)

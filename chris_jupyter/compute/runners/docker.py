@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -168,9 +169,13 @@ class DockerRunner(Runner):
         c = self._get(job_id)
         if c is None:
             return JobStatus("missing", error="the container is gone")
+        t0 = time.monotonic()
         try:
             c.wait(timeout=timeout)
         except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
+            # over unix sockets a read timeout surfaces as ConnectionError: tell them apart
+            if timeout is None or time.monotonic() - t0 < timeout:
+                time.sleep(0.5)  # the engine hiccuped; the caller waits again
             return JobStatus("running")
         return self.status(job_id)
 
