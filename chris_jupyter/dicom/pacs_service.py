@@ -108,6 +108,12 @@ class PacsService:
                             path=paths.PACS)
 
     def start(self) -> None:
+        from .netutil import clean_partials
+
+        pacs_dir = self.library.store.root / paths.PACS
+        if pacs_dir.is_dir():  # temp files of transfers cut short by a crash
+            threading.Thread(target=clean_partials, args=(pacs_dir,), daemon=True,
+                             name="pacs-clean-partials").start()
         if not self.receiver_cfg:
             return
         from .receiver import StoreReceiver
