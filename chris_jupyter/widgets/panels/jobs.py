@@ -17,6 +17,16 @@ from ._common import badge, get_client, message, row_layout
 from .jobs_model import FINAL, EventFollower, JobTracker, state_progress
 
 
+def job_logs(client: Any, iid: int) -> str:
+    """A job's log text. Read raw: ``Client.logs`` JSON-decodes it, because the server labels
+    the text ``application/json`` (jupyter_server's ``APIHandler.finish`` overrides the type)."""
+    from ...client import _raise_for
+
+    r = client.http.get(f"instances/{iid}/logs")
+    _raise_for(r)
+    return r.text
+
+
 class JobMonitor(W.VBox):
     """Live job states of one feed (or all of the user's jobs), logs of the selected job, cancel.
 
@@ -101,7 +111,7 @@ class JobMonitor(W.VBox):
             return
 
         def load() -> None:
-            text = self.client.logs(iid)
+            text = job_logs(self.client, iid)
             if self.selected == iid:
                 self.logs.value = text
                 self.logs_title.value = f"<b>Logs of job #{iid}</b>"

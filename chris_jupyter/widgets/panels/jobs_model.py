@@ -10,8 +10,10 @@ reconnects with ``since=<last event id>`` (the server replays what was missed).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -171,25 +173,50 @@ class JobTracker:
                 self._cond.wait(left)
 
 
-def sse_events(http: httpx.Client, *, types: list[str], since: int | None,
-               on_connect: Callable[[], None]) -> Iterator[dict[str, Any]]:
-    """Read ``GET events`` and yield each event; ``on_connect`` runs once the server has
-    subscribed this client (its first ``: connected`` line), before any event is yielded."""
+def sse_events(
+    http: httpx.Client,
+    *,
+    types: list[str],
+    since: int | None,
+    on_connect: Callable[[httpx.Response], None],
+    stop: threading.Event | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Read ``GET events`` and yield each event.
+
+    ``on_connect(response)`` runs once the server has subscribed this client (its first
+    ``: connected`` line), before any event is yielded. ``stop`` is checked at every line,
+    keep-alives included.
+    """
     params: dict[str, Any] = {"types": ",".join(types)}
     if since is not None:
         params["since"] = since
     with http.stream("GET", "events", params=params, timeout=httpx.Timeout(None, connect=10)) as r:
         if r.status_code >= 400:
             r.read()
-            raise httpx.HTTPStatusError(f"events: HTTP {r.status_code}: {r.text[:200]}",
-                                        request=r.request, response=r)
+            raise httpx.HTTPStatusError(
+                f"events: HTTP {r.status_code}: {r.text[:200]}", request=r.request, response=r
+            )
         connected = False
         for line in r.iter_lines():
+            if stop is not None and stop.is_set():
+                return
             if not connected and line.startswith(": connected"):
                 connected = True
-                on_connect()
+                on_connect(r)
             elif line.startswith("data: "):
                 yield json.loads(line[6:])
+
+
+def _shutdown(response: httpx.Response | None) -> None:
+    """Unblock a thread reading ``response`` by shutting its socket down (closing the client
+    from another thread does not interrupt a blocked read)."""
+    if response is None:
+        return
+    stream = response.extensions.get("network_stream")
+    sock = stream.get_extra_info("socket") if stream is not None else None
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 class EventFollower:
@@ -212,7 +239,7 @@ class EventFollower:
         self.connected = threading.Event()
         self.error: str = ""
         self._stop = threading.Event()
-        self._http: httpx.Client | None = None
+        self._response: httpx.Response | None = None
         self._thread: threading.Thread | None = None
 
     def snapshot(self) -> None:
@@ -227,11 +254,9 @@ class EventFollower:
         return self
 
     def stop(self) -> None:
-        """Stop reading: closes the stream's connection, so a blocked read returns."""
+        """Stop reading: the stream's socket is shut down, so a blocked read returns at once."""
         self._stop.set()
-        http = self._http
-        if http is not None:
-            http.close()
+        _shutdown(self._response)
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(5)
 
@@ -239,7 +264,11 @@ class EventFollower:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def _on_connect(self) -> None:
+    def _on_connect(self, response: httpx.Response) -> None:
+        self._response = response
+        if self._stop.is_set():  # stop() ran while connecting
+            _shutdown(response)
+            return
         try:
             self.snapshot()
             self.error = ""
@@ -249,10 +278,10 @@ class EventFollower:
     def _run(self) -> None:
         backoff = 0.5
         while not self._stop.is_set():
-            self._http = httpx.Client(base_url=self.client.http.base_url, headers=self.client.http.headers)
+            http = httpx.Client(base_url=self.client.http.base_url, headers=self.client.http.headers)
             try:
-                for ev in sse_events(self._http, types=[EVENT_TYPE], since=self.last_event_id,
-                                     on_connect=self._on_connect):
+                for ev in sse_events(http, types=[EVENT_TYPE], since=self.last_event_id,
+                                     on_connect=self._on_connect, stop=self._stop):
                     backoff = 0.5
                     if ev.get("id") is not None:
                         self.last_event_id = int(ev["id"])
@@ -265,7 +294,8 @@ class EventFollower:
                 self.error = f"event stream: {e}"
                 log.info("job monitor: %s; reconnecting in %.1fs", self.error, backoff)
             finally:
-                self._http.close()
+                self._response = None
+                http.close()
             self.connected.clear()
             self._stop.wait(backoff)  # back off after a failure, never a fixed poll
             backoff = min(backoff * 2, self.max_backoff)

@@ -84,7 +84,7 @@ class LibraryBrowser(W.VBox):
         """Call ``callback(volume_id, viewer)`` whenever a volume is opened."""
         self._open_callbacks.append(callback)
 
-    def open(self, volume_id: str) -> Any:
+    def open_volume(self, volume_id: str) -> Any:
         """Show ``volume_id`` (``series:<uid>`` or ``path:<library path>``) in a viewer."""
         from ..viewer import view
 
@@ -162,7 +162,7 @@ class LibraryBrowser(W.VBox):
     def _view_button(self, volume_id: str) -> W.Button:
         b = W.Button(description="View", icon="eye", tooltip=f"open {volume_id} in the viewer",
                      layout=W.Layout(width="auto"))
-        b.on_click(lambda _: self.open(volume_id))
+        b.on_click(lambda _: self.open_volume(volume_id))
         b.add_class("chris-view")
         b.volume_id = volume_id  # type: ignore[attr-defined]
         return b
