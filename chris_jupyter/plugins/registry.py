@@ -202,7 +202,7 @@ class PluginRegistry:
             return None
         return os.path.dirname(out) or None
 
-    def register_executable(self, script: str, *, name: str | None = None, timeout: float = 180):
+    def register_executable(self, script: str, *, name: str | None = None, timeout: float = 180) -> Plugin:
         """Register an installed console script for the local runner.
 
         ``script`` is a name on ``PATH`` or a path. The script's own interpreter (its ``#!``

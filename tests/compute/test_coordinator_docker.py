@@ -55,6 +55,10 @@ def test_docker_chain_isolation_and_cleanup(dfeed, data_root, dclient, registrar
                        previous_id=root, resources={"memory_limit": "64Mi", "cpu_limit": "500m"})
     assert c.wait_for(iid, frozenset({st.STARTED}), timeout=60) == st.STARTED
     (container,) = leftovers(dclient, c, iid, wait=0)
+    deadline = time.monotonic() + 30
+    while "testbox mode=sleep" not in c.logs(iid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert "testbox mode=sleep" in c.logs(iid)  # live, from the running container
     host = container.attrs["HostConfig"]
     assert host["NetworkMode"] == "none"
     assert host["Memory"] == 64 * 1024 * 1024 and host["MemorySwap"] == host["Memory"]

@@ -61,7 +61,18 @@ class DockerRunner(Runner):
         self.pids_limit = pids_limit
 
     # -- placement -----------------------------------------------------------------------
-    def place(self, job_id, *, inputs, single_input, output, paths) -> Placement:  # noqa: ANN001
+    def place(
+        self,
+        job_id: str,
+        *,
+        inputs: list[tuple[str, Path]],
+        single_input: bool,
+        output: Path,
+        paths: dict[str, Path],
+    ) -> Placement:
+        """Bind mounts straight from the library: parents read-only at ``/share/incoming`` (ts:
+        ``/share/incoming/<plugin>_<id>``), output read-write at ``/share/outgoing``, path values
+        read-only at ``/share/paths/<n>/<name>``."""
         mounts = [Mount(output, OUTGOING, read_only=False)]
         input_dir = None
         if single_input and inputs:

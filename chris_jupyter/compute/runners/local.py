@@ -67,7 +67,17 @@ class LocalRunner(Runner):
             raise RunnerError(f"bad job id {job_id!r}")
         return self.work_dir / job_id
 
-    def place(self, job_id, *, inputs, single_input, output, paths) -> Placement:  # noqa: ANN001
+    def place(
+        self,
+        job_id: str,
+        *,
+        inputs: list[tuple[str, Path]],
+        single_input: bool,
+        output: Path,
+        paths: dict[str, Path],
+    ) -> Placement:
+        """Host paths as they are; a ts job's parents are linked side by side in its job dir
+        (plugins must follow symlinks there: ``os.walk(followlinks=True)``)."""
         input_dir: str | None = None
         if single_input and inputs:
             input_dir = str(inputs[0][1])
