@@ -68,9 +68,28 @@ def make_coordinator(
         c.stop()
 
 
+class _Tracked:
+    """Mixin: remember submitted jobs so a test leaves nothing running, even when it fails."""
+
+    def submit(self, spec):  # noqa: ANN001, ANN201
+        self.submitted = [*getattr(self, "submitted", []), spec.job_id]
+        return super().submit(spec)
+
+    def reap(self) -> None:
+        for job in getattr(self, "submitted", []):
+            self.cancel(job)
+            self.cleanup(job)
+
+
+class TrackedLocalRunner(_Tracked, LocalRunner):
+    pass
+
+
 @pytest.fixture
-def local_runner(tmp_path: Path) -> LocalRunner:
-    return LocalRunner(tmp_path / "jobs", kill_grace=1.0)
+def local_runner(tmp_path: Path) -> Iterator[LocalRunner]:
+    runner = TrackedLocalRunner(tmp_path / "jobs", kill_grace=1.0)
+    yield runner
+    runner.reap()
 
 
 @pytest.fixture
@@ -113,7 +132,12 @@ def plugin_image(build_image) -> Callable[[str], str]:
 def docker_runner(dclient):
     from chris_jupyter.compute.runners.docker import DockerRunner
 
-    return DockerRunner(dclient, stop_grace=1)
+    class TrackedDockerRunner(_Tracked, DockerRunner):
+        pass
+
+    runner = TrackedDockerRunner(dclient, stop_grace=1)
+    yield runner
+    runner.reap()
 
 
 @pytest.fixture
