@@ -9,6 +9,7 @@ below block (DB, Docker) and are meant to be called from a server through
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -84,6 +85,7 @@ class Coordinator(JobLifecycle):
         self._watching: set[int] = set()
         self._stopped = True
         self._changed = threading.Condition()
+        self._generation = 0  # bumped on every transition this coordinator makes
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
@@ -108,6 +110,7 @@ class Coordinator(JobLifecycle):
             self.publish(event, payload)
         finally:
             with self._changed:
+                self._generation += 1
                 self._changed.notify_all()
 
     def wait_for(self, instance_id: int, states: frozenset[str] = st.FINAL,
@@ -116,18 +119,20 @@ class Coordinator(JobLifecycle):
 
         Returns the state it is in when the wait ends (which may not be in ``states`` on timeout).
         """
-        import time
-
         deadline = None if timeout is None else time.monotonic() + timeout
-        with self._changed:
-            while True:
-                inst = self._load(instance_id)
-                if inst is None:
-                    raise LookupError(f"no plugin instance {instance_id}")
-                left = None if deadline is None else deadline - time.monotonic()
-                if inst.state in states or (left is not None and left <= 0):
-                    return inst.state
-                self._changed.wait(timeout=left if left is not None else 5.0)
+        while True:
+            with self._changed:
+                seen = self._generation
+            inst = self._load(instance_id)  # outside the lock: emitters never wait on the DB
+            if inst is None:
+                raise LookupError(f"no plugin instance {instance_id}")
+            left = None if deadline is None else deadline - time.monotonic()
+            if inst.state in states or (left is not None and left <= 0):
+                return inst.state
+            with self._changed:
+                if self._generation == seen:
+                    # 5 s cap: another process (a second backend) may change the row unseen
+                    self._changed.wait(timeout=min(left, 5.0) if left is not None else 5.0)
 
     # -- requests ---------------------------------------------------------------------------
     def run_plugin(
