@@ -184,3 +184,27 @@ def test_backend_dies_while_registering_outputs(local_runner, local_plugins, cdb
             new.stop()
     finally:
         release.set()
+
+
+def test_pipeline_with_an_fs_root_starts_a_feed(make_coordinator, local_runner, local_plugins,
+                                                data_root):
+    (data_root / "home/alice/uploads/x.txt").write_text("x")
+    c = make_coordinator(local_runner)
+    source = {
+        "name": "copy and check",
+        "plugin_tree": [
+            {"title": "copy", "plugin_name": "pl-dircopy", "plugin_version": "2.1.2",
+             "previous_index": None},
+            {"title": "check", "plugin_name": "pl-testbox", "plugin_version": "0.1.0",
+             "previous_index": 0, "plugin_parameter_defaults": [{"name": "text", "default": "ok"}]},
+        ],
+    }
+    run = c.run_pipeline("alice", source, None, params={"copy": {"dir": "home/alice/uploads"}})
+    from chris_jupyter.db.models.compute import PluginInstance
+
+    with c.db.session() as s:
+        made = {i.piping_title: i.id for i in s.query(PluginInstance).filter_by(pipeline_run_id=run)}
+    assert c.wait_for(made["check"], timeout=60) == st.SUCCESS
+    copy = c.get(made["copy"])
+    assert copy.feed_id is not None and copy.previous_id is None
+    assert copy.output_path == f"home/alice/feeds/feed_{copy.feed_id}/pl-dircopy_{copy.id}/data"
