@@ -149,7 +149,8 @@ class LibraryBrowser(W.VBox):
             toggle.on_click(lambda _, p=n.path: self.toggle(p))
             toggle.add_class("chris-toggle")
             parts.append(toggle)
-            label = f"📁 {html.escape(n.name)}" + (f" <small>({n.total})</small>" if n.children is not None else "")
+            count = f" <small>({n.total})</small>" if n.children is not None else ""
+            label = f'<i class="fa fa-folder" style="color:#b45309"></i> {html.escape(n.name)}{count}'
         else:
             parts.append(W.HTML(layout=W.Layout(width="32px")))
             label = f"{html.escape(n.name)} <small>{human_size(n.size)}</small>"
