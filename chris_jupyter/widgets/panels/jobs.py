@@ -47,6 +47,7 @@ class JobMonitor(W.VBox):
         self.follower = EventFollower(self.client, self.tracker)
         self.selected: int | None = None
         self._lock = threading.RLock()
+        self._drawn = threading.Condition(self._lock)  # notified once a change is on screen
         self._rows: dict[int, tuple[W.HBox, W.HTML, W.FloatProgress, W.Button]] = {}
 
         self.title = W.HTML()
@@ -145,6 +146,8 @@ class JobMonitor(W.VBox):
         if self.selected in ids:
             self._update_controls()
             self.show_logs()
+        with self._drawn:
+            self._drawn.notify_all()
 
     def _draw_all(self) -> None:
         with self._lock:
@@ -205,5 +208,8 @@ class JobMonitor(W.VBox):
         return html.unescape(value[start:value.index('"', start)])
 
     def wait_for(self, iid: int, states: frozenset[str] | set[str] = FINAL, timeout: float = 60) -> str | None:
-        """Wait until the monitor has seen job ``iid`` reach one of ``states`` (default: final)."""
-        return self.tracker.wait_for(iid, states, timeout)
+        """Wait until the monitor *shows* job ``iid`` in one of ``states`` (default: final),
+        summary and logs included; returns the state shown then."""
+        with self._drawn:
+            self._drawn.wait_for(lambda: self.state_shown(iid) in states, timeout)
+            return self.state_shown(iid)
