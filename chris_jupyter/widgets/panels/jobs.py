@@ -151,9 +151,10 @@ class JobMonitor(W.VBox):
 
     def _draw_all(self) -> None:
         with self._lock:
-            self.table.children = []
-            for job in self.tracker.ordered():
+            jobs = self.tracker.ordered()
+            for job in jobs:
                 self._draw_job(job["id"])
+            self.table.children = [self._rows[j["id"]][0] for j in jobs if j["id"] in self._rows]
             self._draw_summary()
 
     def _draw_summary(self) -> None:
