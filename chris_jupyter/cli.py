@@ -163,10 +163,11 @@ def cmd_up(args: argparse.Namespace) -> int:
         for nb in notebooks.glob("*.ipynb"):
             if not (workspace / nb.name).exists():
                 shutil.copy2(nb, workspace / nb.name)
-    user = seed_sample_library(data_dir, args.db_url or None)
+    print("preparing the library and the plugins…", flush=True)
+    user, runner = seed_sample_library(data_dir, args.db_url or None, runner=args.runner)
     argv = [sys.executable, "-m", "jupyterlab", f"--ip={args.ip}", f"--port={args.port}",
             f"--ServerApp.root_dir={workspace}", f"--ChrisApp.data_dir={data_dir}",
-            f"--ChrisApp.embedded_user={user}"]
+            f"--ChrisApp.embedded_user={user}", f"--ChrisApp.runner={runner}"]
     if args.db_url:
         argv.append(f"--ChrisApp.db_url={args.db_url}")
     if args.no_browser:
@@ -174,7 +175,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         argv.append("--allow-root")
     argv += args.extra
-    print(f"ChRIS for Jupyter: library in {data_dir}, notebooks in {workspace}", flush=True)
+    print(f"ChRIS for Jupyter: library in {data_dir}, notebooks in {workspace}, plugins run by the {runner} runner",
+          flush=True)
     os.execv(sys.executable, argv)
     return 0  # not reached
 
@@ -193,6 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--workspace", default="chris-workspace", help="folder for notebooks")
     up.add_argument("--db-url", default="", help="database URL (default: SQLite in the data dir)")
     up.add_argument("--no-browser", action="store_true")
+    up.add_argument("--runner", choices=["auto", "local", "docker"], default="auto",
+                    help="where plugins run (auto: Docker when an engine answers and the plugin images exist)")
     up.add_argument("extra", nargs="*", help="more JupyterLab options (after --)")
     up.set_defaults(func=cmd_up)
 

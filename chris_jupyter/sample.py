@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import re
+import sys
 from pathlib import Path
 
 from .backend import Backend, Settings
@@ -16,18 +17,73 @@ def default_user() -> str:
     return "chris" if name == "root" else name
 
 
-def seed_sample_library(data_dir: Path, db_url: str | None = None, *, user: str | None = None) -> str:
-    """Create the embedded user and, once, ``home/<user>/uploads/sample`` with a CT series.
+REFERENCE_PLUGINS = {"pl-dircopy": "dircopy", "pl-dcm2nifti": "dcm2nifti", "pl-dcm2png": "dcm2png",
+                     "pl-noop": "noop"}
+IMAGE_PREFIX = "chris-jupyter/"
 
-    Returns the user name. Running it again changes nothing.
+
+def _docker_images() -> dict[str, str] | None:
+    """Tags of the reference plugin images when an engine answers and all are built, else None."""
+    try:
+        import docker
+
+        client = docker.from_env(timeout=5)
+        client.ping()
+        tags = {t for img in client.images.list(name=IMAGE_PREFIX + "pl-*") for t in img.tags}
+    except Exception:  # no docker package, no engine, no permission: all mean "not here"
+        return None
+    found = {}
+    for plugin in REFERENCE_PLUGINS:
+        tag = next((t for t in sorted(tags) if t.startswith(f"{IMAGE_PREFIX}{plugin}:")), None)
+        if tag is None:
+            return None
+        found[plugin] = tag
+    return found
+
+
+def seed_plugins(backend: Backend, runner: str = "auto") -> str:
+    """Register the reference plugins; return the runner that can run them.
+
+    With a Docker engine and the plugin images built
+    (``spawners/images/build-reference-plugins.sh``), the images are registered and jobs run in
+    containers; otherwise the plugins installed in this Python environment run as local
+    subprocesses.
+    """
+    from .plugins.registry import PluginRegistry
+
+    reg = PluginRegistry(backend.db)
+    have = {p.name for p in reg.list()}
+    images = _docker_images() if runner in ("auto", "docker") else None
+    if images is not None:
+        for plugin, tag in images.items():
+            if not any(p.dock_image == tag for p in reg.list(plugin)):
+                reg.register_image(tag)
+        return "docker"
+    if runner == "docker":
+        raise SystemExit("runner 'docker' asked for, but no Docker engine answers or the reference plugin images "
+                         "are not built (bash spawners/images/build-reference-plugins.sh)")
+    bindir = Path(sys.executable).parent
+    for plugin, exe in REFERENCE_PLUGINS.items():
+        if plugin not in have and (bindir / exe).exists():
+            reg.register_executable(str(bindir / exe))
+    return "local"
+
+
+def seed_sample_library(data_dir: Path, db_url: str | None = None, *, user: str | None = None,
+                        runner: str = "auto") -> tuple[str, str]:
+    """Create the embedded user, register the reference plugins and, once,
+    ``home/<user>/uploads/sample`` with a CT series.
+
+    Returns (user name, runner). Running it again changes nothing.
     """
     user = user or default_user()
     backend = Backend(Settings(data_root=Path(data_dir), db_url=db_url))
     try:
         backend.users.ensure_user(user, is_admin=True)
+        runner = seed_plugins(backend, runner)
         sample = paths.join(paths.uploads(user), "sample")
         if backend.store.exists(sample):
-            return user
+            return user, runner
         from .dicom import synth
 
         folder = backend.store.makedirs(paths.join(sample, "ct-phantom"))
@@ -39,6 +95,6 @@ def seed_sample_library(data_dir: Path, db_url: str | None = None, *, user: str 
             "1.5 x 1.5 x 3 mm) with a bright cube and a sphere at known positions.\n"
         )
         backend.library.register_tree(sample)
-        return user
+        return user, runner
     finally:
         backend.close()
