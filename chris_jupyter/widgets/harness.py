@@ -220,8 +220,12 @@ def _free_port() -> int:
 
 
 @contextmanager
-def jupyterlab_server(root: Path, scratch: Path, log_path: Path | None = None) -> Iterator[tuple[str, str]]:
-    """Run the venv's JupyterLab on a free loopback port; yields ``(base_url, token)``.
+def jupyterlab_server(
+    root: Path, scratch: Path, log_path: Path | None = None, base_url: str = "/"
+) -> Iterator[tuple[str, str]]:
+    """Run the venv's JupyterLab on a free loopback port; yields ``(url, token)``.
+
+    ``url`` includes ``base_url`` (e.g. "/user/alice/" to look like a JupyterHub server).
 
     ``root`` is the notebook root; ``scratch`` holds runtime/data/workspace dirs so
     the user's own Jupyter directories stay untouched. No update checks, no news.
@@ -246,6 +250,7 @@ def jupyterlab_server(root: Path, scratch: Path, log_path: Path | None = None) -
             "--ServerApp.port_retries=0",
             f"--IdentityProvider.token={token}",
             f"--ServerApp.root_dir={root}",
+            f"--ServerApp.base_url={base_url}",
             "--LabApp.expose_app_in_browser=True",
             f"--LabApp.workspaces_dir={scratch}",
             "--LabApp.news_url=",
@@ -257,7 +262,8 @@ def jupyterlab_server(root: Path, scratch: Path, log_path: Path | None = None) -
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    base = f"http://127.0.0.1:{port}/"
+    prefix = f"/{base_url.strip('/')}/" if base_url.strip("/") else "/"
+    base = f"http://127.0.0.1:{port}{prefix}"
     try:
         deadline = time.monotonic() + 90
         while True:

@@ -53,7 +53,11 @@ class Viewer(anywidget.AnyWidget):
     _esm = _STATIC / "viewer.js"
     _css = _STATIC / "viewer.css"
 
-    source_url = t.Unicode("", help="URL of the NIfTI-1 volume (browser GETs it)").tag(sync=True)
+    source_url = t.Unicode(
+        "",
+        help="URL of the NIfTI-1 volume (the browser GETs it). Relative URLs such as "
+        "'files/ct.nii' are relative to Jupyter's base URL (works behind JupyterHub).",
+    ).tag(sync=True)
     volume_id = t.Unicode("", help="Backend volume id (used when source_url is empty)").tag(sync=True)
     overlay_url = t.Unicode("", allow_none=True, help="URL of a label volume (NIfTI-1)").tag(sync=True)
     overlay_volume_id = t.Unicode("", help="Backend volume id of the label overlay").tag(sync=True)

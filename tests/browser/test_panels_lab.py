@@ -20,7 +20,7 @@ SETUP = """\
 import tempfile, pathlib
 import chris_jupyter as cj
 from chris_jupyter.dicom import synth
-from chris_jupyter.widgets import LaunchForm, LibraryBrowser
+from chris_jupyter.widgets import JobMonitor, LaunchForm, LibraryBrowser
 c = cj.Client()
 me = c.me()['username']
 work = pathlib.Path(tempfile.mkdtemp())
@@ -42,7 +42,12 @@ if not c.plugins('pl-labform'):
 print('SETUP DONE', me)
 """
 BROWSER = "b = LibraryBrowser(c, f'home/{me}/uploads')\nb"
-FORM = "f = LaunchForm('pl-labform', c)\nf"
+FORM = """\
+from IPython.display import display
+m = JobMonitor(c)
+f = LaunchForm('pl-labform', c, monitor=m)
+display(f, m)
+"""
 
 
 @pytest.fixture(scope="module")
@@ -83,8 +88,7 @@ def _drive(lab, page) -> None:  # noqa: ANN001
     assert browser.locator(".chris-row").count() >= 1
     row.locator(".chris-toggle").click()  # expand: the kernel fetches the folder's first page
     browser.locator(".chris-row", has_text="ct").first.wait_for()
-    page.wait_for_function(
-        "() => document.querySelectorAll('.chris-library-browser .chris-row').length >= 2")
+    page.wait_for_function("() => document.querySelectorAll('.chris-library-browser .chris-row').length >= 2")
     search = browser.locator(".chris-search input")
     search.fill("LABPANEL")
     search.press("Enter")
@@ -97,10 +101,11 @@ def _drive(lab, page) -> None:  # noqa: ANN001
     page.wait_for_function(
         "() => { const r = document.querySelector('.chris-library-browser .cjv-root');"
         " const v = r && r.parentElement.chrisViewer; const s = v && String(v.model.get('status'));"
-        " return s === 'ready' || (s && s.startsWith('error')); }")
+        " return s === 'ready' || (s && s.startsWith('error')); }"
+    )
     status = page.evaluate(
-        "() => document.querySelector('.chris-library-browser .cjv-root').parentElement"
-        ".chrisViewer.model.get('status')")
+        "() => document.querySelector('.chris-library-browser .cjv-root').parentElement.chrisViewer.model.get('status')"
+    )
     assert status == "ready", status
     assert any("/chris/api/v1/volumes/series" in u for u in page.requested)
 
@@ -125,5 +130,11 @@ def _drive(lab, page) -> None:  # noqa: ANN001
     form.locator(".chris-run").click()
     form.locator(".chris-msg-ok").wait_for()
     assert "started job #" in form.locator(".chris-msg-ok").inner_text()
+    # the monitor follows the job; its final state is pushed by the kernel's event thread
+    # (this plugin has no program anywhere, so the runner ends it with an error)
+    final = page.locator(".chris-job-monitor .chris-job .chris-state[data-state=finishedWithError]")
+    final.wait_for()
+    assert "1/1 finished" in page.locator(".chris-job-monitor").inner_text()
+    page.locator(".chris-job-monitor").screenshot(path=str(artifact_path("panels-lab-monitor.png")))
     form.screenshot(path=str(artifact_path("panels-lab-form.png")))
     page.screenshot(path=str(artifact_path("panels-lab-page.png")), full_page=True)

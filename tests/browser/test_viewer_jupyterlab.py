@@ -18,7 +18,7 @@ pytestmark = pytest.mark.browser
 
 CELLS = [
     "from chris_jupyter.widgets import Viewer\n"
-    "v = Viewer(source_url='/files/phantom.nii', overlay_url='/files/labels.nii',\n"
+    "v = Viewer(source_url='files/phantom.nii', overlay_url='files/labels.nii',\n"
     "           overlay_opacity=0.0, preset='ct-brain', crosshair=False, height=360)\n"
     "v",
 ]
@@ -30,7 +30,9 @@ def lab(tmp_path_factory):
     H.write_phantom(root)
     (root / "view.ipynb").write_text(json.dumps(H.notebook(CELLS)))
     scratch = tmp_path_factory.mktemp("lab-scratch")
-    with H.jupyterlab_server(root, scratch, artifact_path("jupyterlab.log")) as (base, token):
+    # a JupyterHub-like prefix: relative volume URLs must resolve against it
+    log = artifact_path("jupyterlab.log")
+    with H.jupyterlab_server(root, scratch, log, base_url="/user/alice/") as (base, token):
         yield base, token
 
 
@@ -101,4 +103,4 @@ def test_viewer_renders_in_jupyterlab(lab, page):
     page.screenshot(path=str(artifact_path("jupyterlab-page.png")))
     # the volume (737 kB here) never travels through the kernel: only small messages
     assert frames and max(frames) < 16_000, max(frames)
-    assert any(u.endswith("/files/phantom.nii") for u in page.requested)
+    assert f"{base}files/phantom.nii" in page.requested

@@ -21,10 +21,14 @@ export function xsrfToken() {
   return m ? decodeURIComponent(m[1]) : "";
 }
 
-/** Resolve the URL of the base image ("source") or the label overlay ("overlay"). */
+/**
+ * Resolve the URL of the base image ("source") or the label overlay ("overlay").
+ * Absolute URLs and "/paths" are used as given; other relative URLs ("files/ct.nii")
+ * are relative to Jupyter's base URL, so they also work behind JupyterHub's /user/<name>/.
+ */
 export function volumeUrl(model, which) {
   const url = model.get(which === "overlay" ? "overlay_url" : "source_url");
-  if (url) return url;
+  if (url) return /^([a-z][a-z0-9+.-]*:|\/)/i.test(url) ? url : jupyterBaseUrl() + url;
   const id = model.get(which === "overlay" ? "overlay_volume_id" : "volume_id");
   if (id) return `${jupyterBaseUrl()}chris/api/v1/volumes/${encodeURIComponent(id)}`;
   return "";
