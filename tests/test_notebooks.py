@@ -15,7 +15,18 @@ NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
 
 
 @pytest.fixture(scope="session")
-def notebook_server(orthanc, chris_server_factory, tmp_path_factory):
+def reference_images(build_image):
+    """The reference plugins' images under the tags `chris-jupyter up` looks for."""
+    import tomllib
+
+    plugins = Path(__file__).parent.parent / "spawners" / "plugins"
+    for d in sorted(plugins.glob("pl-*")):
+        version = tomllib.loads((d / "pyproject.toml").read_text())["project"]["version"]
+        build_image(d, f"chris-jupyter/{d.name}:{version}")
+
+
+@pytest.fixture(scope="session")
+def notebook_server(orthanc, chris_server_factory, tmp_path_factory, reference_images):
     """A server that knows the test Orthanc as PACS 'orthanc', which holds one CT study."""
     port = free_port()
     srv = chris_server_factory(config={"ChrisApp": {
