@@ -34,7 +34,8 @@ LAYOUTS = ("mpr", "mpr3d", "axial", "coronal", "sagittal", "3d")
 TOOLS = ("crosshair", "window", "pan", "measure", "point")
 ANNOTATION_KINDS = ("point", "distance")
 
-_URL_RE = re.compile(r"^(https?://|/|\./|\.\./)")
+# A URL: a scheme, a path (any "/"), or a NIfTI file name; anything else is a volume id.
+_URL_RE = re.compile(r"^[a-z][a-z0-9+.-]*:|/|\.nii(\.gz)?$", re.IGNORECASE)
 
 
 def _now() -> str:
@@ -167,8 +168,8 @@ def _normalize_annotation(a: dict) -> dict:
 
 
 def _source_kwargs(source: str) -> dict[str, str]:
-    """A URL goes to ``source_url``; anything else is taken as a backend volume id."""
-    if _URL_RE.match(source):
+    """A URL (scheme, path or ``*.nii[.gz]``) goes to ``source_url``; else a volume id."""
+    if _URL_RE.search(source):
         return {"source_url": source}
     return {"volume_id": source}
 

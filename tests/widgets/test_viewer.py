@@ -85,12 +85,14 @@ def test_view_routes_urls_and_volume_ids():
     a = view("/files/a.nii")
     b = view("http://127.0.0.1:8888/x.nii", window=100.0, level=10.0)
     c = view("vol-7f3a")
+    d = view("files/ct.nii")
     assert (a.source_url, a.volume_id) == ("/files/a.nii", "")
     assert (b.source_url, b.window, b.level) == ("http://127.0.0.1:8888/x.nii", 100, 10)
     assert (c.source_url, c.volume_id) == ("", "vol-7f3a")
+    assert (d.source_url, d.volume_id) == ("files/ct.nii", "")
     with pytest.raises(TypeError):
         view(42)
-    for w in (a, b, c):
+    for w in (a, b, c, d):
         w.close()
 
 
