@@ -281,6 +281,7 @@ def test_run_is_followed_live_then_cancelled(client, plugins, scan):
         s = monitor.tracker.summary()
         assert (s.total, s.succeeded, s.cancelled) == (2, 1, 1)
         assert "2/2 finished" in monitor.summary.value
+        assert [b.iid for b in monitor.table.children] == [root["id"], job["id"]]  # both rows drawn
         monitor.select(root["id"])
         assert monitor.logs.value == job_logs(client, root["id"]) and "copied" in monitor.logs.value
         assert f"#{root['id']}" in monitor.logs_title.value
@@ -298,6 +299,7 @@ def test_monitor_snapshot_of_a_finished_feed(client, plugins, scan):
     try:
         assert [j["id"] for j in monitor.tracker.ordered()] == [inst["id"]]
         assert monitor.state_shown(inst["id"]) == "finishedSuccessfully"
+        assert [b.iid for b in monitor.table.children] == [inst["id"]]
         assert monitor.progress.value == 1.0
         assert not monitor.follower.running
     finally:

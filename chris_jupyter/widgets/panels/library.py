@@ -86,11 +86,12 @@ class LibraryBrowser(W.VBox):
 
     def open_volume(self, volume_id: str) -> Any:
         """Show ``volume_id`` (``series:<uid>`` or ``path:<library path>``) in a viewer."""
-        from ..viewer import view
+        from ..viewer import Viewer
 
         def make() -> Any:
             old = self.viewer
-            self.viewer = view(volume_id, **self.viewer_kwargs)
+            # explicit trait: a volume id ("series:…", "path:…") must never be taken for a URL
+            self.viewer = Viewer(volume_id=volume_id, **self.viewer_kwargs)
             self.viewer_box.children = [W.HTML(f"<b>Viewing</b> {html.escape(volume_id)}"), self.viewer]
             if old is not None:
                 old.close()
