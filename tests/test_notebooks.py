@@ -25,24 +25,36 @@ def reference_images(build_image):
         build_image(d, f"chris-jupyter/{d.name}:{version}")
 
 
+# Notebooks whose demo registers a plugin from this environment run with the local runner.
+LOCAL_RUNNER = {"04-panels"}
+
+
 @pytest.fixture(scope="session")
-def notebook_server(orthanc, chris_server_factory, tmp_path_factory, reference_images):
-    """A server that knows the test Orthanc as PACS 'orthanc', which holds one CT study."""
-    port = free_port()
-    srv = chris_server_factory(config={"ChrisApp": {
-        "dicom_receiver_port": port,
-        "pacs_nodes": {"orthanc": {"ae_title": orthanc.aet, "host": "127.0.0.1", "port": orthanc.dicom_port}},
-    }})
-    orthanc.add_modality("chris-notebooks", "CHRIS", "127.0.0.1", port)
+def notebook_servers(orthanc, chris_server_factory, tmp_path_factory, reference_images):
+    """Servers (per runner) that know the test Orthanc as PACS 'orthanc', holding one CT study."""
     info = synth.write_ct_series(tmp_path_factory.mktemp("nb-pacs"), n_slices=20, rows=96, cols=96,
                                  patient_id="NBPACS01", patient_name="Notebook^Demo",
                                  study_description="NOTEBOOK DEMO CT")
     orthanc.upload(info.paths)
-    return srv
+    servers: dict[str, object] = {}
+
+    def get(runner: str):  # noqa: ANN202
+        if runner not in servers:
+            port = free_port()
+            servers[runner] = chris_server_factory(config={"ChrisApp": {
+                "runner": runner, "dicom_receiver_port": port,
+                "pacs_nodes": {"orthanc": {"ae_title": orthanc.aet, "host": "127.0.0.1",
+                                           "port": orthanc.dicom_port}},
+            }})
+            orthanc.add_modality(f"chris-notebooks-{runner}", "CHRIS", "127.0.0.1", port)
+        return servers[runner]
+
+    return get
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_runs(path: Path, notebook_server, tmp_path: Path, monkeypatch) -> None:
+def test_notebook_runs(path: Path, notebook_servers, tmp_path: Path, monkeypatch) -> None:
+    notebook_server = notebook_servers("local" if path.stem in LOCAL_RUNNER else "auto")
     monkeypatch.setenv("CHRIS_URL", notebook_server.url)
     monkeypatch.setenv("CHRIS_TOKEN", notebook_server.token)
     nb = nbformat.read(path, as_version=4)

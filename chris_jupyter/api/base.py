@@ -124,6 +124,14 @@ class ChrisHandler(APIHandler):
         self.current_user = self._jupyter_current_user = User(username=self.principal.username)
         self._token_authenticated = True
 
+    def finish(self, *args: Any, **kwargs: Any) -> Any:
+        # jupyter_server's APIHandler labels every response JSON; keep the type a handler chose
+        # (files, logs, event streams) and use JSON only where none was chosen.
+        chosen = self._headers.get("Content-Type", "")
+        if chosen and not chosen.startswith("text/html"):
+            kwargs.setdefault("set_content_type", chosen)
+        return super().finish(*args, **kwargs)
+
     # -- helpers ----------------------------------------------------------------------------------
     async def run(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Call blocking core code off the event loop."""

@@ -7,8 +7,6 @@ Volumes are what viewers fetch: ``GET volumes/<id>`` sends an uncompressed NIfTI
 
 from __future__ import annotations
 
-from urllib.parse import unquote
-
 from tornado import web
 
 from ..library.service import Entry
@@ -53,7 +51,7 @@ class IndexHandler(ChrisHandler):
 class VolumeHandler(ChrisHandler):
     @endpoint
     async def get(self, volume_id: str) -> None:
-        disk = await self.run(self.backend.dicom.volume, self.principal, unquote(volume_id))
+        disk = await self.run(self.backend.dicom.volume, self.principal, volume_id)  # tornado decoded it
         self.set_header("Cache-Control", "private, max-age=3600")
         await send_file(self, disk, Entry(volume_id, "volume.nii", "file", disk.stat().st_size,
                                           content_type="application/octet-stream"))

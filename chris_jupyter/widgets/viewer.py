@@ -169,16 +169,31 @@ def _normalize_annotation(a: dict) -> dict:
 
 def _source_kwargs(source: str) -> dict[str, str]:
     """A URL (scheme, path or ``*.nii[.gz]``) goes to ``source_url``; else a volume id."""
+    if source.startswith(("series:", "path:", "tmp:")):
+        return {"volume_id": source}
     if _URL_RE.search(source):
         return {"source_url": source}
     return {"volume_id": source}
 
 
-def view(obj: Any, **kwargs: Any) -> Viewer:
-    """Show a volume: ``obj`` is a URL or a backend volume id (more kinds come later).
+def view(obj: Any, *, overlay: Any = None, backend: str = "chris", client: Any = None, **kwargs: Any) -> Viewer:
+    """Show a volume in the offline viewer.
 
-    Keyword arguments are :class:`Viewer` traits, e.g. ``view(url, preset="ct-brain")``.
+    ``obj`` may be a volume id (``series:<uid>``, ``path:<library path>``), a library path, a study
+    or series from ``Client.studies()``, a URL of a NIfTI file, a numpy array (z, y, x), a
+    :class:`~chris_jupyter.dicom.volume.Volume` or an ``itk.Image``; ``overlay`` a label volume of
+    the same kinds (a plugin's segmentation). Keyword arguments are :class:`Viewer` traits, e.g.
+    ``view(study, preset="ct-brain")``. ``backend="itkwidgets"`` uses itkwidgets where it works.
     """
-    if isinstance(obj, str):
-        return Viewer(obj, **kwargs)
-    raise TypeError(f"view() does not know how to show a {type(obj).__name__} yet")
+    from .sources import itkwidgets_view, volume_id_of
+
+    if backend == "itkwidgets":
+        return itkwidgets_view(obj, client)
+    if backend != "chris":
+        raise ValueError("backend is 'chris' (the built-in viewer) or 'itkwidgets'")
+    kwargs.update(volume_id_of(obj, client))
+    if overlay is not None:
+        ov = volume_id_of(overlay, client)
+        kwargs.update({"overlay_volume_id": ov["volume_id"]} if "volume_id" in ov
+                      else {"overlay_url": ov["source_url"]})
+    return Viewer(**kwargs)

@@ -85,6 +85,8 @@ def test_feed_pipeline_and_outputs(user, tmp_path: Path) -> None:
     img = nib.load(p)
     assert sorted(img.shape) == [8, 32, 32]
     assert marker["output_count"] == 1
+    # logs are text
+    assert isinstance(c.logs(png["id"]), str)
     # provenance: enough to re-run
     prov = c.provenance(png["id"])
     assert prov["plugin"] == "pl-dcm2png" and prov["params"] == {"window": "40,400"} and prov["argv"]

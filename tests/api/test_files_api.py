@@ -28,7 +28,10 @@ async def test_upload_download_range_zip(api) -> None:
     assert r.status_code == 201, r.text
     assert r.json()["size"] == len(data)
     r = await alice.get("files/content", params={"path": f"home/{me}/uploads/x/big.bin"})
-    assert r.content == data
+    assert r.content == data and r.headers["content-type"] == "application/octet-stream"
+    r = await alice.head("files/content", params={"path": f"home/{me}/uploads/x/big.bin"})
+    assert r.headers["content-type"] == "application/octet-stream"
+    assert r.headers["content-length"] == str(len(data))
     r = await alice.get("files/content", params={"path": f"home/{me}/uploads/x/big.bin"},
                         headers={"Range": "bytes=100-199"})
     assert r.status_code == 206 and r.content == data[100:200]

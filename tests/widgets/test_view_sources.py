@@ -1,0 +1,63 @@
+"""view() turns every kind of input into a backend volume the browser fetches (no pixels in the
+widget state), against a real server."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from chris_jupyter import Client
+from chris_jupyter.dicom import synth
+from chris_jupyter.dicom.volume import Volume
+from chris_jupyter.widgets import view
+from chris_jupyter.widgets.sources import ITKWIDGETS_HELP
+
+
+@pytest.fixture
+def client(chris_server) -> Client:
+    return Client(chris_server.url, chris_server.token)
+
+
+def test_ids_paths_and_search_results(client: Client, tmp_path: Path) -> None:
+    pid = f"V{uuid.uuid4().hex[:6]}"
+    info = synth.write_ct_series(tmp_path / "ct", n_slices=4, rows=16, cols=16, patient_id=pid)
+    me = client.me()["username"]
+    client.upload(tmp_path / "ct", f"home/{me}/uploads/{pid}", progress=False)
+    assert view(f"series:{info.series_uid}").volume_id == f"series:{info.series_uid}"
+    assert view(f"home/{me}/uploads/{pid}").volume_id == f"path:home/{me}/uploads/{pid}"
+    study = client.studies(patient_id=pid)["items"][0]
+    assert view(study).volume_id == f"series:{info.series_uid}"
+    assert view(study["series"][0], preset="ct-brain").window == 80
+    v = view("files/ct.nii")
+    assert v.source_url == "files/ct.nii" and v.volume_id == ""
+    with pytest.raises(TypeError, match="cannot show"):
+        view(42)
+
+
+def test_arrays_and_volumes_go_to_the_backend_once(client: Client) -> None:
+    arr = np.arange(2 * 3 * 4, dtype=np.int16).reshape(2, 3, 4)
+    v = view(arr, client=client, overlay=(arr > 10).astype(np.uint8))
+    assert v.volume_id.startswith("tmp:") and v.overlay_volume_id.startswith("tmp:")
+    state = v.get_state()
+    assert all(not isinstance(val, bytes | memoryview) for val in state.values())  # positions, not pixels
+    back = client.load_volume(v.volume_id)
+    assert np.array_equal(back.data, arr)
+    vol = Volume(arr.astype(np.float32), (0.5, 0.5, 2.0), (10.0, 20.0, 30.0))
+    back = client.load_volume(view(vol, client=client).volume_id)
+    assert np.allclose(back.spacing, (0.5, 0.5, 2.0)) and np.allclose(back.origin, (10, 20, 30))
+    with pytest.raises(ValueError, match="3-D"):
+        view(np.zeros((4, 4)), client=client)
+
+
+def test_itkwidgets_backend_says_why_not(client: Client) -> None:
+    try:
+        import itkwidgets  # noqa: F401
+    except ImportError:
+        with pytest.raises(ImportError) as err:
+            view(np.zeros((2, 2, 2)), backend="itkwidgets", client=client)
+        assert str(err.value) == ITKWIDGETS_HELP and "offline" in ITKWIDGETS_HELP
+    else:  # pragma: no cover - itkwidgets is not installed here
+        pytest.skip("itkwidgets is installed; its own tests cover it")
