@@ -18,7 +18,7 @@ def default_user() -> str:
 
 
 REFERENCE_PLUGINS = {"pl-dircopy": "dircopy", "pl-dcm2nifti": "dcm2nifti", "pl-dcm2png": "dcm2png",
-                     "pl-noop": "noop"}
+                     "pl-noop": "noop", "pl-seg-threshold": "segthreshold"}
 IMAGE_PREFIX = "chris-jupyter/"
 
 
