@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .client import ChrisApiError, Client
+from .utils.text import human_size
 
 
 def _client(args: argparse.Namespace) -> Client:
@@ -30,21 +31,12 @@ def cmd_ls(args: argparse.Namespace) -> int:
         return 0
     for e in page["items"]:
         kind = "d" if e["kind"] == "folder" else "-"
-        size = "" if e["kind"] == "folder" else _human(e["size"])
+        size = "" if e["kind"] == "folder" else human_size(e["size"])
         print(f"{kind} {size:>9}  {e['owner'] or '-':<12} {e['name']}{'/' if kind == 'd' else ''}")
     shown = args.offset + len(page["items"])
     if shown < page["total"]:
         print(f"… {page['total'] - shown} more (use --offset {shown})", file=sys.stderr)
     return 0
-
-
-def _human(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return str(n)
 
 
 def cmd_upload(args: argparse.Namespace) -> int:

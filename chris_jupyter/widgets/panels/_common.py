@@ -7,6 +7,8 @@ from typing import Any
 
 import ipywidgets as W
 
+from ...utils.text import human_size  # noqa: F401  (re-exported for the panels)
+
 STATE_COLORS = {
     "created": "#6b7280", "waiting": "#6b7280", "scheduled": "#2563eb", "started": "#2563eb",
     "registeringFiles": "#7c3aed", "finishedSuccessfully": "#15803d", "finishedWithError": "#b91c1c",
@@ -21,15 +23,6 @@ def get_client(client: Any | None) -> Any:
     from ...client import Client
 
     return Client()
-
-
-def human_size(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"  # pragma: no cover
 
 
 def badge(state: str) -> str:
