@@ -101,6 +101,28 @@ class Viewer(anywidget.AnyWidget):
     user = t.Unicode("", help="Author name stamped on annotations made in this view").tag(sync=True)
     status = t.Unicode("", help="Set by the browser: loading | ready | error: ...").tag(sync=True)
 
+    # ---- live collaboration (js/src/collab.js: browser <-> backend, no kernel round trip) ----
+    collab = t.Bool(
+        True,
+        help="Join the volume's collaboration session when `volume_id` names a backend volume: "
+        "saved annotations load, others' annotations and cursors appear live, local edits are saved.",
+    ).tag(sync=True)
+    api_token = t.Unicode(
+        "",
+        help="Credential for the browser's REST calls (a ChRIS API token, 'chris_…'). Empty: the "
+        "Jupyter cookie (+ the _xsrf cookie as X-XSRFToken), which is right inside JupyterLab. "
+        "Widget-state saving would store it in the notebook: set it only when needed, e.g. with "
+        "`use_client(client)`.",
+    ).tag(sync=True)
+    api_base = t.Unicode(
+        "",
+        help="Absolute URL of the backend (a server URL or its 'chris/api/v1/' root), e.g. for a page "
+        "served from another origin. Empty: '<Jupyter base URL>chris/api/v1/' on the page's origin.",
+    ).tag(sync=True)
+    session_id = t.Unicode(
+        "", help="Set by the browser: this view's random collaboration session id (own events are ignored)"
+    ).tag(sync=True)
+
     def __init__(self, source: str | None = None, **kwargs: Any) -> None:
         if source is not None:
             kwargs.update(_source_kwargs(source))
@@ -142,6 +164,19 @@ class Viewer(anywidget.AnyWidget):
     def remove_annotation(self, ann_id: str) -> None:
         """Delete the annotation with this id (no error if absent)."""
         self.annotations = [a for a in self.annotations if a["id"] != ann_id]
+
+    def use_client(self, client: Any, *, api_base: bool = False) -> Viewer:
+        """Let the browser call the backend with ``client``'s token (a :class:`chris_jupyter.Client`).
+
+        Only for pages that cannot use the Jupyter cookie. ``api_base=True`` also points the
+        browser at ``client.url`` (another origin: the server must allow it, ``allow_origin``).
+        The token becomes widget state: saving widget state in the notebook would store it.
+        """
+        auth = client.http.headers.get("Authorization", "")
+        self.api_token = auth.split(" ", 1)[1] if " " in auth else ""
+        if api_base:
+            self.api_base = client.url
+        return self
 
     def distance_mm(self, ann_id: str) -> float:
         """Length in mm of a distance annotation."""

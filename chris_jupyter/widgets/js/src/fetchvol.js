@@ -22,6 +22,24 @@ export function xsrfToken() {
 }
 
 /**
+ * The backend's REST API root, ending with "/": the `api_base` trait if set (a server URL,
+ * or the API root itself), else `<Jupyter base URL>chris/api/v1/` (same origin).
+ */
+export function apiBase(model) {
+  let b = model.get("api_base") || "";
+  if (!b) return `${jupyterBaseUrl()}chris/api/v1/`;
+  if (!b.endsWith("/")) b += "/";
+  return /chris\/api\/v1\/$/.test(b) ? b : `${b}chris/api/v1/`;
+}
+
+/** Headers authenticating a backend call: the `api_token` trait, else Jupyter's XSRF token. */
+export function authHeaders(model, method = "GET") {
+  const token = model.get("api_token") || "";
+  if (token) return { Authorization: `${token.startsWith("chris_") ? "Bearer" : "token"} ${token}` };
+  return method === "GET" || method === "HEAD" ? {} : { "X-XSRFToken": xsrfToken() };
+}
+
+/**
  * Resolve the URL of the base image ("source") or the label overlay ("overlay").
  * Absolute URLs and "/paths" are used as given; other relative URLs ("files/ct.nii")
  * are relative to Jupyter's base URL, so they also work behind JupyterHub's /user/<name>/.
@@ -30,15 +48,15 @@ export function volumeUrl(model, which) {
   const url = model.get(which === "overlay" ? "overlay_url" : "source_url");
   if (url) return /^([a-z][a-z0-9+.-]*:|\/)/i.test(url) ? url : jupyterBaseUrl() + url;
   const id = model.get(which === "overlay" ? "overlay_volume_id" : "volume_id");
-  if (id) return `${jupyterBaseUrl()}chris/api/v1/volumes/${encodeURIComponent(id)}`;
+  if (id) return `${apiBase(model)}volumes/${encodeURIComponent(id)}`;
   return "";
 }
 
 /** GET the volume as an ArrayBuffer (raises with the HTTP status on failure). */
-export async function fetchVolume(url, signal) {
+export async function fetchVolume(url, signal, auth = {}) {
   const resp = await fetch(url, {
-    credentials: "same-origin",
-    headers: { Accept: "application/octet-stream" },
+    credentials: auth.Authorization ? "omit" : "same-origin",
+    headers: { Accept: "application/octet-stream", ...auth },
     signal,
   });
   if (!resp.ok) throw new Error(`GET ${url}: HTTP ${resp.status}`);

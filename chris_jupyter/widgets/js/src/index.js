@@ -3,7 +3,8 @@
 // Widget state carries only small things (positions, window/level, annotations,
 // peers); the pixels are fetched once, in binary, from a same-origin URL.
 import { DRAG_MODE, NVImage, Niivue, SHOW_RENDER, SLICE_TYPE } from "@niivue/niivue";
-import { fetchVolume, niftiName, volumeUrl } from "./fetchvol.js";
+import { authHeaders, fetchVolume, niftiName, volumeUrl } from "./fetchvol.js";
+import { joinCollab } from "./collab.js";
 import { ijkToMm, mmToIjk, mmToScreen } from "./geometry.js";
 import { labelColormap } from "./labels.js";
 import { LEAN_SLICE_SHADER } from "./leanshader.js";
@@ -303,8 +304,9 @@ function render({ model, el }) {
     try {
       const ovUrl = volumeUrl(model, "overlay");
       const [buf, ovBuf] = await Promise.all([
-        fetchVolume(url, abort.signal),
-        ovUrl ? fetchVolume(ovUrl, abort.signal) : Promise.resolve(null),
+        fetchVolume(url, abort.signal, model.get("source_url") ? {} : authHeaders(model)),
+        ovUrl ? fetchVolume(ovUrl, abort.signal, model.get("overlay_url") ? {} : authHeaders(model))
+          : Promise.resolve(null),
       ]);
       if (disposed) return;
       timing.fetched = performance.now();
@@ -378,6 +380,9 @@ function render({ model, el }) {
     nv, model, timing, overlay, annotations, setPosition, mmToScreen: (mm) => mmToScreen(nv, mm),
   };
 
+  // Live collaboration on backend volumes (collab.js): one bridge per model, not per view.
+  const leaveCollab = joinCollab(model);
+
   nv.attachToCanvas(canvas).then(() => {
     if (disposed) return;
     nv.setCustomSliceShader(LEAN_SLICE_SHADER);
@@ -390,6 +395,7 @@ function render({ model, el }) {
   return () => {
     disposed = true;
     abort.abort();
+    leaveCollab();
     for (const [ev, fn] of Object.entries(handlers)) model.off(ev, fn);
     toolbar.dispose();
     nv.cleanup(); // niivue's window/resize listeners and observers

@@ -1,0 +1,200 @@
+"""Live collaboration in the viewer, end to end with real parts: a real chris server, three
+users, three Chromium contexts rendering the bundled viewer on the same ``series:<uid>`` volume.
+
+The harness page is served on the chris server's origin (as JupyterLab is: the browser answers its
+few static files from disk), and each user's view calls the backend with that user's API token
+(``api_token``). Not through Jupyter's ``/files/``: that serves HTML sandboxed (an opaque origin).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+import pytest
+
+from chris_jupyter import Client
+from chris_jupyter.dicom import synth
+from chris_jupyter.widgets.harness import write_harness
+from tests.fixtures.browser import artifact_path, is_local_url
+
+WAIT_MS = 5_000  # a correctness bound for "appears live", not a benchmark
+
+
+@pytest.fixture(scope="module")
+def setup(chris_server, tmp_path_factory) -> dict:
+    """alice uploads a CT series and shares it with bob; carol gets nothing."""
+    srv = chris_server
+    tag = uuid.uuid4().hex[:6]
+    owner = Client(srv.url, srv.token)
+    tokens = {}
+    for who in ("alice", "bob", "carol"):
+        name = f"{who}{tag}"
+        owner.create_user(name)
+        tokens[who] = (name, owner.create_token(user=name)["token"])
+    alice = Client(srv.url, tokens["alice"][1])
+    info = synth.write_ct_series(tmp_path_factory.mktemp("ct") / "ct", n_slices=24, rows=64, cols=64,
+                                 patient_id=f"COL{tag}")
+    folder = f"home/{tokens['alice'][0]}/uploads/ct"
+    alice.upload(info.paths[0].parent, folder, progress=False)
+    alice.share(folder, user=tokens["bob"][0])
+    page_dir = tmp_path_factory.mktemp("collab-page")
+    write_harness(page_dir, width=900)
+    return {"srv": srv, "tokens": tokens, "volume": f"series:{info.series_uid}", "page_dir": page_dir}
+
+
+@pytest.fixture(scope="module")
+def page_url(setup) -> str:
+    return f"{setup['srv'].url}collab-harness/"
+
+
+@pytest.fixture
+def contexts(browser, setup) -> Iterator:
+    """Open pages in separate browser contexts (separate users); fail if any request leaves localhost."""
+    opened = []
+
+    def new_page():
+        ctx = browser.new_context(viewport={"width": 1000, "height": 700})
+        ctx.route(f"{setup['srv'].url}collab-harness/**", lambda route: serve_page_file(route, setup["page_dir"]))
+        pg = ctx.new_page()
+        pg.requested, pg.console, pg.responses = [], [], []
+        pg.on("request", lambda req: pg.requested.append(req.url))
+        pg.on("response", lambda r: pg.responses.append((r.request.method, r.url, r.status)))
+        pg.on("console", lambda msg: pg.console.append(f"{msg.type}: {msg.text}"))
+        pg.on("pageerror", lambda err: pg.console.append(f"pageerror: {err}"))
+        opened.append((ctx, pg))
+        return pg
+
+    yield new_page
+    remote = [u for _c, pg in opened for u in pg.requested if not is_local_url(u)]
+    for ctx, _pg in opened:
+        ctx.close()
+    assert not remote, f"requests left localhost: {remote[:10]}"
+
+
+def serve_page_file(route, folder: Path) -> None:
+    """Answer the harness page's own files (index.html, static/*) from disk."""
+    rel = urlsplit(route.request.url).path.split("/collab-harness/", 1)[1] or "index.html"
+    path = (folder / rel).resolve()
+    if folder.resolve() not in path.parents or not path.is_file():
+        route.fulfill(status=404, body="not found")
+        return
+    types = {".html": "text/html", ".js": "text/javascript", ".css": "text/css"}
+    route.fulfill(status=200, path=str(path), content_type=types.get(path.suffix, "application/octet-stream"))
+
+
+def open_view(new_page, page_url: str, setup: dict, who: str, *, expect: str = "ready"):
+    """One user's viewer on the shared volume; waits for the volume (or its error)."""
+    name, token = setup["tokens"][who]
+    state = {"volume_id": setup["volume"], "api_base": setup["srv"].url, "api_token": token, "user": name,
+             "view_layout": "axial"}
+    pg = new_page()
+    pg.goto(f"{page_url}index.html?{urlencode({k: json.dumps(v) for k, v in state.items()})}")
+    pg.wait_for_function("window.model && /^(ready|error)/.test(model.get('status'))", timeout=60_000)
+    status = pg.evaluate("model.get('status')")
+    assert status.startswith(expect), (who, status, pg.console)
+    return pg
+
+
+def wait_js(pg, expr: str, arg=None, timeout: int = WAIT_MS) -> None:
+    pg.wait_for_function(expr, arg=arg, timeout=timeout)
+
+
+def annotations(pg) -> list[dict]:
+    return pg.evaluate("model.get('annotations')")
+
+
+def joined(pg) -> None:
+    """Wait until the view has loaded the saved annotations (its session is live)."""
+    wait_js(pg, "() => model.get('session_id') !== ''")
+    wait_js(pg, "() => performance.getEntriesByType('resource').some((e) => /annotations\\?volume=/.test(e.name))")
+
+
+def test_two_users_see_each_others_annotations_and_cursors(contexts, page_url, setup) -> None:
+    a = open_view(contexts, page_url, setup, "alice")
+    b = open_view(contexts, page_url, setup, "bob")
+    c = open_view(contexts, page_url, setup, "carol", expect="error")  # may not read the series
+    for pg in (a, b, c):
+        joined(pg)
+    alice, bob, carol = (setup["tokens"][w][0] for w in ("alice", "bob", "carol"))
+    assert a.evaluate("model.get('session_id')") != b.evaluate("model.get('session_id')")
+
+    # alice adds a point annotation in her view (as the Pt tool does) -> bob's model and overlay
+    a.evaluate("""() => el.chrisViewer.annotations.add("point", [model.get("position_mm")], "lesion?")""")
+    wait_js(a, "() => model.get('annotations').some((x) => x.server_id != null)")
+    wait_js(b, "() => model.get('annotations').some((x) => x.text === 'lesion?')")
+    (got,) = annotations(b)
+    assert got["author"] == alice and got["id"] == f"srv-{got['server_id']}"
+    assert got["points"] == annotations(a)[0]["points"]
+    assert b.evaluate("el.chrisViewer.overlay.annotations.map((x) => x.text)") == ["lesion?"]
+    assert b.locator(".cjv-ann .cjv-ann-meta").first.text_content() == alice  # the list shows the author
+
+    # bob moves his crosshair -> alice sees a peer named bob, at bob's position, with a colour
+    pos = a.evaluate("model.get('position_mm')")
+    moved = [pos[0] + 5.0, pos[1] - 3.0, pos[2]]
+    b.evaluate("(mm) => el.chrisViewer.setPosition(mm)", moved)
+    wait_js(b, "(mm) => model.get('position_mm').every((v, i) => Math.abs(v - mm[i]) < 1)", moved)
+    there = b.evaluate("model.get('position_mm')")
+    wait_js(a, "([u, mm]) => model.get('peers').some((p) => p.user === u"
+               " && p.position.every((v, i) => Math.abs(v - mm[i]) < 1e-3))", [bob, there])
+    (peer,) = [p for p in a.evaluate("model.get('peers')") if p["user"] == bob]
+    assert peer["color"].startswith("#")
+    assert a.evaluate("el.chrisViewer.overlay.peers.map((p) => p.user)") == [bob]  # drawn
+    a.evaluate("el.chrisViewer.nv.drawScene()")
+    a.screenshot(path=str(artifact_path("collab_alice_sees_bob.png")))
+    b.screenshot(path=str(artifact_path("collab_bob_sees_annotation.png")))
+
+    # bob deletes nothing of alice's; alice deletes hers -> gone for bob
+    # carol: the backend refuses (404), and nothing reaches her view
+    assert any(m == "GET" and "annotations?volume=" in u and s == 404 for m, u, s in c.responses), c.responses
+    assert annotations(c) == [] and c.evaluate("model.get('peers')") == []
+
+    # saved: author and time from Python; a new view of bob's loads it
+    items = Client(setup["srv"].url, setup["tokens"]["bob"][1]).get("annotations", volume=setup["volume"])["items"]
+    assert [(i["author"], i["text"]) for i in items] == [(alice, "lesion?")] and items[0]["created_at"]
+    b2 = open_view(contexts, page_url, setup, "bob")
+    wait_js(b2, "() => model.get('annotations').some((x) => x.text === 'lesion?')")
+    # bob's own annotation (made in the kernel's way: a trait change) reaches alice too
+    b2.evaluate("""() => model.set("annotations", [...model.get("annotations"),
+        {id: "k1", kind: "distance", points: [[0, 0, 0], [10, 0, 0]], text: "bob's ruler", author: "",
+         created: new Date().toISOString()}])""")
+    wait_js(a, "() => model.get('annotations').some((x) => x.text === \"bob's ruler\")")
+    wait_js(b, "() => model.get('annotations').some((x) => x.text === \"bob's ruler\")")
+    assert b2.evaluate("model.get('annotations').filter((x) => x.text === \"bob's ruler\").length") == 1
+
+    # alice deletes her annotation in her list -> it disappears for bob, and from the server
+    a.locator(".cjv-ann-del").first.click()
+    wait_js(b, "() => !model.get('annotations').some((x) => x.text === 'lesion?')")
+    items = Client(setup["srv"].url, setup["tokens"]["alice"][1]).get("annotations", volume=setup["volume"])["items"]
+    assert [(i["author"], i["text"]) for i in items] == [(bob, "bob's ruler")]
+    # carol still saw nothing at all
+    assert annotations(c) == [] and c.evaluate("model.get('peers')") == []
+    pageerrors = [m for pg in (a, b, b2, c) for m in pg.console if m.startswith("pageerror")]
+    assert not pageerrors, pageerrors
+
+
+def test_edit_and_reconnect(contexts, page_url, setup) -> None:
+    """A text edit of one's own saved annotation is saved (the others see it); a view that lost
+    its event stream reconnects and catches up."""
+    a = open_view(contexts, page_url, setup, "alice")
+    b = open_view(contexts, page_url, setup, "bob")
+    joined(a)
+    joined(b)
+    a.evaluate("""() => el.chrisViewer.annotations.add("point", [[1, 2, 3]], "first")""")
+    wait_js(b, "() => model.get('annotations').some((x) => x.text === 'first')")
+    a.evaluate("""() => model.set("annotations", model.get("annotations").map(
+        (x) => x.text === "first" ? {...x, text: "second"} : x))""")
+    wait_js(b, "() => model.get('annotations').some((x) => x.text === 'second')")
+    wait_js(b, "() => !model.get('annotations').some((x) => x.text === 'first')")
+    wait_js(a, "() => model.get('annotations').some((x) => x.text === 'second' && x.server_id != null)")
+    # bob goes offline for a moment (his stream drops), alice annotates meanwhile
+    b.context.set_offline(True)
+    a.evaluate("""() => el.chrisViewer.annotations.add("point", [[4, 5, 6]], "while away")""")
+    wait_js(a, "() => model.get('annotations').some((x) => x.text === 'while away' && x.server_id != null)")
+    b.context.set_offline(False)
+    wait_js(b, "() => model.get('annotations').some((x) => x.text === 'while away')", timeout=40_000)
+    texts = sorted(x["text"] for x in annotations(b))
+    assert texts.count("while away") == 1 and "second" in texts
