@@ -36,6 +36,9 @@ const TOOLS = {
 };
 
 function render({ model, el }) {
+  // Live collaboration on backend volumes (collab.js): one bridge per model, not per view.
+  // Joined first, so a local edit is sent before this view spends a frame redrawing it.
+  const leaveCollab = joinCollab(model);
   const root = document.createElement("div");
   root.className = "cjv-root";
   el.appendChild(root);
@@ -203,7 +206,17 @@ function render({ model, el }) {
     overlay.peers = model.get("peers") || [];
     overlay.selected = annotations.selected;
     renderPanel(list, overlay.annotations, annotations.selected, annotations.panelCallbacks);
-    if (base()) nv.drawScene();
+    drawSoon();
+  }
+  // Annotation and peer changes (up to ~10/s per collaborator) redraw at most once per frame.
+  let drawPending = false;
+  function drawSoon() {
+    if (drawPending) return;
+    drawPending = true;
+    requestAnimationFrame(() => {
+      drawPending = false;
+      if (base() && !disposed) nv.drawScene();
+    });
   }
 
   // ---- view -> model -------------------------------------------------------------------
@@ -379,9 +392,6 @@ function render({ model, el }) {
   el.chrisViewer = {
     nv, model, timing, overlay, annotations, setPosition, mmToScreen: (mm) => mmToScreen(nv, mm),
   };
-
-  // Live collaboration on backend volumes (collab.js): one bridge per model, not per view.
-  const leaveCollab = joinCollab(model);
 
   nv.attachToCanvas(canvas).then(() => {
     if (disposed) return;
