@@ -18,16 +18,22 @@ import pytest
 
 from chris_jupyter import Client
 from chris_jupyter.dicom import synth
+from chris_jupyter.widgets import harness as H
 from chris_jupyter.widgets.harness import write_harness
 from tests.fixtures.browser import artifact_path, is_local_url
 
 WAIT_MS = 5_000  # a correctness bound for "appears live", not a benchmark
 
 
+#: JupyterLab on the same server: scriptable from the page, and nothing fetched from the internet.
+LAB_ARGS = ["--LabApp.expose_app_in_browser=True", "--LabApp.news_url=", "--LabApp.extension_manager=readonly",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+
+
 @pytest.fixture(scope="module")
-def setup(chris_server, tmp_path_factory) -> dict:
+def setup(chris_server_factory, tmp_path_factory) -> dict:
     """alice uploads a CT series and shares it with bob; carol gets nothing."""
-    srv = chris_server
+    srv = chris_server_factory(extra_args=LAB_ARGS)
     tag = uuid.uuid4().hex[:6]
     owner = Client(srv.url, srv.token)
     tokens = {}
@@ -198,3 +204,55 @@ def test_edit_and_reconnect(contexts, page_url, setup) -> None:
     wait_js(b, "() => model.get('annotations').some((x) => x.text === 'while away')", timeout=40_000)
     texts = sorted(x["text"] for x in annotations(b))
     assert texts.count("while away") == 1 and "second" in texts
+
+
+def _run_cell(page, code: str) -> None:
+    """Append a cell with ``code`` to the open notebook and run it."""
+    page.evaluate(
+        """async (code) => {
+          const app = window.jupyterapp;
+          await app.commands.execute('notebook:insert-cell-below');
+          app.shell.currentWidget.content.activeCell.model.sharedModel.setSource(code);
+          await app.commands.execute('notebook:run-cell');
+        }""",
+        code,
+    )
+
+
+def test_jupyterlab_view_collaborates_with_the_cookie(setup, page) -> None:
+    """In real JupyterLab (same server) the widget needs no token: the Jupyter cookie reads,
+    the _xsrf cookie as X-XSRFToken writes. Kernel, browser and another user stay in step."""
+    srv = setup["srv"]
+    cells = [f"from chris_jupyter.widgets import Viewer\n"
+             f"v = Viewer(volume_id={setup['volume']!r}, view_layout='axial', height=300)\nv"]
+    (srv.root / "notebooks" / "collab.ipynb").write_text(json.dumps(H.notebook(cells)))
+    page.set_default_timeout(90_000)
+    page.goto(f"{srv.url}lab/tree/collab.ipynb?reset&token={srv.token}")
+    page.wait_for_function(H.KERNEL_READY_JS)
+    page.evaluate("() => jupyterapp.commands.execute('notebook:run-all-cells')")
+    page.wait_for_function("() => { const r = document.querySelector('.cjv-root');"
+                           " const v = r && r.parentElement.chrisViewer;"
+                           " return v && /^(ready|error)/.test(v.model.get('status')); }")
+    page.evaluate("() => { window.el = document.querySelector('.cjv-root').parentElement;"
+                  " window.model = el.chrisViewer.model; }")
+    assert page.evaluate("model.get('status')") == "ready"
+    joined(page)
+    before = {a["text"] for a in annotations(page)}
+
+    # another user (bob, the series is shared with him) annotates from Python: the view and the kernel see it
+    bob_name, bob_token = setup["tokens"]["bob"]
+    bob = Client(srv.url, bob_token)
+    bob.post("annotations", {"volume": setup["volume"], "kind": "point", "points": [[1, 1, 1]], "text": "from bob"})
+    wait_js(page, "() => model.get('annotations').some((x) => x.text === 'from bob')")
+    _run_cell(page, "print('KERNEL', [a['author'] for a in v.annotations if a['text'] == 'from bob'])")
+    page.wait_for_function(f"() => document.body.innerText.includes(\"KERNEL ['{bob_name}']\")")
+
+    # the kernel adds one: the browser saves it (cookie + X-XSRFToken), bob can read it
+    _run_cell(page, "v.add_annotation('point', [[0.0, 0.0, 0.0]], text='from the kernel')")
+    wait_js(page, "() => model.get('annotations').some((x) => x.text === 'from the kernel' && x.server_id != null)",
+            timeout=15_000)
+    items = bob.get("annotations", volume=setup["volume"])["items"]
+    (mine,) = [i for i in items if i["text"] == "from the kernel"]
+    assert mine["author"] == Client(srv.url, srv.token).me()["username"]
+    assert "from the kernel" not in before
+    page.screenshot(path=str(artifact_path("collab-jupyterlab.png")))
