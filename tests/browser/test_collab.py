@@ -256,3 +256,23 @@ def test_jupyterlab_view_collaborates_with_the_cookie(setup, page) -> None:
     assert mine["author"] == Client(srv.url, srv.token).me()["username"]
     assert "from the kernel" not in before
     page.screenshot(path=str(artifact_path("collab-jupyterlab.png")))
+
+
+def test_viewer_collab_traits(setup) -> None:
+    """The Python side: collaboration is on by default, the token is set only when asked."""
+    from chris_jupyter.widgets import Viewer
+
+    srv, (_name, token) = setup["srv"], setup["tokens"]["alice"]
+    v = Viewer(volume_id=setup["volume"])
+    try:
+        assert v.collab is True and v.api_token == "" and v.api_base == "" and v.session_id == ""
+        client = Client(srv.url, token)
+        assert v.use_client(client) is v and v.api_token == token and v.api_base == ""
+        v.use_client(client, api_base=True)
+        assert v.api_base == srv.url
+        assert v.get_state()["api_token"] == token  # synced: saved widget state would hold it
+        # the browser tags saved annotations with their server id; the kernel keeps the tag
+        v.annotations = [{"id": "srv-7", "server_id": 7, "kind": "point", "points": [[1, 2, 3]]}]
+        assert v.annotations[0]["server_id"] == 7
+    finally:
+        v.close()
