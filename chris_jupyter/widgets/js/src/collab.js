@@ -61,9 +61,17 @@ class CollabBridge {
     this.model = model;
     this.views = 0;
     this.run = null; // the running session: {volume, abort, timers...}
-    this.onChange = () => this.restartIfNeeded();
-    this.onAnnotations = () => this.run && this.run.ready && this.syncAnnotations(this.run);
-    this.onPosition = () => this.run && this.queueCursor(this.run);
+    // Model handlers run inside whoever changed the model (a tool, the kernel): never throw.
+    const safe = (fn) => () => {
+      try {
+        fn();
+      } catch (e) {
+        warn(e.message || e);
+      }
+    };
+    this.onChange = safe(() => this.restartIfNeeded());
+    this.onAnnotations = safe(() => this.run && this.run.ready && this.syncAnnotations(this.run));
+    this.onPosition = safe(() => this.run && this.queueCursor(this.run));
   }
 
   attach() {
@@ -131,7 +139,8 @@ class CollabBridge {
 
   // Events and the initial load are handled one after the other, in order.
   enqueue(run, fn) {
-    run.chain = run.chain.then(() => (this.live(run) ? fn() : null)).catch((e) => warn(e.message || e));
+    run.chain = run.chain.then(() => (this.live(run) ? fn() : null))
+      .catch((e) => this.live(run) && warn(e.message || e));
   }
 
   // ---- REST -------------------------------------------------------------------------------
