@@ -258,8 +258,11 @@ def test_jupyterlab_view_collaborates_with_the_cookie(setup, page) -> None:
     page.screenshot(path=str(artifact_path("collab-jupyterlab.png")))
 
 
-def test_viewer_collab_traits(setup) -> None:
-    """The Python side: collaboration is on by default, the token is set only when asked."""
+def test_viewer_collab_traits(setup, browser) -> None:
+    """The Python side: collaboration is on by default, the token is set only when asked.
+
+    (``browser`` only so that the module's running Playwright loop is left alone, see
+    ``tests/fixtures/browser.py: jp_asyncio_loop``.)"""
     from chris_jupyter.widgets import Viewer
 
     srv, (_name, token) = setup["srv"], setup["tokens"]["alice"]
