@@ -279,3 +279,26 @@ def test_viewer_collab_traits(setup, browser) -> None:
         assert v.annotations[0]["server_id"] == 7
     finally:
         v.close()
+
+
+def test_viewers_on_one_page_share_one_event_stream(contexts, page_url, setup) -> None:
+    """Browsers allow ~6 connections per host: many viewers in one notebook hold one stream."""
+    a = open_view(contexts, page_url, setup, "alice")
+    joined(a)
+    a.evaluate("""() => {
+      const div = document.createElement("div");
+      div.id = "w2";
+      document.body.appendChild(div);
+      window.model2 = new model.constructor({...JSON.parse(JSON.stringify(model.state)),
+                                             annotations: [], session_id: "", status: ""});
+      widget.render({ model: model2, el: div });
+    }""")
+    wait_js(a, "() => model2.get('status') === 'ready'", timeout=60_000)
+    wait_js(a, "() => model2.get('annotations').length === model.get('annotations').length"
+               " && model2.get('session_id') !== model.get('session_id')")
+    b = open_view(contexts, page_url, setup, "bob")
+    joined(b)
+    b.evaluate("""() => el.chrisViewer.annotations.add("point", [[7, 7, 7]], "to both views")""")
+    for m in ("model", "model2"):
+        wait_js(a, f"() => {m}.get('annotations').some((x) => x.text === 'to both views')")
+    assert sum("/chris/api/v1/events?" in u for u in a.requested) == 1

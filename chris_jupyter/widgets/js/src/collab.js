@@ -6,15 +6,14 @@
 //
 // One bridge per model (not per view): two views of one widget must not post twice.
 // Nothing here may throw into niivue's render loop: every failure is a console warning.
+import { subscribe } from "./eventhub.js";
 import { apiBase, authHeaders } from "./fetchvol.js";
 import { newId } from "./util.js";
 
-const EVENT_TYPES = "annotation.created,annotation.deleted,viewer.cursor";
 const KINDS = new Set(["point", "distance"]); // what the viewer draws (the backend also has roi)
 const CURSOR_MIN_MS = 100; // local crosshair -> backend at most ~10 times a second
 const HEARTBEAT_MS = 4000; // re-send a still cursor so peers keep seeing it
 const PEER_TTL_MS = 10000; // a peer without news for this long disappears
-const BACKOFF_MS = [500, 1000, 2000, 5000, 10000, 30000];
 const PEER_COLORS = ["#ffb000", "#00c8ff", "#ff4fd8", "#7cff4f", "#ff7a45", "#b18cff", "#4fffc1", "#ffe14f"];
 
 const warn = (...args) => console.warn("chris collab:", ...args);
@@ -37,23 +36,6 @@ export function fromServer(s) {
     author: s.author || "",
     created: s.created_at || "",
   };
-}
-
-/** Parse complete SSE messages out of `buf`; returns [messages, rest]. */
-export function parseSse(buf) {
-  const out = [];
-  const blocks = buf.replace(/\r\n/g, "\n").split("\n\n");
-  const rest = blocks.pop();
-  for (const block of blocks) {
-    const msg = { id: null, data: [], comment: [] };
-    for (const line of block.split("\n")) {
-      if (line.startsWith(":")) msg.comment.push(line.slice(1).trim());
-      else if (line.startsWith("data:")) msg.data.push(line.slice(5).replace(/^ /, ""));
-      else if (line.startsWith("id:")) msg.id = line.slice(3).trim();
-    }
-    out.push(msg);
-  }
-  return [out, rest];
 }
 
 class CollabBridge {
@@ -113,13 +95,16 @@ class CollabBridge {
       peers: new Map(), // session -> {user, color, position, session, seen}
       chain: Promise.resolve(),
       ready: false,
-      lastEventId: null,
       cursor: { last: 0, timer: null, sent: null },
     };
     const run = this.run;
     run.prune = setInterval(() => this.prunePeers(run), 1000);
     run.heartbeat = setInterval(() => this.queueCursor(run, true), HEARTBEAT_MS);
-    this.stream(run);
+    run.unsubscribe = subscribe(m, {
+      // (Re)load the saved annotations whenever the stream (re)opens: nothing falls in between.
+      onOpen: () => this.enqueue(run, () => this.loadSaved(run)),
+      onEvent: (ev) => this.live(run) && this.onEvent(run, ev),
+    });
   }
 
   stop() {
@@ -127,6 +112,7 @@ class CollabBridge {
     if (!run) return;
     this.run = null;
     run.abort.abort();
+    run.unsubscribe();
     clearInterval(run.prune);
     clearInterval(run.heartbeat);
     clearTimeout(run.cursor.timer);
@@ -164,61 +150,8 @@ class CollabBridge {
     return resp.status === 204 ? null : resp.json();
   }
 
-  // ---- the event stream -------------------------------------------------------------------
-  async stream(run) {
-    let attempt = 0;
-    while (this.live(run)) {
-      try {
-        const since = run.lastEventId ? `&since=${encodeURIComponent(run.lastEventId)}` : "";
-        const headers = { Accept: "text/event-stream", ...authHeaders(this.model) };
-        const resp = await fetch(`${apiBase(this.model)}events?types=${EVENT_TYPES}${since}`, {
-          headers,
-          credentials: headers.Authorization ? "omit" : "same-origin",
-          cache: "no-store",
-          signal: run.abort.signal,
-        });
-        if (!resp.ok || !resp.body) throw new Error(`event stream: HTTP ${resp.status}`);
-        const reader = resp.body.getReader();
-        const decoder = new TextDecoder();
-        let buf = "";
-        for (;;) {
-          const { value, done } = await reader.read();
-          if (done) break;
-          buf += decoder.decode(value, { stream: true });
-          const [msgs, rest] = parseSse(buf);
-          buf = rest;
-          for (const msg of msgs) this.onMessage(run, msg, () => (attempt = 0));
-        }
-        if (this.live(run)) warn("event stream closed; reconnecting");
-      } catch (e) {
-        if (!this.live(run)) return;
-        warn(e.message || e);
-      }
-      const wait = BACKOFF_MS[Math.min(attempt, BACKOFF_MS.length - 1)];
-      attempt += 1;
-      await new Promise((r) => setTimeout(r, wait));
-    }
-  }
-
-  onMessage(run, msg, connected) {
-    if (msg.id) run.lastEventId = msg.id;
-    const hello = msg.comment.find((c) => c.startsWith("connected"));
-    if (hello) {
-      connected();
-      const m = hello.match(/last event id (\d+)/);
-      if (m && !run.lastEventId) run.lastEventId = m[1];
-      // (Re)load the saved annotations once the stream is open: nothing falls in between.
-      this.enqueue(run, () => this.loadSaved(run));
-      return;
-    }
-    if (!msg.data.length) return;
-    let ev;
-    try {
-      ev = JSON.parse(msg.data.join("\n"));
-    } catch (_e) {
-      warn("unreadable event", msg.data);
-      return;
-    }
+  // ---- events (one shared stream per page: eventhub.js) ----------------------------------
+  onEvent(run, ev) {
     const data = ev.data || {};
     if (data.volume !== run.volume) return;
     if (ev.type === "viewer.cursor") this.onCursor(run, data);
