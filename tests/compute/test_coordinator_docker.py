@@ -30,7 +30,7 @@ def leftovers(dclient, c, iid, wait=15.0):
     job = c.get(iid).runner_job_id
     deadline = time.monotonic() + wait
     while True:
-        found = dclient.containers.list(all=True, filters={"label": f"{LABEL}={job}"})
+        found = dclient.containers.list(all=True, filters={"label": f"{LABEL}={job}"}, ignore_removed=True)
         if not found or time.monotonic() > deadline:
             return found
         time.sleep(0.1)
