@@ -280,7 +280,8 @@ class CollabBridge {
   queueCursor(run, heartbeat = false) {
     if (!run.ready || !this.live(run)) return;
     const c = run.cursor;
-    if (heartbeat && performance.now() - c.last < HEARTBEAT_MS) return;
+    // no heartbeat from a hidden tab: its peers drop it after PEER_TTL_MS
+    if (heartbeat && (document.hidden || performance.now() - c.last < HEARTBEAT_MS)) return;
     if (c.timer) return;
     const wait = Math.max(0, CURSOR_MIN_MS - (performance.now() - c.last));
     c.timer = setTimeout(() => {
