@@ -123,6 +123,7 @@ class ChrisHandler(APIHandler):
             raise web.HTTPError(401, str(e)) from None
         self.current_user = self._jupyter_current_user = User(username=self.principal.username)
         self._token_authenticated = True
+        self.set_cors_headers()  # as the Jupyter path does (ServerApp.allow_origin)
 
     def finish(self, *args: Any, **kwargs: Any) -> Any:
         # jupyter_server's APIHandler labels every response JSON; keep the type a handler chose
