@@ -158,11 +158,9 @@ class DicomService:
                 raise NotFound(f"no such volume: {volume_id!r}")
             return out
         if kind == "series":
-            files = [i["path"] for i in self.series(principal, ref)]
-            pacs = {i["pacs"] for i in self.series(principal, ref)}
-            if len(pacs) > 1:  # the same series pulled from several PACS: take one copy
-                first = self.series(principal, ref)[0]["pacs"]
-                files = [i["path"] for i in self.series(principal, ref) if i["pacs"] == first]
+            instances = self.series(principal, ref)
+            # The same series pulled from several PACS: take one copy.
+            files = [i["path"] for i in instances if i["pacs"] == instances[0]["pacs"]]
         elif kind == "path":
             ref = paths.normalize(ref)
             if not self.library.grants(principal).can_read(ref):

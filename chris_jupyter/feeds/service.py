@@ -122,9 +122,7 @@ class Feeds:
                 raise NotFound("only the feed's owner may delete it")
             folder = paths.feed_dir(feed.owner.username, feed.id)
             s.delete(feed)
-        owner_principal = principal
-        if principal.is_admin or principal.user_id == feed.owner_id:
-            self.library.delete(owner_principal, folder)
+        self.library.delete(principal, folder)
         self._publish("feed.deleted", feed)
 
     # -- comments and tags ------------------------------------------------------------------------

@@ -75,6 +75,15 @@ class UploadTicket:
     temp: TempUpload
 
 
+def _fixed(path: str) -> bool:
+    """Folders of the ChRIS layout that no one moves or deletes (top level, homes, their
+    ``uploads`` and ``feeds``)."""
+    if paths.parent(path) == "" or path in TOP_FOLDERS:
+        return True
+    owner = paths.owner_of(path)
+    return owner is not None and path in (paths.home(owner), paths.uploads(owner), paths.feeds_root(owner))
+
+
 def _like_escape(s: str) -> str:
     return s.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -366,7 +375,7 @@ class Library:
         self._need(g, dst, write=True)
         if paths.is_within(dst, src):
             raise BadRequest("cannot move a folder into itself")
-        if paths.parent(src) == "" or src in TOP_FOLDERS or src == paths.home(paths.owner_of(src) or "-"):
+        if _fixed(src):
             raise Forbidden(f"{src!r} is part of the library's fixed layout and cannot be moved")
         with self.writing() as s:
             try:
@@ -397,8 +406,7 @@ class Library:
     def delete(self, principal: Principal, path: str) -> None:
         path = paths.normalize(path)
         self._need(self.grants(principal), path, write=True)
-        if paths.parent(path) == "" or path in TOP_FOLDERS or path == paths.home(paths.owner_of(path) or "-") \
-                or path in (paths.uploads(paths.owner_of(path) or "-"), paths.feeds_root(paths.owner_of(path) or "-")):
+        if _fixed(path):
             raise Forbidden(f"{path!r} is part of the library's fixed layout and cannot be deleted")
         with self.writing() as s:
             self._entry(s, path)  # 404 when absent

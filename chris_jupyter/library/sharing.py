@@ -74,7 +74,7 @@ class Sharing:
         user: str | None = None, group: str | None = None, public: bool = False,
         permission: str = "read",
     ) -> dict[str, Any]:
-        if sum(x is not None and x is not False for x in (user, group, public or None)) != 1:
+        if [user is not None, group is not None, bool(public)].count(True) != 1:
             raise BadRequest("share with exactly one of 'user', 'group' or 'public'")
         if permission not in ("read", "write"):
             raise BadRequest("permission must be 'read' or 'write'")
