@@ -331,3 +331,27 @@ def test_raw_reject_reasons(tmp_path):
             assert reply[0] == 0x03 and tuple(reply[7:10]) == (1, 1, reason)
     finally:
         r.stop()
+
+
+def test_app_options_reach_the_receiver(tmp_path):
+    """The ChrisApp traits are the receiver's options (what PacsService passes on)."""
+    from traitlets import TraitError
+    from traitlets.config import Config
+
+    from chris_jupyter.app import ChrisApp
+
+    app = ChrisApp(config=Config({"ChrisApp": {
+        "dicom_receiver_port": 11112, "dicom_receiver_calling_aes": ["ORTHANC "],
+        "dicom_receiver_artim_timeout": 3.0, "dicom_receiver_max_associations_per_peer": 2,
+    }}))
+    cfg = app._receiver_settings()
+    assert cfg is not None and cfg.pop("host") == "127.0.0.1" and cfg.pop("port") == 11112
+    assert cfg == {"accept_any_called_ae": False, "calling_aes": ["ORTHANC"], "artim_timeout": 3.0,
+                   "max_associations": 32, "max_associations_per_peer": 2, "idle_timeout": 60.0}
+    r = StoreReceiver(AET, "127.0.0.1", 0, storage_root=tmp_path, path_for=str,
+                      on_stored=Collector(), **cfg)
+    assert r.calling_aes == ["ORTHANC"] and r.max_associations_per_peer == 2
+    with pytest.raises((TraitError, ValueError), match="AE title"):
+        ChrisApp(config=Config({"ChrisApp": {"dicom_receiver_calling_aes": ["A\\B"]}}))
+    with pytest.raises((TraitError, ValueError), match="must be positive"):
+        ChrisApp(config=Config({"ChrisApp": {"dicom_receiver_artim_timeout": 0.0}}))
