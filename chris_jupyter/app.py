@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
 from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Dict, Enum, Float, Int, Unicode, default, validate
+from traitlets import Bool, Dict, Enum, Float, Int, List, Unicode, default, validate
 
 from ._version import __version__
 from .backend import Backend, Settings
@@ -121,13 +122,99 @@ class ChrisApp(ExtensionApp):
         ``0.0.0.0`` to receive from a PACS on the hospital network.""",
     ).tag(config=True)
 
+    dicom_receiver_accept_any_called_ae = Bool(
+        False,
+        help="""Accept associations to the DICOM receiver whatever called AE title they name. By
+        default only ``dicom_ae_title`` is accepted; any other is refused (A-ASSOCIATE-RJ, reason
+        "called AE title not recognized") and logged, so that a sender configured for another
+        node does not file its data here.""",
+    ).tag(config=True)
+
+    dicom_receiver_calling_aes = List(
+        Unicode(),
+        help="""If not empty, only these calling AE titles may send to the DICOM receiver (others
+        are refused with "calling AE title not recognized" and logged), e.g. ``["ORTHANC",
+        "MODALITY1"]``. Empty (the default): any sender that reaches the port.""",
+    ).tag(config=True)
+
+    @validate("dicom_receiver_calling_aes")
+    def _check_calling_aes(self, proposal: dict[str, Any]) -> list[str]:
+        from .dicom.ul import check_ae_title
+
+        return [check_ae_title(a) for a in proposal["value"]]
+
+    dicom_receiver_artim_timeout = Float(
+        5.0,
+        help="""Seconds a new connection to the DICOM receiver has to send its association request
+        (the ARTIM timer) before it is closed. Connections that never associate cannot hold the
+        receiver.""",
+    ).tag(config=True)
+
+    dicom_receiver_max_associations = Int(
+        32,
+        help="""Associations the DICOM receiver serves at once; further requests are refused as
+        "local limit exceeded" (senders retry). Connections still waiting to associate do not
+        count.""",
+    ).tag(config=True)
+
+    dicom_receiver_max_associations_per_peer = Int(
+        8,
+        help="""Connections (associated or still waiting to associate) the DICOM receiver keeps
+        from one network address at once; further ones are closed at once and logged. Raise it
+        for a PACS that sends on many parallel associations.""",
+    ).tag(config=True)
+
+    dicom_receiver_idle_timeout = Float(
+        60.0,
+        help="""Seconds an association with the DICOM receiver may stay silent before it is
+        aborted.""",
+    ).tag(config=True)
+
+    @validate("dicom_receiver_artim_timeout", "dicom_receiver_idle_timeout",
+              "dicom_receiver_max_associations", "dicom_receiver_max_associations_per_peer")
+    def _check_positive(self, proposal: dict[str, Any]) -> Any:
+        if proposal["value"] <= 0:
+            raise ValueError(f"ChrisApp.{proposal['trait'].name} must be positive, not {proposal['value']}")
+        return proposal["value"]
+
     pacs_nodes = Dict(
         help="""The PACS this deployment may query and retrieve from, by name:
         ``{"pacs1": {"ae_title": "ORTHANC", "host": "10.0.0.5", "port": 4242}}``. Only
         administrators set this; members of ``pacs_group`` may use them.""",
     ).tag(config=True)
 
+    def _receiver_settings(self) -> dict[str, Any] | None:
+        if not self.dicom_receiver_port:
+            return None
+        return {
+            "host": self.dicom_receiver_host, "port": self.dicom_receiver_port,
+            "accept_any_called_ae": self.dicom_receiver_accept_any_called_ae,
+            "calling_aes": list(self.dicom_receiver_calling_aes),
+            "artim_timeout": self.dicom_receiver_artim_timeout,
+            "max_associations": self.dicom_receiver_max_associations,
+            "max_associations_per_peer": self.dicom_receiver_max_associations_per_peer,
+            "idle_timeout": self.dicom_receiver_idle_timeout,
+        }
+
+    def _wire_logging(self) -> None:
+        """Send the package's log records (``chris_jupyter.*``) to the server's log.
+
+        The core logs through plain ``logging.getLogger(__name__)`` loggers (it never imports
+        the server). The server's log does not propagate to the root logger, so without this
+        "DICOM receiver ... listening", refused associations and bad instances go nowhere. As
+        jupyter_server does for tornado's loggers, the package logger becomes a child of the
+        server's log: same handler and format, and its level follows ``--log-level``.
+        Idempotent.
+        """
+        serverapp = getattr(self, "serverapp", None)
+        server_log = serverapp.log if serverapp is not None else self.log
+        pkg = logging.getLogger("chris_jupyter")
+        if pkg.parent is not server_log:
+            pkg.parent = server_log
+            pkg.propagate = True
+
     def initialize_settings(self) -> None:
+        self._wire_logging()
         settings = Settings(
             data_root=Path(self.data_dir),
             db_url=self.db_url or None,
@@ -139,8 +226,7 @@ class ChrisApp(ExtensionApp):
             start_services=True,
             dicom_ae_title=self.dicom_ae_title,
             pacs_nodes=dict(self.pacs_nodes),
-            dicom_receiver=({"host": self.dicom_receiver_host, "port": self.dicom_receiver_port}
-                            if self.dicom_receiver_port else None),
+            dicom_receiver=self._receiver_settings(),
         )
         self.backend = Backend(settings)
         self.backend.users.ensure_user(self.embedded_user, is_admin=True)

@@ -38,7 +38,7 @@ class Settings:
     start_services: bool = False  # compute + DICOM receiver: the server starts them, tools do not
     dicom_ae_title: str = "CHRIS"
     pacs_nodes: dict = field(default_factory=dict)  # name -> {"ae_title", "host", "port"}
-    dicom_receiver: dict | None = None  # {"host", "port"} to listen for C-STORE
+    dicom_receiver: dict | None = None  # {"host", "port", StoreReceiver options} for C-STORE
 
     def resolved_db_url(self) -> str:
         return self.db_url or f"sqlite:///{Path(self.data_root).resolve() / 'chris.db'}"

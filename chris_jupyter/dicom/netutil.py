@@ -7,6 +7,12 @@ hidden temporary file next to the target, then ``os.replace``-d into place, so a
 never sees a half-written file and a crash leaves at most a ``.*.part`` file that
 :func:`clean_partials` removes.
 
+Nothing is stored that is not a whole data set: :func:`check_incoming` walks the received
+bytes (:mod:`.wellformed`) before anything is written, and :class:`LayoutWriter` also wants
+the SOPInstanceUID and SOPClassUID of the C-STORE request and a SeriesInstanceUID in the
+data set. A refused instance raises :class:`RefusedInstance`, whose ``status`` is the
+C-STORE failure status to answer (:func:`status_for`).
+
 Duplicate SOPInstanceUIDs: the last copy received wins. The rename replaces the file at
 the same path atomically; when ``path_for`` maps a re-sent instance to a *different* path
 (its descriptive tags changed), both files stay and the indexer, keyed on
@@ -53,6 +59,7 @@ from pynetdicom import (
 )
 from pynetdicom.presentation import PresentationContext, build_context
 
+from chris_jupyter.dicom.wellformed import MalformedDataset, check_dataset
 from chris_jupyter.library import paths
 
 log = logging.getLogger(__name__)
@@ -80,6 +87,7 @@ TRANSFER_SYNTAXES: tuple[str, ...] = UNCOMPRESSED_TRANSFER_SYNTAXES + COMPRESSED
 # C-STORE statuses (PS3.4 B.2.3)
 STATUS_SUCCESS = 0x0000
 STATUS_OUT_OF_RESOURCES = 0xA700
+STATUS_DOES_NOT_MATCH = 0xA900  # data set does not match SOP class
 STATUS_CANNOT_UNDERSTAND = 0xC000
 
 PART_SUFFIX = ".part"
@@ -151,6 +159,54 @@ class Incoming:
             self.sop_class_uid, self.sop_instance_uid, self.transfer_syntax, self.calling_ae
         )
         return [_PREAMBLE, meta, *self.fragments]
+
+
+class RefusedInstance(ValueError):
+    """A received instance that must not be stored; ``status`` is the C-STORE status to answer."""
+
+    def __init__(self, message: str, status: int = STATUS_CANNOT_UNDERSTAND) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def status_for(exc: BaseException) -> int:
+    """The C-STORE failure status for a writer's exception.
+
+    0xA700 (out of resources) for a failed disk write, the refusal's own status for a
+    :class:`RefusedInstance`, 0xC000 (cannot understand) for anything else.
+    """
+    if isinstance(exc, OSError):
+        return STATUS_OUT_OF_RESOURCES
+    return getattr(exc, "status", STATUS_CANNOT_UNDERSTAND)
+
+
+def check_incoming(item: Incoming) -> None:
+    """Raise :class:`RefusedInstance` (0xC000) unless ``item`` holds one well-formed data set."""
+    if not item.sop_instance_uid:
+        raise RefusedInstance("the C-STORE request has no Affected SOP Instance UID",
+                              STATUS_DOES_NOT_MATCH)
+    try:
+        check_dataset(item.fragments, item.transfer_syntax)
+    except MalformedDataset as exc:
+        raise RefusedInstance(f"malformed data set: {exc}") from None
+
+
+def check_identity(item: Incoming, header: Dataset) -> None:
+    """Raise :class:`RefusedInstance` (0xA900) unless the data set is the instance announced.
+
+    Its SOPInstanceUID and SOPClassUID must be those of the C-STORE request (as dcmtk's
+    storescp checks) and it must have a SeriesInstanceUID: without them the layout would
+    file unrelated instances under one name.
+    """
+    for keyword, expected in (("SOPInstanceUID", item.sop_instance_uid),
+                              ("SOPClassUID", item.sop_class_uid)):
+        got = str(header.get(keyword, "") or "").strip()
+        if got != expected:
+            raise RefusedInstance(
+                f"the data set's {keyword} {got or '(none)'} is not the {expected!r} of the "
+                "C-STORE request", STATUS_DOES_NOT_MATCH)
+    if not str(header.get("SeriesInstanceUID", "") or "").strip():
+        raise RefusedInstance("the data set has no SeriesInstanceUID", STATUS_DOES_NOT_MATCH)
 
 
 class InstanceWriter(Protocol):
@@ -266,6 +322,7 @@ class DirectoryWriter:
         self.fsync = fsync
 
     def write(self, item: Incoming) -> StoredInstance:
+        check_incoming(item)
         name = paths.safe_component(item.sop_instance_uid, fallback="instance") + ".dcm"
         target = self.directory / name
         size = write_atomic(target, item.chunks(), fsync=self.fsync)
@@ -293,8 +350,10 @@ class LayoutWriter:
         self.fsync = fsync
 
     def write(self, item: Incoming) -> StoredInstance:
+        check_incoming(item)
         chunks = item.chunks()
         header = incoming_header(item)
+        check_identity(item, header)
         rel = paths.normalize(self.path_for(header))
         target = paths.to_disk(self.storage_root, rel)
         size = write_atomic(target, chunks, fsync=self.fsync)
@@ -361,28 +420,34 @@ def store_handler(
     """Build an ``EVT_C_STORE`` handler that writes through ``writer``.
 
     ``on_instance(event, stored)`` runs after each successful write, ``on_failure(event,
-    exc)`` after a failed one. Returns 0x0000 on success, 0xA700 (out of resources) when the disk write fails and
-    0xC000 (cannot understand) when the data cannot be parsed or placed.
+    exc)`` after a failed one. Returns 0x0000 on success, else :func:`status_for` the error.
     """
 
     def handle(event: Any) -> int:
         try:
             stored = writer.write(incoming_from_event(event))
-        except OSError as exc:
-            log.error("C-STORE: could not write %s: %s", _uid(event), exc)
-            if on_failure:
-                on_failure(event, exc)
-            return STATUS_OUT_OF_RESOURCES
         except Exception as exc:
-            log.error("C-STORE: could not place %s: %s", _uid(event), exc)
+            log_failure(_uid(event), _calling_ae(event), exc)
             if on_failure:
                 on_failure(event, exc)
-            return STATUS_CANNOT_UNDERSTAND
+            return status_for(exc)
         if on_instance:
             on_instance(event, stored)
         return STATUS_SUCCESS
 
     return handle
+
+
+def log_failure(sop_instance_uid: str, calling_ae: str, exc: BaseException) -> None:
+    """The one log line for an instance that was not stored."""
+    sender = f" from {calling_ae}" if calling_ae else ""
+    if isinstance(exc, OSError):
+        log.error("C-STORE: could not write %s%s: %s", sop_instance_uid, sender, exc)
+    elif isinstance(exc, RefusedInstance):
+        log.warning("C-STORE: refused %s%s (status 0x%04X): %s", sop_instance_uid, sender,
+                    exc.status, exc)
+    else:
+        log.error("C-STORE: could not place %s%s: %s", sop_instance_uid, sender, exc)
 
 
 def _uid(event: Any) -> str:

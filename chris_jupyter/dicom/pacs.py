@@ -64,14 +64,14 @@ from pynetdicom.sop_class import (
 
 from chris_jupyter.dicom import dimse, ul
 from chris_jupyter.dicom.netutil import (
-    STATUS_CANNOT_UNDERSTAND,
-    STATUS_OUT_OF_RESOURCES,
     TRANSFER_SYNTAXES,
     UNCOMPRESSED_TRANSFER_SYNTAXES,
     DirectoryWriter,
     Incoming,
     InstanceWriter,
     StoredInstance,
+    log_failure,
+    status_for,
     storage_contexts,
 )
 from chris_jupyter.dicom.pacs_types import (
@@ -384,12 +384,9 @@ class PacsClient:
             item.calling_ae = node.ae_title
             try:
                 done = writer.write(item)
-            except OSError as exc:
-                log.error("C-GET: could not write %s: %s", item.sop_instance_uid, exc)
-                return STATUS_OUT_OF_RESOURCES
             except Exception as exc:
-                log.error("C-GET: could not place %s: %s", item.sop_instance_uid, exc)
-                return STATUS_CANNOT_UNDERSTAND
+                log_failure(item.sop_instance_uid, node.ae_title, exc)
+                return status_for(exc)
             stored.append(done)
             prog.received += 1
             prog.state = "retrieving"

@@ -48,7 +48,8 @@ class Retrieval:
 
 
 class PacsService:
-    """``nodes``: name -> {"ae_title", "host", "port"}; ``receiver``: None or {"host", "port"}."""
+    """``nodes``: name -> {"ae_title", "host", "port"}; ``receiver``: None or {"host", "port"}
+    plus any :class:`~.receiver.StoreReceiver` keyword options."""
 
     def __init__(self, library: Library, events: EventBus, *, ae_title: str, nodes: dict[str, dict[str, Any]],
                  receiver: dict[str, Any] | None, pacs_group: str) -> None:
@@ -118,9 +119,12 @@ class PacsService:
             return
         from .receiver import StoreReceiver
 
+        cfg = dict(self.receiver_cfg)
+        host, port = cfg.pop("host", "127.0.0.1"), int(cfg.pop("port", 11112))
+        # the rest are StoreReceiver options (AE title checks, timeouts, limits)
         self.receiver = StoreReceiver(
-            self.ae_title, self.receiver_cfg.get("host", "127.0.0.1"), int(self.receiver_cfg.get("port", 11112)),
-            storage_root=self.library.store.root, path_for=self.path_for, on_stored=self._stored,
+            self.ae_title, host, port, storage_root=self.library.store.root, path_for=self.path_for,
+            on_stored=self._stored, **cfg,
         ).start()
 
     def stop(self) -> None:

@@ -16,12 +16,21 @@ holds up the network.
 Duplicate SOPInstanceUIDs: last one wins (the file at the same path is replaced
 atomically); ``on_stored`` sees the instance again and the indexer updates its row.
 
-A failed write answers 0xA700 (out of resources), an instance that cannot be parsed or
-placed 0xC000; both are logged with the SOPInstanceUID.
+Nothing is stored that is not a whole data set (:func:`.netutil.check_incoming` walks every
+received data set, header and pixel data length, before it is written): a malformed data set
+answers 0xC000 (cannot understand), one whose SOPInstanceUID or SOPClassUID is not that of the
+request, or without a SeriesInstanceUID, 0xA900 (does not match SOP class); a failed write
+answers 0xA700 (out of resources). Each is logged with the SOPInstanceUID and the sender.
+
+Who may associate: the called AE title must be ours (unless ``accept_any_called_ae``), the
+calling AE one of ``calling_aes`` when given (else A-ASSOCIATE-RJ, reason 7 or 3); the
+A-ASSOCIATE-RQ must come within ``artim_timeout`` seconds; one peer address holds at most
+``max_associations_per_peer`` connections; refusals are logged (see :mod:`.scp`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -34,20 +43,21 @@ from typing import Any, Literal
 from pydicom import Dataset
 from pynetdicom import AE, evt
 from pynetdicom.sop_class import Verification
+from pynetdicom.transport import ThreadedAssociationServer
 
 from chris_jupyter.dicom.netutil import (
-    STATUS_CANNOT_UNDERSTAND,
-    STATUS_OUT_OF_RESOURCES,
     STATUS_SUCCESS,
     TRANSFER_SYNTAXES,
     Incoming,
     LayoutWriter,
     StoredInstance,
     enable_tcp_nodelay,
+    log_failure,
+    status_for,
     storage_contexts,
     store_handler,
 )
-from chris_jupyter.dicom.scp import LeanStoreServer
+from chris_jupyter.dicom.scp import LeanStoreServer, RefusalLog
 from chris_jupyter.dicom.ul import check_ae_title
 
 log = logging.getLogger(__name__)
@@ -147,6 +157,26 @@ class _Batcher:
                     self._cond.notify_all()
 
 
+class _PeerLimitedServer(ThreadedAssociationServer):
+    """pynetdicom's server with at most ``max_per_peer`` connections per peer address."""
+
+    max_per_peer = 8
+    refused: RefusalLog
+
+    def verify_request(self, request: Any, client_address: Any) -> bool:
+        ip = client_address[0]
+        held = sum(1 for a in self.active_associations if a.requestor.address == ip)
+        if held < self.max_per_peer:
+            return True
+        self.refused(ip, "peer", "closed a connection from %s: it already holds %d "
+                     "(limit per peer: %d)", ip, held, self.max_per_peer)
+        return False
+
+    def shutdown(self) -> None:
+        with contextlib.suppress(ValueError):  # not in the AE's server list (not start_server's)
+            super().shutdown()
+
+
 class StoreReceiver:
     """A C-STORE SCP writing into the library and reporting batches for indexing.
 
@@ -170,6 +200,16 @@ class StoreReceiver:
     engine
         ``"lean"`` (default): our own SCP on :mod:`.ul` (:mod:`.scp`), ~4x less CPU per
         instance; ``"pynetdicom"``: pynetdicom's AE (full protocol coverage, slower).
+    accept_any_called_ae
+        Accept associations whatever called AE title they name (default: only ``ae_title``).
+    calling_aes
+        If not empty, only these calling AE titles may associate.
+    artim_timeout
+        Seconds a new connection has to send its A-ASSOCIATE-RQ before it is closed.
+    max_associations, max_associations_per_peer
+        Associations at once in all, connections at once from one peer address.
+    idle_timeout
+        Seconds an association may stay silent before it is aborted.
     """
 
     def __init__(
@@ -188,6 +228,12 @@ class StoreReceiver:
         max_pdu: int = DEFAULT_MAX_PDU,
         history: int = 100,
         engine: Literal["lean", "pynetdicom"] = "lean",
+        accept_any_called_ae: bool = False,
+        calling_aes: Sequence[str] = (),
+        artim_timeout: float = 5,
+        max_associations: int = 32,
+        max_associations_per_peer: int = 8,
+        idle_timeout: float = 60,
     ) -> None:
         if engine not in ("lean", "pynetdicom"):
             raise ValueError("engine must be 'lean' or 'pynetdicom'")
@@ -201,7 +247,14 @@ class StoreReceiver:
         self._batch_seconds = batch_seconds
         self.transfer_syntaxes = list(transfer_syntaxes)
         self.max_pdu = max_pdu
+        self.accept_any_called_ae = accept_any_called_ae
+        self.calling_aes = [check_ae_title(a) for a in calling_aes]
+        self.artim_timeout = artim_timeout
+        self.max_associations = max_associations
+        self.max_associations_per_peer = max_associations_per_peer
+        self.idle_timeout = idle_timeout
         self._server: Any = None
+        self._refused = RefusalLog(log)
         self._batcher: _Batcher | None = None
         self._lock = threading.Lock()
         self._active: dict[int, AssociationStats] = {}
@@ -217,17 +270,23 @@ class StoreReceiver:
             self._server = LeanStoreServer(
                 self.host, self.port, store=self._lean_store,
                 transfer_syntaxes=self.transfer_syntaxes, on_open=self._lean_open,
-                on_close=self._lean_close, max_pdu=self.max_pdu,
+                on_close=self._lean_close, max_pdu=self.max_pdu, timeout=self.idle_timeout,
+                max_associations=self.max_associations,
+                ae_title=None if self.accept_any_called_ae else self.ae_title,
+                calling_aes=self.calling_aes, artim_timeout=self.artim_timeout,
+                max_per_peer=self.max_associations_per_peer,
             ).start()
             self.port = self._server.port
             log.info("DICOM receiver %s listening on %s:%d", self.ae_title, self.host, self.port)
             return self
         ae = AE(ae_title=self.ae_title)
         ae.maximum_pdu_size = self.max_pdu
-        ae.network_timeout = 60
+        ae.network_timeout = self.idle_timeout
         ae.dimse_timeout = 60
-        ae.acse_timeout = 30
-        ae.maximum_associations = 32
+        ae.acse_timeout = self.artim_timeout  # also the wait for the A-ASSOCIATE-RQ
+        ae.maximum_associations = self.max_associations
+        ae.require_called_aet = not self.accept_any_called_ae
+        ae.require_calling_aet = list(self.calling_aes)
         for cx in storage_contexts(self.transfer_syntaxes):
             ae.add_supported_context(cx.abstract_syntax, cx.transfer_syntax)
         ae.add_supported_context(Verification)
@@ -239,9 +298,16 @@ class StoreReceiver:
             (evt.EVT_RELEASED, self._assoc_ended),
             (evt.EVT_ABORTED, self._assoc_ended),
             (evt.EVT_CONN_CLOSE, self._assoc_ended),
+            (evt.EVT_REJECTED, self._assoc_rejected),
         ]
-        self._server = ae.start_server((self.host, self.port), block=False, evt_handlers=handlers)
-        self.port = int(self._server.server_address[1])
+        server = ae.make_server((self.host, self.port), evt_handlers=handlers,
+                                server_class=_PeerLimitedServer)
+        server.max_per_peer = max(1, self.max_associations_per_peer)
+        server.refused = self._refused
+        threading.Thread(target=server.serve_forever, daemon=True,
+                         name=f"dicom-receiver-{self.ae_title}").start()
+        self._server = server
+        self.port = int(server.server_address[1])
         log.info("DICOM receiver %s listening on %s:%d", self.ae_title, self.host, self.port)
         return self
 
@@ -292,6 +358,13 @@ class StoreReceiver:
     def _assoc_started(self, event: Any) -> None:
         self._stats_for(event)
 
+    def _assoc_rejected(self, event: Any) -> None:
+        rq = event.assoc.requestor
+        called = getattr(rq.primitive, "called_ae_title", "")
+        self._refused(str(rq.address), "rejected", "refused an association from %s@%s:%s "
+                      "(called AE title %r; ours %r)", str(rq.ae_title).strip(), rq.address,
+                      rq.port, str(called).strip(), self.ae_title)
+
     def _assoc_ended(self, event: Any) -> None:
         # EVT_CONN_CLOSE may come first; whatever comes, "not released" means aborted
         released = event.event is evt.EVT_RELEASED or bool(event.assoc.is_released)
@@ -335,12 +408,9 @@ class StoreReceiver:
         st = self._active.get(id(key))
         try:
             stored = self.writer.write(item)
-        except OSError as exc:
-            log.error("C-STORE: could not write %s: %s", item.sop_instance_uid, exc)
-            status = STATUS_OUT_OF_RESOURCES
         except Exception as exc:
-            log.error("C-STORE: could not place %s: %s", item.sop_instance_uid, exc)
-            status = STATUS_CANNOT_UNDERSTAND
+            log_failure(item.sop_instance_uid, item.calling_ae, exc)
+            status = status_for(exc)
         else:
             if st is not None:
                 st.received += 1

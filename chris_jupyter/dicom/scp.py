@@ -4,9 +4,23 @@ One thread per association, blocking sockets, TCP_NODELAY, command sets parsed b
 datasets written as received through the shared writer. It accepts every proposed
 presentation context whose abstract syntax is a storage SOP class (or Verification) with
 the first proposed transfer syntax we support, so the peer never has to transcode; other
-contexts are refused (result 3 or 4). Called AE titles are not checked (like pynetdicom's
-default). Compared with pynetdicom's SCP this is ~4x less CPU per instance (see
-``bench/pacs_pull.py``, C-MOVE line).
+contexts are refused (result 3 or 4). Compared with pynetdicom's SCP this is ~4x less CPU
+per instance (see ``bench/pacs_pull.py``, C-MOVE line).
+
+Who may associate, and for how long (every refusal is logged):
+
+- The called AE title must be ours (``ae_title``; ``None`` accepts any) and, when
+  ``calling_aes`` is given, the calling AE title one of them; otherwise A-ASSOCIATE-RJ
+  (permanent, service user, reason 7 "called AE title not recognized" or 3 "calling AE title
+  not recognized").
+- The A-ASSOCIATE-RQ must arrive within ``artim_timeout`` seconds of the connection (the ARTIM
+  timer of PS3.8 9.1.5); a connection that stays silent is closed. Only an association
+  that was requested takes one of the ``max_associations`` slots (beyond them: A-ASSOCIATE-RJ,
+  transient, local limit exceeded), so idle connections cannot lock senders out.
+- One peer address may hold at most ``max_per_peer`` connections at once (pending or
+  associated); further connections from it are closed at once, before a thread is spent on
+  them.
+- An association silent for ``timeout`` seconds is aborted.
 """
 
 from __future__ import annotations
@@ -16,7 +30,8 @@ import logging
 import socket
 import struct
 import threading
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +52,43 @@ VERIFICATION = "1.2.840.10008.1.1"
 STORAGE_CLASSES = frozenset(str(cx.abstract_syntax) for cx in AllStoragePresentationContexts)
 # Storage SOP classes all live below 1.2.840.10008.5.1.4.1.1.; accept new/retired ones too.
 STORAGE_PREFIX = "1.2.840.10008.5.1.4.1.1."
+#: The largest A-ASSOCIATE-RQ we read (128 contexts with many transfer syntaxes fit easily).
+MAX_REQUEST = 256 * 1024
+#: A-ASSOCIATE-RJ (result, source, reason) and what the log says.
+REJECT_CALLED_AE = (1, 1, 7)
+REJECT_CALLING_AE = (1, 1, 3)
+REJECT_LIMIT = (2, 3, 2)
+
+
+def encode_associate_rj(result: int, source: int, reason: int) -> bytes:
+    return struct.pack(">BxIxBBB", 0x03, 4, result, source, reason)
+
+
+class RefusalLog:
+    """Log refusals, at most one line per peer and kind every ``every`` seconds.
+
+    A flood of connections from one address gives one line per ``every`` seconds that counts
+    the refusals in between, not one line each.
+    """
+
+    def __init__(self, logger: logging.Logger, every: float = 10.0) -> None:
+        self.log = logger
+        self.every = every
+        self._seen: dict[tuple[str, str], tuple[float, int]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, peer: str, kind: str, message: str, *args: object) -> None:
+        now = time.monotonic()
+        with self._lock:
+            last, hidden = self._seen.get((peer, kind), (-self.every, 0))
+            if now - last < self.every:
+                self._seen[(peer, kind)] = (last, hidden + 1)
+                return
+            self._seen[(peer, kind)] = (now, 0)
+            if len(self._seen) > 10_000:  # forget old peers
+                self._seen = {k: v for k, v in self._seen.items() if now - v[0] < self.every}
+        more = f" ({hidden} more like it since the last report)" if hidden else ""
+        self.log.warning("DICOM receiver: " + message + more, *args)
 
 
 @dataclass
@@ -110,7 +162,9 @@ class LeanStoreServer:
     """Listen on ``(host, port)``; call ``store(Incoming) -> status`` for every instance.
 
     ``on_open(assoc_key, calling_ae, peer)`` / ``on_close(assoc_key, aborted)`` report
-    association boundaries (for statistics and batch flushing).
+    association boundaries (for statistics and batch flushing). ``ae_title``,
+    ``calling_aes``, ``artim_timeout``, ``max_associations``, ``max_per_peer`` and ``timeout``
+    decide who may associate and for how long (see the module notes).
     """
 
     def __init__(
@@ -125,13 +179,24 @@ class LeanStoreServer:
         max_pdu: int = 4 * 1024 * 1024,
         timeout: float = 60,
         max_associations: int = 32,
+        ae_title: str | None = None,
+        calling_aes: Collection[str] = (),
+        artim_timeout: float = 5,
+        max_per_peer: int = 8,
     ) -> None:
         self.store = store
+        self.ae_title = ae_title.strip() if ae_title else None
+        self.calling_aes = frozenset(a.strip() for a in calling_aes)
+        self.artim_timeout = artim_timeout
+        self.max_per_peer = max(1, max_per_peer)
+        self._per_peer: dict[str, int] = {}
+        self._refused = RefusalLog(log)
         self.transfer_syntaxes = list(transfer_syntaxes)
         self.on_open = on_open
         self.on_close = on_close
         self.max_pdu = max_pdu
         self.timeout = timeout
+        self.max_associations = max_associations
         self._slots = threading.BoundedSemaphore(max_associations)
         self._sock = socket.create_server((host, port), reuse_port=False)
         self.port = int(self._sock.getsockname()[1])
@@ -167,17 +232,66 @@ class LeanStoreServer:
                 conn, addr = self._sock.accept()
             except OSError:
                 return
+            ip = str(addr[0])
+            with self._lock:
+                held = self._per_peer.get(ip, 0)
+                if held < self.max_per_peer:
+                    self._per_peer[ip] = held + 1
+            if held >= self.max_per_peer:
+                conn.close()
+                self._refused(ip, "peer", "closed a connection from %s: it already holds %d "
+                              "(limit per peer: %d)", ip, held, self.max_per_peer)
+                continue
             try:
                 conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
-                conn.settimeout(self.timeout)
             except OSError:  # reset before we got to it
+                self._release_peer(ip)
                 conn.close()
                 continue
             t = threading.Thread(target=self._serve, args=(conn, addr), daemon=True,
                                  name=f"dicom-scp-assoc-{addr[1]}")
             self._threads = [x for x in self._threads if x.is_alive()] + [t]
             t.start()
+
+    def _release_peer(self, ip: str) -> None:
+        with self._lock:
+            left = self._per_peer.get(ip, 1) - 1
+            if left > 0:
+                self._per_peer[ip] = left
+            else:
+                self._per_peer.pop(ip, None)
+
+    def _read_request(self, conn: socket.socket) -> tuple[int, bytes]:
+        """The first PDU, whole, within ``artim_timeout`` seconds in all (``TimeoutError``)."""
+        deadline = time.monotonic() + self.artim_timeout
+
+        def exactly(n: int) -> bytes:
+            buf = bytearray()
+            while len(buf) < n:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError
+                conn.settimeout(left)
+                chunk = conn.recv(min(n - len(buf), 65536))
+                if not chunk:
+                    raise ul.ULAborted("the peer closed the connection before associating")
+                buf += chunk
+            return bytes(buf)
+
+        head = exactly(6)
+        kind, length = head[0], struct.unpack_from(">I", head, 2)[0]
+        if length > MAX_REQUEST:
+            raise ul.ULAborted(f"a {length}-byte first PDU (limit {MAX_REQUEST})")
+        return kind, exactly(length)
+
+    def _refusal(self, rq: AssociateRequest) -> tuple[tuple[int, int, int], str] | None:
+        """Why ``rq`` is refused (A-ASSOCIATE-RJ result, source, reason), or ``None``."""
+        if self.ae_title is not None and rq.called_ae != self.ae_title:
+            return REJECT_CALLED_AE, f"called AE title {rq.called_ae!r} is not ours ({self.ae_title!r})"
+        if self.calling_aes and rq.calling_ae not in self.calling_aes:
+            return REJECT_CALLING_AE, f"calling AE title {rq.calling_ae!r} is not allowed"
+        return None
 
     def _negotiate(
         self, rq: AssociateRequest
@@ -199,25 +313,39 @@ class LeanStoreServer:
         return accepted, results
 
     def _serve(self, conn: socket.socket, addr: tuple) -> None:
-        peer = f"{addr[0]}:{addr[1]}"
+        ip = str(addr[0])
+        peer = f"{ip}:{addr[1]}"
         with self._lock:
             self._conns.add(conn)
         assoc = ul.Association(conn, {}, 0, "")
-        assoc.rfile = conn.makefile("rb", buffering=1024 * 1024)
         key = object()
         opened = False
         aborted = True
         try:
+            try:
+                kind, body = self._read_request(conn)
+            except TimeoutError:
+                self._refused(ip, "artim", "closed a connection from %s: no A-ASSOCIATE-RQ "
+                              "within %gs", peer, self.artim_timeout)
+                return
+            if kind != 0x01:
+                return
+            conn.settimeout(self.timeout)
+            assoc.rfile = conn.makefile("rb", buffering=1024 * 1024)
+            rq = parse_associate_rq(body)
+            why = self._refusal(rq)
+            if why is not None:
+                conn.sendall(encode_associate_rj(*why[0]))
+                self._refused(ip, f"ae{why[0]}", "refused an association from %s@%s: %s",
+                              rq.calling_ae, peer, why[1])
+                return
             if not self._slots.acquire(blocking=False):
-                kind, _ = assoc.read_pdu()
-                # A-ASSOCIATE-RJ: transient, service provider (presentation), local limit exceeded
-                conn.sendall(struct.pack(">BxIxBBB", 0x03, 4, 2, 3, 2))
+                conn.sendall(encode_associate_rj(*REJECT_LIMIT))
+                self._refused(ip, "limit", "refused an association from %s@%s: all %d "
+                              "association slots are taken", rq.calling_ae, peer,
+                              self.max_associations)
                 return
             try:
-                kind, body = assoc.read_pdu()
-                if kind != 0x01:
-                    return
-                rq = parse_associate_rq(body)
                 accepted, results = self._negotiate(rq)
                 conn.sendall(encode_associate_ac(rq, results, self.max_pdu))
                 assoc.peer_max_pdu = rq.max_pdu or (1 << 30)
@@ -243,7 +371,11 @@ class LeanStoreServer:
                 self.on_close(key, aborted)
             with self._lock:
                 self._conns.discard(conn)
-            assoc.close()
+            self._release_peer(ip)
+            if assoc.rfile is None:
+                conn.close()
+            else:
+                assoc.close()
 
     def _dimse_loop(self, assoc: ul.Association, key: Any, accepted: dict[int, str],
                     calling_ae: str) -> bool:

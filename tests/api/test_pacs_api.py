@@ -106,3 +106,20 @@ def test_dcmtk_storescu_into_our_receiver(pacs_setup, dcmtk, tmp_path: Path) -> 
     study = c.studies(patient_id=pid)["items"][0]
     assert study["num_instances"] == 6
     assert study["series"][0]["folder"].startswith("SERVICES/PACS/DCMTKSCU/")
+
+
+def test_receiver_lines_reach_the_server_log(pacs_setup, dcmtk) -> None:
+    """The chris_jupyter loggers go to the Jupyter server's log: the receiver's start, and an
+    association refused for a called AE title that is not ours."""
+    srv, port, _info, _ = pacs_setup
+    r = subprocess.run([dcmtk.echoscu, "-aec", "NOTCHRIS", "127.0.0.1", str(port)],
+                       env=dcmtk.env, capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and "called ae title not recognized" in (r.stdout + r.stderr).lower()
+    listening = f"DICOM receiver CHRISTEST listening on 127.0.0.1:{port}"
+    refused = "refused an association from ECHOSCU@127.0.0.1"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and refused not in srv.tail(10**6):
+        time.sleep(0.2)
+    log = srv.tail(10**6)
+    assert listening in log and refused in log, log[-3000:]
+    assert "chris_jupyter.dicom" in log  # the records keep their logger's name
