@@ -58,7 +58,13 @@ from pydicom.sequence import Sequence
 from pydicom.tag import BaseTag, Tag
 
 from . import layout
-from .deid_profile import _METHOD_CODES, BASIC_PROFILE, DESCRIPTORS, RETAIN_OPTIONS  # noqa: F401
+from .deid_profile import (  # noqa: F401
+    _METHOD_CODES,
+    BASIC_PROFILE,
+    DESCRIPTORS,
+    RETAIN_CLEANED,
+    RETAIN_OPTIONS,
+)
 
 _DUMMY = {"PN": "ANONYMOUS", "DA": "19000101", "TM": "000000", "DT": "19000101000000",
           "AS": "000Y", "DS": "0", "IS": "0", "CS": "ANONYMIZED"}
@@ -142,6 +148,7 @@ class Deidentifier:
         for option, keywords in RETAIN_OPTIONS.items():
             if getattr(cfg, option):
                 actions.update({_to_tag(k): "K" for k in keywords})
+                actions.update({_to_tag(k): "C" for k in RETAIN_CLEANED.get(option, [])})
         if cfg.clean_descriptions:
             actions.update({_to_tag(k): "C" for k in DESCRIPTORS})
         if cfg.retain_uids:

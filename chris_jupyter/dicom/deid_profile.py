@@ -203,22 +203,39 @@ BASIC_PROFILE: dict[str, str] = {
 
 #: Rows switched to K by the "retain" options (PS3.15 Table E.1-1, option columns).
 RETAIN_OPTIONS: dict[str, list[str]] = {
-    "retain_patient_characteristics": [
-        "PatientAge", "PatientSex", "PatientSize", "PatientWeight", "EthnicGroup",
-        "SmokingStatus", "PregnancyStatus", "PatientSexNeutered", "PatientSpeciesDescription",
-        "PatientBreedDescription", "Allergies", "MedicalAlerts", "AdditionalPatientHistory",
-    ],
     "retain_device_identity": [
-        "StationName", "DeviceSerialNumber", "DeviceUID", "DetectorID", "GantryID",
-        "GeneratorID", "CassetteID", "PlateID", "PerformedStationAETitle",
-        "PerformedStationName", "ScheduledStationAETitle", "ScheduledStationName",
-        "ModifyingDeviceID", "ModifyingDeviceManufacturer", "UniqueDeviceIdentifier",
-        "UDISequence", "AcquisitionDeviceProcessingDescription", "DateOfLastCalibration",
-        "TimeOfLastCalibration", "DateTimeOfLastCalibration",
+        "StationName", "DeviceSerialNumber", "DeviceUID", "DetectorID", "GantryID", "GeneratorID",
+        "CassetteID", "PlateID", "PerformedStationAETitle", "PerformedStationName",
+        "ScheduledStationAETitle", "ScheduledStationName", "ModifyingDeviceID",
+        "ModifyingDeviceManufacturer", "UniqueDeviceIdentifier", "UDISequence",
+        "AcquisitionDeviceProcessingDescription", "DateOfLastCalibration", "TimeOfLastCalibration",
+        "DateTimeOfLastCalibration", "DeviceDescription", "DeviceLabel", "LensMake", "LensModel",
+        "LensSerialNumber", "LensSpecification", "ManufacturerDeviceClassUID",
+        "ManufacturerDeviceIdentifier", "PerformedStationGeographicLocationCodeSequence",
+        "PerformedStationNameCodeSequence", "ScheduledProcedureStepLocation",
+        "ScheduledStationGeographicLocationCodeSequence", "ScheduledStationNameCodeSequence",
+        "ScheduledStudyLocation", "ScheduledStudyLocationAETitle", "SourceManufacturer",
+        "SourceSerialNumber", "TransducerIdentificationSequence", "TreatmentMachineName",
+        "XRayDetectorID", "XRayDetectorLabel", "XRaySourceID",
     ],
     "retain_institution_identity": [
         "InstitutionName", "InstitutionAddress", "InstitutionalDepartmentName",
         "InstitutionCodeSequence", "InstitutionalDepartmentTypeCodeSequence",
+        "ClinicalTrialCoordinatingCenterName", "ClinicalTrialProtocolEthicsCommitteeName",
+        "ClinicalTrialSiteID", "ClinicalTrialSiteName",
+    ],
+    "retain_patient_characteristics": [
+        "PatientAge", "PatientSex", "PatientSize", "PatientWeight", "EthnicGroup", "SmokingStatus",
+        "PregnancyStatus", "PatientSexNeutered", "PatientSpeciesDescription",
+        "PatientBreedDescription",
+    ],
+}
+#: (Retain UIDs also switches every U row to K; these are the other rows its column keeps.)
+RETAIN_OPTIONS["retain_uids"] = ["ReferencedStudySequence", "ReferencedPerformedProcedureStepSequence"]
+#: Rows an option switches to C instead (kept, with the patient's name and IDs cut out).
+RETAIN_CLEANED: dict[str, list[str]] = {
+    "retain_patient_characteristics": [
+        "Allergies", "PatientState", "PreMedication", "SpecialNeeds",
     ],
 }
 #: Rows switched to C by ``clean_descriptions`` (the Clean Descriptors option).
@@ -227,6 +244,38 @@ DESCRIPTORS = [
     "AcquisitionComments", "DerivationDescription", "RequestedProcedureDescription",
     "PerformedProcedureStepDescription", "ScheduledProcedureStepDescription",
     "AcquisitionProtocolDescription", "ContrastBolusAgent", "FrameComments",
+    "AcquisitionDeviceProcessingDescription", "AcquisitionFieldOfViewLabel",
+    "AdditionalPatientHistory", "AdmittingDiagnosesCodeSequence", "AdmittingDiagnosesDescription",
+    "Allergies", "BeamDescription", "BolusDescription", "ClinicalTrialSeriesDescription",
+    "ClinicalTrialTimePointDescription", "CommentsOnRadiationDose",
+    "CommentsOnThePerformedProcedureStep", "CompensatorDescription",
+    "ConceptualVolumeCombinationDescription", "ConceptualVolumeDescription",
+    "ContainerDescription", "ContributionDescription", "DecompositionDescription",
+    "DeviceSettingDescription", "DischargeDiagnosisDescription", "DoseReferenceDescription",
+    "EntityDescription", "EntityLabel", "EntityLongLabel", "EntityName",
+    "EquipmentFrameOfReferenceDescription", "FixationDeviceDescription",
+    "FractionGroupDescription", "FractionationNotes", "IdentifyingComments",
+    "ImagingServiceRequestComments", "Impressions", "InterlockDescription",
+    "InterlockOriginDescription", "InterpretationDiagnosisDescription", "InterpretationText",
+    "LabelText", "LongDeviceDescription", "MakerNote", "MedicalAlerts",
+    "MultienergyAcquisitionDescription", "Occupation", "PatientComments", "PatientState",
+    "PrescriptionDescription", "PrescriptionNotes", "PrescriptionNotesSequence",
+    "PriorTreatmentDoseDescription", "ROIDescription", "ROIGenerationDescription", "ROIName",
+    "ROIObservationDescription", "ROIObservationLabel", "RTPhysicianIntentNarrative",
+    "RTPlanDescription", "RTPlanLabel", "RTPlanName", "RTPrescriptionLabel", "RTToleranceSetLabel",
+    "RTTreatmentApproachLabel", "RadiationDoseIdentificationLabel",
+    "RadiationDoseInVivoMeasurementLabel", "RadiationGenerationModeDescription",
+    "RadiationGenerationModeLabel", "ReasonForOmissionDescription",
+    "ReasonForRequestedProcedureCodeSequence", "ReasonForStudy", "ReasonForSuperseding",
+    "ReasonForTheImagingServiceRequest", "ReasonForTheRequestedProcedure", "ReasonForVisit",
+    "ReasonForVisitCodeSequence", "RequestAttributesSequence", "RequestedContrastAgent",
+    "RequestedProcedureComments", "RequestedSeriesDescription",
+    "RespiratoryMotionCompensationTechniqueDescription", "ResultsComments",
+    "ServiceEpisodeDescription", "SetupTechniqueDescription", "ShieldingDeviceDescription",
+    "SpecimenDetailedDescription", "SpecimenShortDescription", "StructureSetDescription",
+    "StructureSetLabel", "StructureSetName", "StudyComments", "TreatmentPositionGroupLabel",
+    "TreatmentSite", "TreatmentTechniqueNotes", "TreatmentToleranceViolationDescription",
+    "UserContentLabel", "UserContentLongLabel", "VisitComments",
 ]
 # Codes of CID 7050 "De-identification Method" (scheme DCM).
 _METHOD_CODES = {
