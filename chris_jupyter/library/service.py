@@ -393,8 +393,9 @@ class Library:
                 and not principal.is_admin):
             # A write share lets you change someone's data in place, not take it: a move out of
             # a home would hand the files (and their ownership) to another user.
-            raise Forbidden(f"only {src_owner or 'an administrator'} may move {src!r} out of "
-                            "where it is")
+            who = f"its owner ({src_owner})" if src_owner else "an administrator"
+            raise Forbidden(f"you may change {src!r} where it is; only {who} may move it to "
+                            f"{dst!r}")
         with self.writing() as s:
             try:
                 self.store.move(src, dst)

@@ -21,7 +21,7 @@ import pydicom
 import pytest
 
 from chris_jupyter.dicom import synth
-from chris_jupyter.dicom.volume import load_series
+from chris_jupyter.dicom.volume import load_nifti, load_series
 
 REPO = Path(__file__).resolve().parents[2]
 DCM2NIFTI = REPO / "spawners" / "plugins" / "pl-dcm2nifti" / "dcm2nifti.py"
@@ -97,9 +97,12 @@ def pixel_of_first_slice(files: list[Path]) -> np.ndarray:
 @pytest.mark.parametrize("name", list(ORIENTATIONS))
 def test_nifti_affine_of_each_orientation(tmp_path: Path, name: str) -> None:
     files = write(tmp_path / name, name)
-    img = nib.Nifti1Image.from_bytes(load_series(files).to_nifti_bytes())
+    vol = load_series(files)
+    img = nib.Nifti1Image.from_bytes(vol.to_nifti_bytes())
     assert img.shape == (COLS, ROWS, N)
     np.testing.assert_allclose(img.affine, expected_ras_affine(files), atol=1e-4)
+    # and back: reading our NIfTI gives the same geometry (a tilt's shear included)
+    np.testing.assert_allclose(load_nifti(vol.to_nifti_bytes()).affine, vol.affine, atol=1e-4)
     # voxel k=0 holds the first slice along the normal, unflipped
     np.testing.assert_array_equal(np.asarray(img.dataobj)[:, :, 0], pixel_of_first_slice(files))
 
