@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from ..db import Database
 from ..db.models.compute import PipelineRun, Plugin, PluginInstance
 from ..feeds.pipelines import PipelineSpec, PipelineStore, parse_pipeline, spec_of
+from ..library import paths
 from ..plugins.cmdline import ParameterError, check_readable, resolve_params
 from ..plugins.descriptor import PluginDescriptor
 from ..plugins.registry import PluginRef, PluginRegistry, descriptor_of
@@ -49,6 +50,10 @@ class Coordinator(JobLifecycle):
         died while registering).
     can_read
         ``can_read(username, library_path) -> bool``.
+    can_write
+        ``can_write(username, library_path) -> bool``: a job added below another user's instance
+        writes into that user's feed, so it needs write access there (a read share lets you run
+        plugins on the data in a feed of your own, not add to theirs). Default: own home only.
     default_timeout
         Seconds a job may run (``None``: no limit); a job over time is cancelled.
     max_parallel
@@ -64,6 +69,7 @@ class Coordinator(JobLifecycle):
         publish: Callable[[str, dict], None],
         register_outputs: Callable[[str, str], int],
         can_read: Callable[[str, str], bool],
+        can_write: Callable[[str, str], bool] | None = None,
         default_timeout: float | None = None,
         max_parallel: int = 8,
         registry: PluginRegistry | None = None,
@@ -74,6 +80,7 @@ class Coordinator(JobLifecycle):
         self.publish = publish
         self.register_outputs = register_outputs
         self.can_read = can_read
+        self.can_write = can_write or (lambda user, path: paths.owner_of(path) == user)
         self.default_timeout = default_timeout
         self.max_parallel = max_parallel
         self.registry = registry or PluginRegistry(db)
@@ -212,6 +219,9 @@ class Coordinator(JobLifecycle):
                 ):
                     raise ParameterError("previous_id", pid, "no such plugin instance you may read")
             parent = s.get(PluginInstance, previous_id)
+            if parent.owner != owner and not self.can_write(owner, parent.output_path or ""):
+                raise ParameterError("previous_id", previous_id,
+                                     "you may read this feed but not add jobs to it")
             feed_id = parent.feed_id
         inst = PluginInstance(
             feed_id=feed_id,

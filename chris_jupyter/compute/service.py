@@ -108,7 +108,8 @@ class Compute:
         self.coordinator = Coordinator(
             self.db, self.library.store.root, runner, publish=self._publish,
             register_outputs=lambda path, owner: self.library.register_tree(path),
-            can_read=self._can_read, default_timeout=self.default_timeout, max_parallel=self.max_parallel,
+            can_read=self._can_read, can_write=self._can_write,
+            default_timeout=self.default_timeout, max_parallel=self.max_parallel,
         )
         self.coordinator.start()
         log.info("compute: %s runner", type(runner).__name__)
@@ -131,6 +132,10 @@ class Compute:
     def _can_read(self, username: str, path: str) -> bool:
         principal = self.users.principal(username, via="token")
         return self.library.grants(principal).can_read(path)
+
+    def _can_write(self, username: str, path: str) -> bool:
+        principal = self.users.principal(username, via="token")
+        return self.library.grants(principal).can_write(path)
 
     def _visible(self, principal: Principal, inst: PluginInstance) -> bool:
         return (principal.is_admin or inst.owner == principal.username

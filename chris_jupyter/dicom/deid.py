@@ -14,7 +14,9 @@ action. Actions:
 Where the standard allows a choice (``X/Z``, ``X/Z/D``…) the table holds the first action that
 keeps the dataset valid for its IOD: ``Z`` for Type 2 attributes, ``D`` for Type 1, ``X``
 otherwise. Sequences that only *reference* other instances (``X/Z/U*``) are kept and their
-UIDs replaced. Rules outside the table:
+UIDs replaced. One row departs from the table on purpose: ContentSequence (an SR document's
+content, ``D`` in the table) is removed rather than replaced by dummy content, which is
+stricter. Rules outside the table:
 
 * private tags are removed (``keep_private`` keeps them);
 * curves (groups 5000-50FF) and overlays (groups 6000-60FF) are removed whole
@@ -56,11 +58,18 @@ from pydicom.sequence import Sequence
 from pydicom.tag import BaseTag, Tag
 
 from . import layout
-from .deid_profile import _METHOD_CODES, BASIC_PROFILE, DESCRIPTORS, RETAIN_OPTIONS  # noqa: F401
+from .deid_profile import (  # noqa: F401
+    _METHOD_CODES,
+    BASIC_PROFILE,
+    DESCRIPTORS,
+    RETAIN_CLEANED,
+    RETAIN_OPTIONS,
+)
 
 _DUMMY = {"PN": "ANONYMOUS", "DA": "19000101", "TM": "000000", "DT": "19000101000000",
           "AS": "000Y", "DS": "0", "IS": "0", "CS": "ANONYMIZED"}
 _NUMERIC_VRS = {"US", "SS", "UL", "SL", "FL", "FD", "UV", "SV"}
+_BINARY_VRS = {"OB", "OW", "OF", "OD", "OL", "OV", "UN"}
 _BIRTH_DATE = Tag(0x00100030)
 _PSEUDONYM_TAGS = (Tag(0x00100010), Tag(0x00100020))  # PatientName, PatientID
 
@@ -139,6 +148,7 @@ class Deidentifier:
         for option, keywords in RETAIN_OPTIONS.items():
             if getattr(cfg, option):
                 actions.update({_to_tag(k): "K" for k in keywords})
+                actions.update({_to_tag(k): "C" for k in RETAIN_CLEANED.get(option, [])})
         if cfg.clean_descriptions:
             actions.update({_to_tag(k): "C" for k in DESCRIPTORS})
         if cfg.retain_uids:
@@ -236,7 +246,10 @@ class Deidentifier:
             else:
                 elem.value = None if vr in _NUMERIC_VRS or vr in ("OB", "OW", "UN") else ""
         elif action == "D":
-            elem.value = 0 if vr in _NUMERIC_VRS else _DUMMY.get(vr, "ANONYMIZED")
+            if vr in _BINARY_VRS:
+                elem.value = b"\x00\x00"
+            else:
+                elem.value = 0 if vr in _NUMERIC_VRS else _DUMMY.get(vr, "ANONYMIZED")
         elif action == "C" and isinstance(elem.value, str):
             elem.value = _clean(elem.value, ctx.identifiers)
 

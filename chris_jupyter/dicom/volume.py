@@ -6,7 +6,8 @@ Conventions
   bindings expect.
 * ``spacing`` is ``(x, y, z)`` in mm; ``origin`` is the centre of voxel ``(0, 0, 0)``; the
   columns of ``direction`` are the directions of increasing x (along a row), y (down the rows)
-  and z (the slice normal). All three are in DICOM's patient coordinate system **LPS** (+x to
+  and z (the slice normal; with a gantry tilt, the direction from one slice's position to the
+  next, which is not orthogonal to the other two). All three are in DICOM's patient coordinate system **LPS** (+x to
   the patient's left, +y posterior, +z superior), which ITK uses too.
 * NIfTI (and nibabel) use **RAS** (+x to the patient's right, +y anterior, +z superior), so
   going from LPS to RAS negates the first two world axes: the NIfTI affine is
@@ -313,11 +314,20 @@ def load_series(
     dz = _slice_spacing(dist, first, allow_irregular)
     data = _stack(datasets, frames)
     row_spacing, col_spacing = frames[0].pixel_spacing
+    slice_dir = normal
+    if len(frames) > 1:
+        # Gantry tilt: the slices are tilted but the table steps along the scanner's axis, so
+        # consecutive positions move along a direction that is not the normal. The grid's third
+        # axis is that step (a sheared affine), never the normal with the normal's distance.
+        step = (frames[-1].position - frames[0].position) / (len(frames) - 1)
+        unit = step / np.linalg.norm(step)
+        if np.linalg.norm(np.cross(unit, normal)) > 1e-4:
+            slice_dir, dz = unit, float(np.linalg.norm(step))
     return Volume(
         data=data,
         spacing=(col_spacing, row_spacing, dz),
         origin=tuple(float(v) for v in frames[0].position),
-        direction=np.column_stack([row, col, normal]),
+        direction=np.column_stack([row, col, slice_dir]),
         metadata=_metadata(first, [str(files[fr.source]) for fr in frames]),
     )
 

@@ -122,7 +122,7 @@ class Feeds:
                 raise NotFound("only the feed's owner may delete it")
             folder = paths.feed_dir(feed.owner.username, feed.id)
             s.delete(feed)
-        self.library.delete(principal, folder)
+        self.library.delete_feed_folder(principal, folder)
         self._publish("feed.deleted", feed)
 
     # -- comments and tags ------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import mimetypes
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,13 +76,23 @@ class UploadTicket:
     temp: TempUpload
 
 
+_FEED_FOLDER = re.compile(r"feed_[0-9]+")
+
+
 def _fixed(path: str) -> bool:
-    """Folders of the ChRIS layout that no one moves or deletes (top level, homes, their
-    ``uploads`` and ``feeds``)."""
+    """Folders of the ChRIS layout that no one moves or deletes through the library: the top
+    level, homes with their ``uploads`` and ``feeds``, ``PIPELINES/<user>``, and feed folders
+    (a feed's rows point at its folder: a feed is deleted as a feed, never as a folder)."""
     if paths.parent(path) == "" or path in TOP_FOLDERS:
         return True
+    if paths.parent(path) == paths.PIPELINES:
+        return True
     owner = paths.owner_of(path)
-    return owner is not None and path in (paths.home(owner), paths.uploads(owner), paths.feeds_root(owner))
+    if owner is None:
+        return False
+    if path in (paths.home(owner), paths.uploads(owner), paths.feeds_root(owner)):
+        return True
+    return paths.parent(path) == paths.feeds_root(owner) and bool(_FEED_FOLDER.fullmatch(paths.basename(path)))
 
 
 def _like_escape(s: str) -> str:
@@ -377,6 +388,14 @@ class Library:
             raise BadRequest("cannot move a folder into itself")
         if _fixed(src):
             raise Forbidden(f"{src!r} is part of the library's fixed layout and cannot be moved")
+        src_owner = paths.owner_of(src)
+        if (src_owner != paths.owner_of(dst) and src_owner != principal.username
+                and not principal.is_admin):
+            # A write share lets you change someone's data in place, not take it: a move out of
+            # a home would hand the files (and their ownership) to another user.
+            who = f"its owner ({src_owner})" if src_owner else "an administrator"
+            raise Forbidden(f"you may change {src!r} where it is; only {who} may move it to "
+                            f"{dst!r}")
         with self.writing() as s:
             try:
                 self.store.move(src, dst)
@@ -408,6 +427,19 @@ class Library:
         self._need(self.grants(principal), path, write=True)
         if _fixed(path):
             raise Forbidden(f"{path!r} is part of the library's fixed layout and cannot be deleted")
+        self._remove(path)
+
+    def delete_feed_folder(self, principal: Principal, path: str) -> None:
+        """Remove a feed's folder: only the feeds service calls this, once the feed row is gone."""
+        path = paths.normalize(path)
+        owner = paths.owner_of(path)
+        if owner is None or not (paths.parent(path) == paths.feeds_root(owner)
+                                 and _FEED_FOLDER.fullmatch(paths.basename(path))):
+            raise BadRequest(f"not a feed folder: {path!r}")
+        self._need(self.grants(principal), path, write=True)
+        self._remove(path)
+
+    def _remove(self, path: str) -> None:
         with self.writing() as s:
             self._entry(s, path)  # 404 when absent
             like = _like_escape(path) + "/%"

@@ -11,7 +11,7 @@ from sqlalchemy import or_, select
 
 from ..db import Database, utcnow
 from ..db.models import Feed, File, Folder, Group, Share, ShareLink, User
-from ..errors import BadRequest, NotFound
+from ..errors import BadRequest, Forbidden, NotFound
 from ..events import EventBus
 from ..identity import Principal, hash_token
 from . import paths
@@ -61,8 +61,8 @@ class Sharing:
             )
             if not exists or not g.can_read(path):
                 raise NotFound(f"no such file or folder, or not shared with you: {path!r}")
-            if not g.can_write(path):
-                raise NotFound(f"only those who may change {path!r} can share it")
+            if not g.can_write(path):  # a reader knows it exists: 403, not 404
+                raise Forbidden(f"you may read {path!r} but only those who may change it can share it")
             return path, None
         feed = s.get(Feed, feed_id)
         if feed is None or feed_access(s, g, feed) < Access.WRITE:

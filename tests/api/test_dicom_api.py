@@ -9,6 +9,7 @@ from pathlib import Path
 
 import nibabel as nib
 import numpy as np
+import pydicom
 import pytest
 
 from chris_jupyter import Client
@@ -57,6 +58,15 @@ def test_upload_index_search_series_volume(two_users, tmp_path: Path) -> None:
     img = nib.Nifti1Image.from_bytes(r.content)
     assert img.shape == (48, 64, 12)  # NIfTI is (x, y, z)
     assert np.allclose(img.header.get_zooms(), (0.8, 0.8, 2.5))
+    # the affine, from the tags by the DICOM -> NIfTI rule (LPS -> RAS negates x and y)
+    first = pydicom.dcmread(info.paths[0], stop_before_pixels=True)
+    iop = np.array([float(v) for v in first.ImageOrientationPatient])
+    lps = np.eye(4)
+    lps[:3, 0] = iop[:3] * float(first.PixelSpacing[1])
+    lps[:3, 1] = iop[3:] * float(first.PixelSpacing[0])
+    lps[:3, 2] = np.cross(iop[:3], iop[3:]) * 2.5
+    lps[:3, 3] = [float(v) for v in first.ImagePositionPatient]  # paths are in slice order
+    assert np.allclose(img.affine, np.diag([-1.0, -1.0, 1.0, 1.0]) @ lps, atol=1e-4)
     # the same volume by folder path
     r2 = alice.http.get(f"volumes/path:home/{a}/uploads/ct")
     assert r2.content == r.content
@@ -73,7 +83,16 @@ def test_upload_index_search_series_volume(two_users, tmp_path: Path) -> None:
     zf = zipfile.ZipFile(z)
     assert len(zf.namelist()) == 12 and not any("notes" in n for n in zf.namelist())
     blob = b"".join(zf.read(n) for n in zf.namelist()) + " ".join(zf.namelist()).encode()
-    for leak in (b"Doe", pid.encode(), b"20240301"):
+    # every identifying value the synthetic writer put in the files
+    originals = [pydicom.dcmread(p, stop_before_pixels=True) for p in info.paths]
+    leaks = {b"Doe", b"Jane", pid.encode(), b"20240301", b"19800101", b"ACC0001",
+             b"Synthetic General Hospital", b"Referrer", b"Rita"}
+    for ds in originals:
+        leaks |= {str(ds[k].value).encode() for k in ("StudyInstanceUID", "SeriesInstanceUID",
+                                                       "SOPInstanceUID", "FrameOfReferenceUID")}
+        leaks |= {str(ds.InstitutionName).encode(), str(ds.ReferringPhysicianName).encode(),
+                  str(ds.AccessionNumber).encode(), str(ds.PatientBirthDate).encode()}
+    for leak in sorted(leaks):
         assert leak not in blob, leak
 
     # deleting the files removes them from the index
