@@ -71,6 +71,17 @@ class ChrisApp(ExtensionApp):
 
         return check_name(proposal["value"])
 
+    unsafe_unconfined_jobs_for_all_users = Bool(
+        False,
+        help="""UNSAFE. Serve every user even when the runner does not confine plugin jobs (the
+        ``local`` runner, also when ``auto`` falls back to it). Such a job runs with the server's
+        own rights: a plugin parameter (a file-name prefix such as ``../../home/alice/x``) can
+        write into any user's home, or anywhere else the server's account can. By default such a
+        server serves only ``embedded_user`` and administrators: creating other users, issuing
+        them tokens and their requests are refused with a message saying why. Turn this on only
+        when every user of the server may act as the server's operating-system account.""",
+    ).tag(config=True)
+
     pacs_group = Unicode(
         "pacs_users",
         help="""Members of this group may read everything received from or pulled out of PACS
@@ -141,9 +152,14 @@ class ChrisApp(ExtensionApp):
             pacs_nodes=dict(self.pacs_nodes),
             dicom_receiver=({"host": self.dicom_receiver_host, "port": self.dicom_receiver_port}
                             if self.dicom_receiver_port else None),
+            embedded_user=self.embedded_user,
+            unsafe_unconfined_jobs_for_all_users=self.unsafe_unconfined_jobs_for_all_users,
         )
         self.backend = Backend(settings)
         self.backend.users.ensure_user(self.embedded_user, is_admin=True)
+        if self.unsafe_unconfined_jobs_for_all_users and not self.backend.compute.confines_jobs:
+            self.log.warning("ChrisApp.unsafe_unconfined_jobs_for_all_users is on: every user's plugins "
+                             "run unconfined, with this server's rights")
         self.log.info("ChRIS backend: data in %s, database %s", self.data_dir,
                       settings.resolved_db_url().split("@")[-1])
 

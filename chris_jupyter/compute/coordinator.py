@@ -49,6 +49,9 @@ class Coordinator(JobLifecycle):
         died while registering).
     can_read
         ``can_read(username, library_path) -> bool``.
+    may_run
+        ``may_run(username)``: raises ``ValueError`` (with the reason) when the owner's jobs may
+        no longer start here; checked at every launch, also of jobs queued before a restart.
     default_timeout
         Seconds a job may run (``None``: no limit); a job over time is cancelled.
     max_parallel
@@ -64,6 +67,7 @@ class Coordinator(JobLifecycle):
         publish: Callable[[str, dict], None],
         register_outputs: Callable[[str, str], int],
         can_read: Callable[[str, str], bool],
+        may_run: Callable[[str], None] | None = None,
         default_timeout: float | None = None,
         max_parallel: int = 8,
         registry: PluginRegistry | None = None,
@@ -74,6 +78,7 @@ class Coordinator(JobLifecycle):
         self.publish = publish
         self.register_outputs = register_outputs
         self.can_read = can_read
+        self.may_run = may_run
         self.default_timeout = default_timeout
         self.max_parallel = max_parallel
         self.registry = registry or PluginRegistry(db)
