@@ -94,7 +94,7 @@ def check_name(name: str) -> str:
         raise InvalidPath(f"path components '.' and '..' are not allowed: {name!r}")
     for ch in name:
         if ch in "/\\":
-            raise InvalidPath(f"name contains '/' or '\\': {name!r}")
+            raise InvalidPath(f"name contains '/' or a backslash: {name!r}")
         what = _REFUSED_CATEGORIES.get(unicodedata.category(ch))
         if what and ch not in _ALLOWED_FORMAT:
             # ascii(): shows the offending character as an escape instead of letting it act
