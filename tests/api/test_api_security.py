@@ -98,6 +98,22 @@ async def _stream_until_closed(api, token: str, name: str, after_ready) -> list[
         task.cancel()
 
 
+async def test_event_stream_outlives_its_keepalives(api) -> None:
+    """An idle stream stays open past a keep-alive and still delivers (it used to end there)."""
+    name = f"sse{uuid.uuid4().hex[:6]}"
+    client = await api.as_user(name)
+    lines: asyncio.Queue[str | None] = asyncio.Queue()
+    task = asyncio.create_task(_open_stream(client, lines))
+    try:
+        assert await _next_line(lines, ": connected") is not None
+        assert await _next_line(lines, ": keep-alive") is not None
+        path = f"home/{name}/uploads/later.txt"
+        assert (await client.put("files/content", params={"path": path}, content=b"1")).status_code == 201
+        assert path in (await _next_line(lines, "data: ") or "")
+    finally:
+        task.cancel()
+
+
 async def test_event_stream_ends_when_its_token_is_revoked(api) -> None:
     name = f"sse{uuid.uuid4().hex[:6]}"
     await api.as_user(name)
