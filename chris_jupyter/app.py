@@ -50,7 +50,9 @@ class ChrisApp(ExtensionApp):
         for plugins installed in its Python environment); ``docker`` runs each job in a container
         without network, as a non-root user, with the plugin's CPU and memory limits, the input
         folder mounted read-only and the output folder read-write straight from the library.
-        ``auto`` picks ``docker`` when a Docker engine answers and ``local`` otherwise.""",
+        ``auto`` picks ``docker`` when a Docker engine answers and ``local`` otherwise. The
+        ``local`` runner does not confine jobs, so with it the server serves only ``embedded_user``
+        and administrators (see ``unsafe_unconfined_jobs_for_all_users``).""",
     ).tag(config=True)
 
     embedded_user = Unicode(
