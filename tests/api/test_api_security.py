@@ -131,7 +131,7 @@ async def test_event_stream_ends_when_its_token_is_revoked(api) -> None:
 async def test_event_stream_ends_when_its_token_expires(api) -> None:
     name = f"sse{uuid.uuid4().hex[:6]}"
     await api.as_user(name)
-    tok = (await api.owner.post("tokens", json={"user": name, "name": "sse", "expires_in": 8})).json()
+    tok = (await api.owner.post("tokens", json={"user": name, "name": "sse", "expires_in": 15})).json()
 
     async def nothing() -> None:
         pass
