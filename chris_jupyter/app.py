@@ -51,7 +51,9 @@ class ChrisApp(ExtensionApp):
         for plugins installed in its Python environment); ``docker`` runs each job in a container
         without network, as a non-root user, with the plugin's CPU and memory limits, the input
         folder mounted read-only and the output folder read-write straight from the library.
-        ``auto`` picks ``docker`` when a Docker engine answers and ``local`` otherwise.""",
+        ``auto`` picks ``docker`` when a Docker engine answers and ``local`` otherwise. The
+        ``local`` runner does not confine jobs, so with it the server serves only ``embedded_user``
+        and administrators (see ``unsafe_unconfined_jobs_for_all_users``).""",
     ).tag(config=True)
 
     embedded_user = Unicode(
@@ -71,6 +73,17 @@ class ChrisApp(ExtensionApp):
         from .library.paths import check_name
 
         return check_name(proposal["value"])
+
+    unsafe_unconfined_jobs_for_all_users = Bool(
+        False,
+        help="""UNSAFE. Serve every user even when the runner does not confine plugin jobs (the
+        ``local`` runner, also when ``auto`` falls back to it). Such a job runs with the server's
+        own rights: a plugin parameter (a file-name prefix such as ``../../home/alice/x``) can
+        write into any user's home, or anywhere else the server's account can. By default such a
+        server serves only ``embedded_user`` and administrators: creating other users, issuing
+        them tokens and their requests are refused with a message saying why. Turn this on only
+        when every user of the server may act as the server's operating-system account.""",
+    ).tag(config=True)
 
     pacs_group = Unicode(
         "pacs_users",
@@ -227,9 +240,14 @@ class ChrisApp(ExtensionApp):
             dicom_ae_title=self.dicom_ae_title,
             pacs_nodes=dict(self.pacs_nodes),
             dicom_receiver=self._receiver_settings(),
+            embedded_user=self.embedded_user,
+            unsafe_unconfined_jobs_for_all_users=self.unsafe_unconfined_jobs_for_all_users,
         )
         self.backend = Backend(settings)
         self.backend.users.ensure_user(self.embedded_user, is_admin=True)
+        if self.unsafe_unconfined_jobs_for_all_users and not self.backend.compute.confines_jobs:
+            self.log.warning("ChrisApp.unsafe_unconfined_jobs_for_all_users is on: every user's plugins "
+                             "run unconfined, with this server's rights")
         self.log.info("ChRIS backend: data in %s, database %s", self.data_dir,
                       settings.resolved_db_url().split("@")[-1])
 

@@ -39,6 +39,8 @@ class Settings:
     dicom_ae_title: str = "CHRIS"
     pacs_nodes: dict = field(default_factory=dict)  # name -> {"ae_title", "host", "port"}
     dicom_receiver: dict | None = None  # {"host", "port", StoreReceiver options} for C-STORE
+    embedded_user: str | None = None  # the one non-admin user served when jobs are not confined
+    unsafe_unconfined_jobs_for_all_users: bool = False  # see ChrisApp's trait of the same name
 
     def resolved_db_url(self) -> str:
         return self.db_url or f"sqlite:///{Path(self.data_root).resolve() / 'chris.db'}"
@@ -87,6 +89,32 @@ class Backend:
         if s.start_services:
             self.compute.start()
             self.pacs.start()
+            self._limit_users_to_runner()
+
+    def _limit_users_to_runner(self) -> None:
+        """Serve only the embedded user and administrators when the runner does not confine jobs.
+
+        A job of the local runner is a subprocess with the server's own rights: a parameter such
+        as ``--prefix ../../../home/alice/…`` writes wherever the server can. Such a server is for
+        the one person it belongs to; users created under another runner keep their data but are
+        refused (with this message) until the server runs a confining runner again.
+        """
+        s = self.settings
+        if self.compute.confines_jobs or s.unsafe_unconfined_jobs_for_all_users:
+            return
+        runner = self.compute.c.runner.name
+        who = f"its embedded user {s.embedded_user!r}" if s.embedded_user else "no one"
+        reason = (f"this server runs plugins with the {runner!r} runner, which does not confine them "
+                  f"(a plugin parameter could write anywhere the server's account can), so it serves only "
+                  f"{who} and administrators; run it with the Docker runner (--ChrisApp.runner=docker) "
+                  f"to serve more people")
+        self.users.serve_only({s.embedded_user} if s.embedded_user else set(), reason)
+        others = [u.username for u in self.users.list_users()
+                  if not u.is_admin and u.username != s.embedded_user]
+        if others:
+            log.warning("the %s runner does not confine plugins: %d existing user(s) are refused until "
+                        "the server runs with a confining runner: %s", runner, len(others),
+                        ", ".join(others[:20]) + (" …" if len(others) > 20 else ""))
 
     def principal(self, username: str, *, via: str = "token", is_admin: bool | None = None) -> Principal:
         """The principal of ``username``, creating the user on first sight."""

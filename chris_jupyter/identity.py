@@ -16,13 +16,19 @@ from sqlalchemy import select
 
 from .db import Database, utcnow
 from .db.models import ApiToken, Group, User
+from .errors import BadRequest, Forbidden
 from .library import paths
 
 TOKEN_PREFIX = "chris_"
+MAX_TOKEN_LIFETIME = dt.timedelta(days=3650)
 
 
 class AuthError(Exception):
     """Credentials were given but are not valid (unknown, revoked or expired)."""
+
+
+class NotServed(Forbidden):
+    """The user exists (or would) but this server does not serve them (see :meth:`Users.serve_only`)."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,27 @@ class Users:
     def __init__(self, db: Database, *, on_new_user=None) -> None:  # noqa: ANN001
         self.db = db
         self._on_new_user = on_new_user
+        self._served: frozenset[str] | None = None
+        self._not_served_reason = ""
+
+    # -- who this server serves -------------------------------------------------------------------
+    def serve_only(self, usernames: frozenset[str] | set[str], reason: str) -> None:
+        """Serve only ``usernames`` and administrators from now on.
+
+        Other users can no longer be created, be given tokens or authenticate; users that already
+        exist (from a run under another configuration) stay in the DB with their data, and are
+        answered :class:`NotServed` with ``reason`` until the restriction is lifted. The backend
+        sets this when plugins run unconfined (the local runner): a plugin parameter could then
+        write anywhere the server can, so only people trusted with the server's own account may
+        use it.
+        """
+        self._served = frozenset(usernames)
+        self._not_served_reason = reason
+
+    def check_served(self, username: str, *, is_admin: bool) -> None:
+        """Raise :class:`NotServed` unless this server serves ``username``."""
+        if self._served is not None and not is_admin and username not in self._served:
+            raise NotServed(f"user {username!r} is not served here: {self._not_served_reason}")
 
     # -- users and groups -------------------------------------------------------------------------
     def ensure_user(self, username: str, *, is_admin: bool | None = None) -> User:
@@ -65,6 +92,8 @@ class Users:
         with self.db.session() as s:
             user = s.scalar(select(User).where(User.username == username))
             created = user is None
+            will_be_admin = bool(is_admin) if is_admin is not None or user is None else user.is_admin
+            self.check_served(username, is_admin=will_be_admin)
             if user is None:
                 user = User(username=username, is_admin=bool(is_admin))
                 s.add(user)
@@ -85,6 +114,7 @@ class Users:
             user = s.scalar(select(User).where(User.username == username))
             if user is None:
                 raise AuthError(f"unknown user {username!r}")
+            self.check_served(user.username, is_admin=user.is_admin)
             return _principal(user, via)
 
     def list_users(self) -> list[User]:
@@ -115,18 +145,27 @@ class Users:
     def issue_token(
         self, username: str, *, name: str = "", expires_in: dt.timedelta | None = None
     ) -> tuple[ApiToken, str]:
-        """Create a token; the clear text is returned once and never stored."""
+        """Create a token; the clear text is returned once and never stored.
+
+        ``expires_in`` (``None``: no expiry) must be positive and at most
+        :data:`MAX_TOKEN_LIFETIME`; a token that is born expired is refused, not issued.
+        """
+        if expires_in is not None and not dt.timedelta(0) < expires_in <= MAX_TOKEN_LIFETIME:
+            raise BadRequest(f"'expires_in' must be more than 0 seconds and at most "
+                             f"{int(MAX_TOKEN_LIFETIME.total_seconds())} ({MAX_TOKEN_LIFETIME.days} days), "
+                             f"got {expires_in.total_seconds():g}; leave it out for a token that does not expire")
         clear = TOKEN_PREFIX + secrets.token_urlsafe(32)
         with self.db.session() as s:
             user = s.scalar(select(User).where(User.username == username))
             if user is None:
                 raise KeyError(f"unknown user {username!r}")
+            self.check_served(user.username, is_admin=user.is_admin)
             tok = ApiToken(
                 user_id=user.id,
                 name=name,
                 token_hash=hash_token(clear),
                 prefix=clear[: len(TOKEN_PREFIX) + 4],
-                expires_at=utcnow() + expires_in if expires_in else None,
+                expires_at=utcnow() + expires_in if expires_in is not None else None,
             )
             s.add(tok)
             s.flush()
@@ -142,6 +181,7 @@ class Users:
                 raise AuthError("invalid or revoked API token")
             if tok.expires_at is not None and tok.expires_at <= now:
                 raise AuthError("API token has expired")
+            self.check_served(tok.user.username, is_admin=tok.user.is_admin)
             if tok.last_used_at is None or (now - tok.last_used_at).total_seconds() > 60:
                 tok.last_used_at = now
             return _principal(tok.user, "token")

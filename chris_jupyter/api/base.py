@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -33,6 +34,7 @@ from ..utils.aio import run_blocking
 API_PREFIX = "chris/api/v1"
 AUTH_RESOURCE = "chris"
 MAX_LIMIT = 1000
+_MISSING: Any = object()
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
@@ -89,6 +91,7 @@ class ChrisHandler(APIHandler):
     auth_resource = AUTH_RESOURCE
     principal: Principal | None = None
     link_target: str | None = None
+    api_token: str | None = None  # the backend API token the caller authenticated with, if any
 
     def initialize(self, backend: Backend, chris_app: Any) -> None:
         self.backend = backend
@@ -121,6 +124,9 @@ class ChrisHandler(APIHandler):
             self.principal = await self.run(self.backend.users.authenticate_token, token)
         except AuthError as e:
             raise web.HTTPError(401, str(e)) from None
+        except ChrisError as e:  # a valid token of a user this server does not serve
+            raise web.HTTPError(e.status, str(e), reason=type(e).__name__) from None
+        self.api_token = token
         self.current_user = self._jupyter_current_user = User(username=self.principal.username)
         self._token_authenticated = True
         self.set_cors_headers()  # as the Jupyter path does (ServerApp.allow_origin)
@@ -132,6 +138,56 @@ class ChrisHandler(APIHandler):
         if chosen and not chosen.startswith("text/html"):
             kwargs.setdefault("set_content_type", chosen)
         return super().finish(*args, **kwargs)
+
+    async def credential_error(self) -> str | None:
+        """Why the caller's API token is no longer valid (revoked, expired, user not served), or
+        ``None`` while it is; refreshes :attr:`principal`. For long-lived responses (event streams),
+        which must not outlive their credential."""
+        if self.api_token is None:
+            return None
+        try:
+            self.principal = await self.run(self.backend.users.authenticate_token, self.api_token)
+        except (AuthError, ChrisError) as e:
+            return str(e)
+        return None
+
+    # -- arguments ----------------------------------------------------------------------------------
+    def get_arguments(self, name: str, strip: bool = False) -> list[str]:  # type: ignore[override]
+        """The values of query (or form) argument ``name`` exactly as sent.
+
+        Tornado's own ``get_argument`` turns control characters into spaces and strips
+        whitespace, so ``path=a%00b`` would arrive as ``a b`` and ``path=x/%00`` as ``x/``:
+        the path rule (``library/paths.py``) must see what was sent to refuse it. Only UTF-8
+        decoding happens here (invalid UTF-8 is a 400); ``strip`` is accepted for compatibility
+        and strips nothing but surrounding whitespace when asked for explicitly.
+        """
+        values = [self.decode_argument(v, name=name) for v in self.request.arguments.get(name, [])]
+        return [v.strip() for v in values] if strip else values
+
+    def get_argument(self, name: str, default: Any = _MISSING, strip: bool = False) -> Any:  # type: ignore[override]
+        """The last value of argument ``name`` exactly as sent (see :meth:`get_arguments`)."""
+        values = self.get_arguments(name, strip=strip)
+        if values:
+            return values[-1]
+        if default is _MISSING:
+            raise web.MissingArgumentError(name)
+        return default
+
+    def seconds_from(self, body: dict[str, Any], name: str, default: float | None = None, *,
+                     hi: float) -> float | None:
+        """A positive number of seconds from a JSON body (``default`` when absent or null)."""
+        raw = body.get(name)
+        if raw is None:
+            return default
+        if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+            raise web.HTTPError(400, f"'{name}' must be a number of seconds, got {raw!r}")
+        try:
+            val = float(raw)
+        except ValueError:
+            raise web.HTTPError(400, f"'{name}' must be a number of seconds, got {raw!r}") from None
+        if not math.isfinite(val) or not 0 < val <= hi:
+            raise web.HTTPError(400, f"'{name}' must be more than 0 and at most {hi:g} seconds, got {raw!r}")
+        return val
 
     # -- helpers ----------------------------------------------------------------------------------
     async def run(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

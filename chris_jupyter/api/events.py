@@ -2,12 +2,19 @@
 
 A client sees an event when it is named in the event's audience or may read the event's
 library path. ``Last-Event-ID`` (or ``?since=``) replays what a reconnecting client missed.
+
+A stream never outlives its credential: a stream opened with an API token checks the token
+at least every :data:`CREDENTIAL_CHECK_SECONDS`, busy or idle, and ends
+(with a last ``event: closed`` saying why) once the token is revoked or expired or its user is
+no longer served. A client that reconnects then gets the 401 or 403 itself.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import time
 
 from tornado import iostream
 
@@ -16,6 +23,7 @@ from .base import ChrisHandler, api_path, endpoint
 
 AUTH_RESOURCE = "chris"
 KEEPALIVE_SECONDS = 15.0
+CREDENTIAL_CHECK_SECONDS = 2.0
 
 
 class EventsHandler(ChrisHandler):
@@ -35,27 +43,49 @@ class EventsHandler(ChrisHandler):
                 return True
             return ev.path is not None and grants.can_read(ev.path)
 
-        self.write(f": connected, last event id {self.backend.events.last_id}\n\n")
-        await self.flush()
         stream = self.backend.events.subscribe(since=since, types=types)
         it = stream.__aiter__()
+        next_event: asyncio.Future | None = None
+        checked = last_write = time.monotonic()
         try:
+            # Subscribed before the first line goes out: an event published after a client has
+            # read ": connected" reaches it (clients and tests may take that line as "ready").
+            next_event = asyncio.ensure_future(it.__anext__())
+            await asyncio.sleep(0)  # let it run up to its first wait: the subscription exists
+            self.write(f": connected, last event id {self.backend.events.last_id}\n\n")
+            await self.flush()
             while True:
-                try:
-                    ev = await asyncio.wait_for(it.__anext__(), KEEPALIVE_SECONDS)
-                except TimeoutError:
-                    self.write(": keep-alive\n\n")
-                    await self.flush()
-                    # Shares may have changed: refresh what this client may see.
-                    grants = await self.run(self.backend.library.grants, self.principal)
+                wait = max(0.0, checked + CREDENTIAL_CHECK_SECONDS - time.monotonic())
+                done, _ = await asyncio.wait({next_event}, timeout=wait)
+                now = time.monotonic()
+                if now - checked >= CREDENTIAL_CHECK_SECONDS:  # also between events of a busy stream
+                    checked = now
+                    why = await self.credential_error()
+                    if why is not None:
+                        self.write(f"event: closed\ndata: {json.dumps({'reason': why})}\n\n")
+                        return
+                if not done:
+                    if now - last_write >= KEEPALIVE_SECONDS:
+                        self.write(": keep-alive\n\n")
+                        await self.flush()
+                        last_write = now
+                        # Shares may have changed: refresh what this client may see.
+                        grants = await self.run(self.backend.library.grants, self.principal)
                     continue
+                ev = next_event.result()
+                next_event = asyncio.ensure_future(it.__anext__())
                 if not visible(ev):
                     continue
                 self.write(f"id: {ev.id}\nevent: {ev.type}\ndata: {json.dumps(ev.to_json(), default=str)}\n\n")
                 await self.flush()
+                last_write = now
         except (iostream.StreamClosedError, asyncio.CancelledError):
             pass
         finally:
+            if next_event is not None and not next_event.done():
+                next_event.cancel()  # ends the generator from inside (it cannot be closed while waiting)
+                with contextlib.suppress(asyncio.CancelledError):
+                    await next_event
             await stream.aclose()
 
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from tornado import web
-
 from ..library import paths
+from ..library.sharing import MAX_LINK_LIFETIME
 from .base import ChrisHandler, api_path, endpoint, link_endpoint
 from .transfer import send_file, send_zip
 
@@ -45,10 +44,7 @@ class LinksHandler(ChrisHandler):
     @endpoint
     async def post(self) -> None:
         b = self.json_body()
-        try:
-            seconds = float(b.get("expires_in", 7 * 86400))
-        except (TypeError, ValueError):
-            raise web.HTTPError(400, "'expires_in' must be a number of seconds") from None
+        seconds = self.seconds_from(b, "expires_in", 7 * 86400, hi=MAX_LINK_LIFETIME.total_seconds())
         out = await self.run(
             self.backend.sharing.create_link, self.principal, path=b.get("path"),
             feed_id=b.get("feed_id"), expires_in=dt.timedelta(seconds=seconds),

@@ -8,6 +8,7 @@ from typing import Any
 from tornado import web
 
 from ..db.models import ApiToken, User
+from ..identity import MAX_TOKEN_LIFETIME
 from .base import ChrisHandler, api_path, endpoint
 
 AUTH_RESOURCE = "chris"
@@ -44,11 +45,8 @@ class TokensHandler(ChrisHandler):
         username = b.get("user") or self.principal.username
         if username != self.principal.username and not self.principal.is_admin:
             raise web.HTTPError(403, "only administrators may issue tokens for other users")
-        expires = b.get("expires_in")
-        try:
-            delta = dt.timedelta(seconds=float(expires)) if expires else None
-        except (TypeError, ValueError):
-            raise web.HTTPError(400, "'expires_in' must be a number of seconds") from None
+        seconds = self.seconds_from(b, "expires_in", hi=MAX_TOKEN_LIFETIME.total_seconds())
+        delta = dt.timedelta(seconds=seconds) if seconds is not None else None
         if username != self.principal.username:
             await self.run(self.backend.users.ensure_user, username)
         tok, clear = await self.run(self.backend.users.issue_token, username,

@@ -54,6 +54,9 @@ class Coordinator(JobLifecycle):
         ``can_write(username, library_path) -> bool``: a job added below another user's instance
         writes into that user's feed, so it needs write access there (a read share lets you run
         plugins on the data in a feed of your own, not add to theirs). Default: own home only.
+    may_run
+        ``may_run(username)``: raises ``ValueError`` (with the reason) when the owner's jobs may
+        no longer start here; checked at every launch, also of jobs queued before a restart.
     default_timeout
         Seconds a job may run (``None``: no limit); a job over time is cancelled.
     max_parallel
@@ -70,6 +73,7 @@ class Coordinator(JobLifecycle):
         register_outputs: Callable[[str, str], int],
         can_read: Callable[[str, str], bool],
         can_write: Callable[[str, str], bool] | None = None,
+        may_run: Callable[[str], None] | None = None,
         default_timeout: float | None = None,
         max_parallel: int = 8,
         registry: PluginRegistry | None = None,
@@ -81,6 +85,7 @@ class Coordinator(JobLifecycle):
         self.register_outputs = register_outputs
         self.can_read = can_read
         self.can_write = can_write or (lambda user, path: paths.owner_of(path) == user)
+        self.may_run = may_run
         self.default_timeout = default_timeout
         self.max_parallel = max_parallel
         self.registry = registry or PluginRegistry(db)

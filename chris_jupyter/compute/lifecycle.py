@@ -39,6 +39,7 @@ class JobLifecycle:
     db: Any
     data_root: Path
     runner: Any
+    may_run: Any
     max_parallel: int
     _pool: ThreadPoolExecutor | None
     _lock: threading.Lock
@@ -158,6 +159,8 @@ class JobLifecycle:
         self._watch(iid, spec.job_id, inst.timeout_s, time.time())
 
     def _job_spec(self, inst: PluginInstance) -> JobSpec:
+        if self.may_run is not None:
+            self.may_run(inst.owner)
         desc = descriptor_of(inst.plugin)
         job_id = inst.runner_job_id or f"cj-{inst.id}-{secrets.token_hex(4)}"
         output = self._disk(inst.output_path)

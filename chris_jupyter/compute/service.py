@@ -20,7 +20,7 @@ from ..db.models.compute import Pipeline, Plugin, PluginInstance
 from ..errors import BadRequest, Conflict, Forbidden, NotFound
 from ..events import EventBus
 from ..feeds.pipelines import PipelineError
-from ..identity import Principal, Users
+from ..identity import AuthError, NotServed, Principal, Users
 from ..library import paths
 from ..library.service import Library
 from ..plugins.cmdline import ParameterError
@@ -108,7 +108,7 @@ class Compute:
         self.coordinator = Coordinator(
             self.db, self.library.store.root, runner, publish=self._publish,
             register_outputs=lambda path, owner: self.library.register_tree(path),
-            can_read=self._can_read, can_write=self._can_write,
+            can_read=self._can_read, can_write=self._can_write, may_run=self._may_run,
             default_timeout=self.default_timeout, max_parallel=self.max_parallel,
         )
         self.coordinator.start()
@@ -128,6 +128,17 @@ class Compute:
         owner, feed_id = payload.get("owner"), payload.get("feed_id")
         path = paths.feed_dir(owner, feed_id) if owner and feed_id else None
         self.events.publish(event, payload, users=[owner] if owner else [], path=path)
+
+    @property
+    def confines_jobs(self) -> bool:
+        """Whether the runner in use keeps each job to its own folders (False before start)."""
+        return self.coordinator is not None and self.coordinator.runner.confines_jobs
+
+    def _may_run(self, username: str) -> None:
+        try:
+            self.users.principal(username, via="token")
+        except (NotServed, AuthError) as e:
+            raise ValueError(str(e)) from None
 
     def _can_read(self, username: str, path: str) -> bool:
         principal = self.users.principal(username, via="token")

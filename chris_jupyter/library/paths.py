@@ -16,7 +16,19 @@ from pathlib import Path
 
 MAX_NAME_BYTES = 255
 MAX_PATH_BYTES = 4096
-_UNSAFE_CHARS = re.compile(r"[\x00-\x1f\x7f/\\]")
+# Characters no name may hold, by Unicode category: they are invisible or change how the rest of
+# a name is shown (U+202E RIGHT-TO-LEFT OVERRIDE makes "exe.pdf" of "fdp.exe"), so every UI would
+# show a name other than the real one. Lone surrogates cannot even be written to disk.
+_REFUSED_CATEGORIES = {
+    "Cc": "a control character",
+    "Cf": "an invisible formatting character (bidirectional override, zero-width space…)",
+    "Cs": "a lone surrogate",
+    "Zl": "a line separator",
+    "Zp": "a paragraph separator",
+}
+# Format characters that real writing needs: ZERO WIDTH NON-JOINER (Persian, Indic scripts) and
+# ZERO WIDTH JOINER (the same, and emoji sequences).
+_ALLOWED_FORMAT = frozenset("\u200c\u200d")
 _COMPONENT_REPLACE = re.compile(r"[^\w.\-+^ ]+", re.UNICODE)
 
 
@@ -42,8 +54,9 @@ def normalize(path: str, *, allow_root: bool = False) -> str:
     Raises
     ------
     InvalidPath
-        For absolute paths, ``.``/``..`` components, NUL or control characters, backslashes,
-        empty components and over-long names or paths.
+        For absolute paths, ``.``/``..`` components, NUL, control or invisible formatting
+        characters (see :func:`check_name`), backslashes, empty components and over-long names
+        or paths.
     """
     if not isinstance(path, str):
         raise InvalidPath("path must be a string")
@@ -58,22 +71,34 @@ def normalize(path: str, *, allow_root: bool = False) -> str:
         if allow_root:
             return ""
         raise InvalidPath("path is empty")
-    if len(path.encode()) > MAX_PATH_BYTES:
-        raise InvalidPath(f"path is longer than {MAX_PATH_BYTES} bytes")
     parts = path.split("/")
     for part in parts:
         check_name(part)
+    if len(path.encode()) > MAX_PATH_BYTES:
+        raise InvalidPath(f"path is longer than {MAX_PATH_BYTES} bytes")
     return "/".join(parts)
 
 
 def check_name(name: str) -> str:
-    """Check one path component (a file or folder name) and return it."""
+    """Check one path component (a file or folder name) and return it.
+
+    Refused: the empty name, ``.`` and ``..``, ``/`` and ``\\``, control characters (C0 and C1),
+    format characters such as the bidirectional overrides U+202A–U+202E and U+2066–U+2069 or
+    the zero-width space (except U+200C/U+200D, which scripts and emoji need), lone
+    surrogates, line and paragraph separators, and names over :data:`MAX_NAME_BYTES`. Names
+    are taken as they are: nothing is replaced or stripped.
+    """
     if name == "":
         raise InvalidPath("path has an empty component ('//')")
     if name in (".", ".."):
         raise InvalidPath(f"path components '.' and '..' are not allowed: {name!r}")
-    if _UNSAFE_CHARS.search(name):
-        raise InvalidPath(f"name contains a control character, '/' or '\\': {name!r}")
+    for ch in name:
+        if ch in "/\\":
+            raise InvalidPath(f"name contains '/' or a backslash: {name!r}")
+        what = _REFUSED_CATEGORIES.get(unicodedata.category(ch))
+        if what and ch not in _ALLOWED_FORMAT:
+            # ascii(): shows the offending character as an escape instead of letting it act
+            raise InvalidPath(f"name contains {what}, U+{ord(ch):04X}: {ascii(name)}")
     if len(name.encode()) > MAX_NAME_BYTES:
         raise InvalidPath(f"name is longer than {MAX_NAME_BYTES} bytes: {name[:40]!r}…")
     return name

@@ -22,7 +22,16 @@ def test_normalize_accepts(raw: str, expected: str) -> None:
         ("home/./x", "'.'"),
         ("home//x", "empty"),
         ("home/a\x00b", "NUL"),
-        ("home/a\\b", "control"),
+        ("home/a\\b", "backslash"),
+        ("home/a\x01b", "control character, U\\+0001"),
+        ("home/a\x9bb", "control character, U\\+009B"),
+        ("home/a\tb", "control character"),
+        ("home/x/report\u202efdp.exe", "formatting character.*U\\+202E"),
+        ("home/a\u2067b", "U\\+2067"),
+        ("home/a\u200bb", "U\\+200B"),
+        ("home/\ufeffa", "U\\+FEFF"),
+        ("home/a\ud800", "lone surrogate"),
+        ("home/a\u2028b", "line separator"),
         ("home/" + "x" * 256, "longer than 255"),
         ("a/" * 2100, "longer than 4096"),
         ("", "empty"),
@@ -31,6 +40,17 @@ def test_normalize_accepts(raw: str, expected: str) -> None:
 def test_normalize_rejects_with_reason(raw: str, word: str) -> None:
     with pytest.raises(InvalidPath, match=word):
         paths.normalize(raw)
+
+
+def test_names_are_kept_as_given() -> None:
+    # nothing is stripped or replaced; joiners that scripts and emoji need are allowed
+    persian = "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"  # with a ZERO WIDTH NON-JOINER
+    for name in ("t ", " lead", "a b", persian, "\U0001f468\u200d\U0001f469", "caf\u00e9"):
+        assert paths.normalize(f"home/{name}") == f"home/{name}"
+    # the refusal shows the character as an escape, so the message itself cannot be spoofed
+    with pytest.raises(InvalidPath) as err:
+        paths.normalize("home/gpj\u202e.exe")
+    assert "\u202e" not in str(err.value) and "\\u202e" in str(err.value)
 
 
 def test_root_only_when_allowed() -> None:

@@ -29,8 +29,12 @@ WAIT = 120  # seconds; generous on a busy 2-core machine, never asserted as a ti
 # -- fixtures ----------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def server(chris_server_factory):
-    """A server of its own whose plugins run as local subprocesses (no images needed)."""
-    return chris_server_factory(extra_args=["--ChrisApp.runner=local", "--ChrisApp.job_timeout=300"])
+    """A server of its own whose plugins run as local subprocesses (no images needed).
+
+    A local-runner server serves only its embedded user and admins unless told otherwise; the
+    refused-run test needs a second, ordinary user, hence the explicit opt-out."""
+    return chris_server_factory(extra_args=["--ChrisApp.runner=local", "--ChrisApp.job_timeout=300",
+                                            "--ChrisApp.unsafe_unconfined_jobs_for_all_users=True"])
 
 
 @pytest.fixture(scope="module")

@@ -75,6 +75,10 @@ class Runner(abc.ABC):
 
     #: Short name stored with each instance ("local", "docker").
     name: str = "runner"
+    #: True when a job sees only its own input, output and path arguments (and cannot write
+    #: elsewhere on the host). A runner that does not confine jobs makes the backend serve only
+    #: its embedded user and administrators (``Users.serve_only``).
+    confines_jobs: bool = False
 
     @abc.abstractmethod
     def place(

@@ -41,6 +41,7 @@ class DockerRunner(Runner):
     """
 
     name = "docker"
+    confines_jobs = True
 
     def __init__(
         self,
