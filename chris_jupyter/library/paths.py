@@ -4,7 +4,9 @@ A *library path* is a relative POSIX path below the data root, written without a
 slash (``home/alice/uploads/scan.dcm``). Every REST handler, CLI command and core function
 passes user-supplied paths through :func:`normalize` before touching the DB or the disk, and
 every path built from outside data (DICOM tags, plugin names) goes through
-:func:`safe_component`.
+:func:`safe_component`. Every disk location comes from :func:`to_disk`, which decides on where a
+path *resolves*: symbolic links may not lead out of the library, into another owner's area, or
+anywhere the caller may not use.
 """
 
 from __future__ import annotations
