@@ -147,8 +147,7 @@ class ZipHandler(ChrisHandler):
             chunks, name = await self.run(self.backend.dicom.deidentified_zip, self.principal, path)
             await send_zip(self, chunks, name)
             return
-        names = await self.run(self.backend.library.zip_names, self.principal, path)
-        chunks = self.backend.store.iter_zip(path, names=names)
+        chunks = await self.run(self.backend.library.zip, self.principal, path)
         await send_zip(self, chunks, paths.basename(path) or "library")
 
 

@@ -95,8 +95,8 @@ class LinkZipHandler(ChrisHandler):
     @link_endpoint
     async def get(self) -> None:
         path = _link_path(self)
-        names = await self.run(self.backend.library.zip_names, self.principal, path)
-        await send_zip(self, self.backend.store.iter_zip(path, names=names), paths.basename(path))
+        chunks = await self.run(self.backend.library.zip, self.principal, path)
+        await send_zip(self, chunks, paths.basename(path))
 
 
 _TOKEN = r"(chrislink_[A-Za-z0-9_\-]+)"

@@ -9,7 +9,6 @@ right then.
 from __future__ import annotations
 
 import logging
-import os
 import secrets
 import threading
 import time
@@ -26,6 +25,7 @@ from ..plugins.cmdline import build_argv, library_paths
 from ..plugins.registry import descriptor_of
 from . import states as st
 from .instances import descendants, parents_of
+from .outputs import LinkReport, output_files, remove_outside_links
 from .runners.base import JobSpec, JobStatus, RunnerError
 
 log = logging.getLogger(__name__)
@@ -177,7 +177,9 @@ class JobLifecycle:
             inputs=inputs,
             single_input=desc.type == "ds",
             output=output,
-            paths={p: self._disk(p) for p in wanted},
+            # decided on where each path resolves, too (a symbolic link on the way)
+            paths={p: paths.to_disk(self.data_root, p, allowed=lambda r: self.can_read(inst.owner, r))
+                   for p in wanted},
         )
         argv = build_argv(
             desc,
@@ -307,12 +309,17 @@ class JobLifecycle:
         inst = self._load(iid)
         if inst is None or inst.state != st.REGISTERING:
             return
-        root = self._disk(inst.output_path)
-        files = sorted(
-            paths.join(inst.output_path, os.path.relpath(os.path.join(d, f), root).replace(os.sep, "/"))
-            for d, _, names in os.walk(root) for f in names
-        ) if root.is_dir() else []
         try:
+            root = Path(self.data_root, *inst.output_path.split("/"))  # not resolved: it may be a link
+            links = remove_outside_links(root) if root.is_dir() or root.is_symlink() else LinkReport()
+            if links.removed or links.failed:
+                log.warning("instance %s (%s): %s", iid, inst.owner, links.note())
+                self._set(iid, logs=(inst.logs or "").rstrip("\n") + "\n" + links.note() + "\n")
+            if links.failed:
+                raise RuntimeError("symbolic links that point outside the output folder could not be "
+                                   "removed; nothing was registered")
+            root = self._disk(inst.output_path)
+            files = output_files(root, inst.output_path) if root.is_dir() else []
             self.register_outputs(inst.output_path, inst.owner)
         except Exception as exc:
             log.exception("registering outputs of instance %s failed", iid)

@@ -70,6 +70,7 @@ class Collaboration:
             ref = paths.normalize(ref)
             if not self.dicom.library.grants(principal).can_read(ref):
                 raise NotFound(f"no such volume, or not shared with you: {volume!r}")
+            self.dicom.library.readable_disk(principal, ref)  # a link elsewhere: refused too
             return {"path": ref}
         raise BadRequest("a volume id is 'series:<uid>', 'path:<library path>' or 'tmp:<id>'")
 

@@ -72,7 +72,11 @@ class DicomService:
         """
         groups: dict[str | None, list[tuple[str, Path]]] = {}
         for p in lib_paths:
-            disk = self.library.store.disk(p)
+            try:
+                disk = self.library.store.disk(p)
+            except paths.LinkRefused as e:
+                log.warning("not indexed: %s", e)
+                continue
             if looks_like_dicom(disk):
                 groups.setdefault(pacs_of(p), []).append((p, disk))
         report = None
@@ -89,9 +93,9 @@ class DicomService:
     def reindex(self, principal: Principal, path: str) -> dict[str, Any]:
         """Index (again) every file below a folder the caller may read."""
         path = paths.normalize(path)
-        if not self.library.grants(principal).can_read(path):
-            raise NotFound(f"no such folder, or not shared with you: {path!r}")
-        files = [e.path for e in self.library.store.walk(path) if not e.is_dir]
+        g = self.library.grants(principal)
+        self.library.readable_disk(g, path)
+        files = [e.path for e in self.library.store.walk(path, allowed=g.can_read) if not e.is_dir]
         report = self.index_paths(files)
         return report.to_dict() if report else {"indexed": 0, "duplicates": 0, "replaced": 0,
                                                 "not_dicom": [], "seconds": 0}
@@ -121,7 +125,6 @@ class DicomService:
         from . import layout
         from .deid import Deidentifier
 
-        names = self.library.zip_names(principal, path)
         try:
             deid = Deidentifier(config or {})
         except (TypeError, ValueError) as e:
@@ -140,7 +143,7 @@ class DicomService:
             name = f"{layout.patient_dir(ds)}/{layout.study_dir(ds)}/{layout.series_dir(ds)}/{layout.instance_name(ds)}"
             return name, buf.getvalue()
 
-        return self.library.store.iter_zip(path, names=names, transform=transform), \
+        return self.library.zip(principal, path, transform=transform), \
             f"{paths.basename(path) or 'library'}-deidentified"
 
     # -- volumes ----------------------------------------------------------------------------------
@@ -157,27 +160,26 @@ class DicomService:
             if owner != principal.username or not name.isalnum() or not out.exists():
                 raise NotFound(f"no such volume: {volume_id!r}")
             return out
+        g = self.library.grants(principal)
         if kind == "series":
             instances = self.series(principal, ref)
             # The same series pulled from several PACS: take one copy.
             files = [i["path"] for i in instances if i["pacs"] == instances[0]["pacs"]]
         elif kind == "path":
             ref = paths.normalize(ref)
-            if not self.library.grants(principal).can_read(ref):
-                raise NotFound(f"no such file or folder, or not shared with you: {ref!r}")
-            disk = self.library.store.disk(ref)
+            disk = self.library.readable_disk(g, ref)  # decided on where it resolves, too
             if not disk.exists():
                 raise NotFound(f"no such file or folder: {ref!r}")
             if disk.is_file() and ref.lower().endswith((".nii", ".nii.gz")):
                 return disk if ref.lower().endswith(".nii") else self._cached(ref, [disk], nifti=True)
             files = [ref] if disk.is_file() else sorted(
-                e.path for e in self.library.store.walk(ref) if not e.is_dir
-                and looks_like_dicom(self.library.store.disk(e.path)))
+                e.path for e in self.library.store.walk(ref, allowed=g.can_read) if not e.is_dir
+                and looks_like_dicom(self.library.store.disk(e.path, allowed=g.can_read)))
         else:
             raise BadRequest("a volume id is 'series:<SeriesInstanceUID>' or 'path:<library path>'")
         if not files:
             raise NotFound(f"no DICOM files in {ref!r}")
-        return self._cached(volume_id, [self.library.store.disk(f) for f in files])
+        return self._cached(volume_id, [self.library.readable_disk(g, f) for f in files])
 
     def put_volume(self, principal: Principal, nifti: bytes) -> str:
         """Keep a volume sent by a kernel (NIfTI-1 bytes) for the caller's viewers; returns its id."""

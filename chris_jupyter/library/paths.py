@@ -4,7 +4,9 @@ A *library path* is a relative POSIX path below the data root, written without a
 slash (``home/alice/uploads/scan.dcm``). Every REST handler, CLI command and core function
 passes user-supplied paths through :func:`normalize` before touching the DB or the disk, and
 every path built from outside data (DICOM tags, plugin names) goes through
-:func:`safe_component`.
+:func:`safe_component`. Every disk location comes from :func:`to_disk`, which decides on where a
+path *resolves*: symbolic links may not lead out of the library, into another owner's area, or
+anywhere the caller may not use.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
+from collections.abc import Callable
 from pathlib import Path
 
 MAX_NAME_BYTES = 255
@@ -138,18 +141,53 @@ def safe_component(value: object, *, fallback: str = "unknown", max_bytes: int =
     return text
 
 
-def to_disk(root: Path, path: str) -> Path:
-    """The on-disk location of a normalised library path, refusing anything that escapes ``root``.
+class LinkRefused(InvalidPath):
+    """A path whose real location, after the symbolic links on the way, may not be used.
 
-    Symlinks are resolved: a link (anywhere on the way) that points outside the data root is
-    refused with :class:`InvalidPath`.
+    The message names the path as given, never where the link leads.
+    """
+
+
+def to_disk(root: Path, path: str, *, allowed: Callable[[str], bool] | None = None) -> Path:
+    """The on-disk location of a normalised library path; access is decided on where it resolves.
+
+    Symbolic links (anywhere on the way, the last component included) are resolved, and the
+    path is refused with :class:`LinkRefused` when its real location
+
+    - leaves the data root,
+    - lies in another :func:`area` than the path itself (a link in bob's home that leads into
+      alice's, or from a home into ``SERVICES``), or
+    - is not open to the caller: ``allowed(real library path)`` is false (the caller's read
+      rule, or its write rule when writing).
+
+    A path without links costs one ``realpath``. The location returned is the path as given,
+    not resolved: a rename or a delete acts on a link itself, not on what it points to.
     """
     root_real = os.path.realpath(root)
     target = os.path.join(root_real, *path.split("/")) if path else root_real
     real = os.path.realpath(target)
+    if real == target:
+        return Path(target)
     if real != root_real and not real.startswith(root_real + os.sep):
-        raise InvalidPath(f"path leaves the library through a symbolic link: {path!r}")
+        raise LinkRefused(f"{path!r} leaves the library through a symbolic link: refused")
+    real_lib = "" if real == root_real else os.path.relpath(real, root_real).replace(os.sep, "/")
+    if area(real_lib) != area(path):
+        raise LinkRefused(f"{path!r} goes through a symbolic link that leads out of its owner's area: refused")
+    if allowed is not None and not allowed(real_lib):
+        raise LinkRefused(f"{path!r} goes through a symbolic link to a place you may not use: refused")
     return Path(target)
+
+
+def area(path: str) -> str:
+    """The part of the library a path belongs to, for the symbolic-link rule of :func:`to_disk`.
+
+    A user's home (``home/<user>``) or pipelines folder (``PIPELINES/<user>``); elsewhere the
+    top-level folder (``SERVICES``, ``PUBLIC`` …); ``home`` and the root are areas of their own.
+    """
+    parts = path.split("/")
+    if len(parts) >= 2 and parts[0] in (HOME, PIPELINES):
+        return "/".join(parts[:2])
+    return parts[0]
 
 
 # Top-level folders of the ChRIS layout.

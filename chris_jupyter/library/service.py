@@ -314,7 +314,9 @@ class Library:
     # -- changing the tree ------------------------------------------------------------------------
     def mkdir(self, principal: Principal, path: str) -> Entry:
         path = paths.normalize(path)
-        self._need(self.grants(principal), path, write=True)
+        g = self.grants(principal)
+        self._need(g, path, write=True)
+        self.store.disk(path, allowed=g.can_write)  # a link on the way must lead somewhere writable
         with self.writing() as s:
             if s.execute(select(File.id).where(File.path == path)).scalar() is not None:
                 raise Conflict(f"a file exists at {path!r}")
@@ -327,7 +329,9 @@ class Library:
     def begin_upload(self, principal: Principal, path: str, *, overwrite: bool = False) -> UploadTicket:
         """Check an upload may happen, then open its temporary file."""
         path = paths.normalize(path)
-        self._need(self.grants(principal), path, write=True)
+        g = self.grants(principal)
+        self._need(g, path, write=True)
+        self.store.disk(path, allowed=g.can_write)  # a link on the way must lead somewhere writable
         with self.db.session() as s:
             if s.execute(select(Folder.id).where(Folder.path == path)).scalar() is not None:
                 raise Conflict(f"a folder exists at {path!r}")
@@ -354,23 +358,48 @@ class Library:
     def abort_upload(self, ticket: UploadTicket) -> None:
         self.store.abort(ticket.temp)
 
+    def readable_disk(self, principal: Principal | Grants, path: str) -> Path:
+        """Where a library path the caller may read lives on disk: the one check before a file
+        is opened for a caller (content, zip, volumes, indexing).
+
+        Access is decided on the requested path *and* on where it resolves: a path that goes
+        through a symbolic link into another owner's area, or anywhere the caller may not
+        read, is refused (:class:`~chris_jupyter.library.paths.LinkRefused`, a 400 that does
+        not say where the link leads).
+        """
+        path = paths.normalize(path, allow_root=True)
+        g = principal if isinstance(principal, Grants) else self.grants(principal)
+        self._need(g, path)
+        return self.store.disk(path, allowed=g.can_read)
+
     def open_file(self, principal: Principal, path: str) -> tuple[Path, Entry]:
         path = paths.normalize(path)
         with self.db.session() as s:
-            self._need(self.grants(principal, s), path)
+            g = self.grants(principal, s)
+            self._need(g, path)
             entry = self._entry(s, path)
         if entry.kind != "file":
             raise BadRequest(f"not a file: {path!r} (download a folder as a zip)")
-        disk = self.store.disk(path)
+        disk = self.readable_disk(g, path)
         if not disk.is_file():
             raise NotFound(f"the file {path!r} is indexed but missing on disk")
         return disk, entry
 
-    def zip_names(self, principal: Principal, path: str) -> list[tuple[str, str]]:
+    def zip(self, principal: Principal, path: str, *,
+            transform: Callable[[Path, str], tuple[str, bytes] | None] | None = None) -> Iterator[bytes]:
+        """A folder download: its files from the DB, each opened under :meth:`readable_disk`'s
+        rule (a file that resolves somewhere the caller may not read is left out)."""
+        g = self.grants(principal)
+        names = self.zip_names(g, path)
+        return self.store.iter_zip(paths.normalize(path), names=names, transform=transform,
+                                   allowed=g.can_read)
+
+    def zip_names(self, principal: Principal | Grants, path: str) -> list[tuple[str, str]]:
         """The (library path, archive name) pairs of a folder download, from the DB."""
         path = paths.normalize(path)
+        g = principal if isinstance(principal, Grants) else self.grants(principal)
+        self.readable_disk(g, path)
         with self.db.session() as s:
-            self._need(self.grants(principal, s), path)
             if s.execute(select(Folder.id).where(Folder.path == path)).scalar() is None:
                 raise NotFound(f"no such folder: {path!r}")
             base = paths.basename(path) or "library"
@@ -384,6 +413,8 @@ class Library:
         g = self.grants(principal)
         self._need(g, src, write=True)
         self._need(g, dst, write=True)
+        for p in (src, dst):
+            self.store.disk(p, allowed=g.can_write)  # links on the way: decided on where they lead
         if paths.is_within(dst, src):
             raise BadRequest("cannot move a folder into itself")
         if _fixed(src):
@@ -424,9 +455,11 @@ class Library:
 
     def delete(self, principal: Principal, path: str) -> None:
         path = paths.normalize(path)
-        self._need(self.grants(principal), path, write=True)
+        g = self.grants(principal)
+        self._need(g, path, write=True)
         if _fixed(path):
             raise Forbidden(f"{path!r} is part of the library's fixed layout and cannot be deleted")
+        self.store.disk(path, allowed=g.can_write)
         self._remove(path)
 
     def delete_feed_folder(self, principal: Principal, path: str) -> None:
@@ -436,7 +469,9 @@ class Library:
         if owner is None or not (paths.parent(path) == paths.feeds_root(owner)
                                  and _FEED_FOLDER.fullmatch(paths.basename(path))):
             raise BadRequest(f"not a feed folder: {path!r}")
-        self._need(self.grants(principal), path, write=True)
+        g = self.grants(principal)
+        self._need(g, path, write=True)
+        self.store.disk(path, allowed=g.can_write)
         self._remove(path)
 
     def _remove(self, path: str) -> None:

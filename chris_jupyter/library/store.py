@@ -63,9 +63,10 @@ class Store:
         self.tmp.mkdir(parents=True, exist_ok=True)
 
     # -- locations --------------------------------------------------------------------------------
-    def disk(self, path: str) -> Path:
-        """Where a library path lives on disk (refuses symlink escapes)."""
-        return paths.to_disk(self.root, path)
+    def disk(self, path: str, *, allowed: Callable[[str], bool] | None = None) -> Path:
+        """Where a library path lives on disk; symbolic links are checked by
+        :func:`~chris_jupyter.library.paths.to_disk` (``allowed``: the caller's read or write rule)."""
+        return paths.to_disk(self.root, path, allowed=allowed)
 
     def exists(self, path: str) -> bool:
         return self.disk(path).exists()
@@ -143,39 +144,22 @@ class Store:
                 p.unlink()
 
     # -- reading ----------------------------------------------------------------------------------
-    def walk(self, path: str) -> Iterator[DiskEntry]:
+    def walk(self, path: str, *, allowed: Callable[[str], bool] | None = None) -> Iterator[DiskEntry]:
         """Every file and folder below ``path`` (not following symlinks), parents first."""
-        base = self.disk(path)
-        stack = [(base, path)]
-        while stack:
-            d, lib = stack.pop()
-            try:
-                it = os.scandir(d)
-            except (FileNotFoundError, NotADirectoryError):
-                continue
-            with it:
-                for e in it:
-                    child = paths.join(lib, e.name)
-                    try:
-                        paths.check_name(e.name)
-                        st = e.stat(follow_symlinks=False)
-                    except (paths.InvalidPath, OSError):
-                        continue
-                    if stat.S_ISDIR(st.st_mode):
-                        yield DiskEntry(child, 0, True, st.st_mtime)
-                        stack.append((Path(e.path), child))
-                    elif stat.S_ISREG(st.st_mode):
-                        yield DiskEntry(child, st.st_size, False, st.st_mtime)
+        return walk_disk(self.disk(path, allowed=allowed), path)
 
     def iter_zip(
         self, path: str, *, names: list[tuple[str, str]] | None = None,
         transform: Callable[[Path, str], tuple[str, bytes] | None] | None = None,
+        allowed: Callable[[str], bool] | None = None,
     ) -> Iterator[bytes]:
         """Stream a folder as a zip archive, produced on the fly (ZIP64, stored, no temp file).
 
         ``names`` optionally lists (library path, name in archive) pairs to include; by default
         every file below ``path``. ``transform(disk path, archive name)`` may replace a file's
         name and bytes on the way (de-identified exports), or drop it by returning ``None``.
+        A file refused by the symbolic-link rule (``allowed``: the caller's read or write rule) is left
+        out: the archive never holds bytes from elsewhere.
         """
         if names is None:
             base = paths.basename(path) or "library"
@@ -202,7 +186,10 @@ class Store:
             try:
                 with zipfile.ZipFile(_Sink(), "w", zipfile.ZIP_STORED, allowZip64=True) as zf:  # type: ignore[arg-type]
                     for lib, arc in names:
-                        src = self.disk(lib)
+                        try:
+                            src = self.disk(lib, allowed=allowed)
+                        except paths.LinkRefused:
+                            continue
                         if transform is not None:
                             out = transform(src, arc)
                             if out is not None:
@@ -231,3 +218,29 @@ class Store:
             with contextlib.suppress(queue.Empty):
                 while True:
                     q.get_nowait()
+
+
+def walk_disk(base: Path, lib: str) -> Iterator[DiskEntry]:
+    """Every folder and regular file below the disk folder ``base`` (library path ``lib``),
+    parents first: what the library lists. Symbolic links are neither followed nor yielded, and
+    names that are not valid library names are skipped."""
+    stack = [(base, lib)]
+    while stack:
+        d, dlib = stack.pop()
+        try:
+            it = os.scandir(d)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        with it:
+            for e in it:
+                child = paths.join(dlib, e.name)
+                try:
+                    paths.check_name(e.name)
+                    st = e.stat(follow_symlinks=False)
+                except (paths.InvalidPath, OSError):
+                    continue
+                if stat.S_ISDIR(st.st_mode):
+                    yield DiskEntry(child, 0, True, st.st_mtime)
+                    stack.append((Path(e.path), child))
+                elif stat.S_ISREG(st.st_mode):
+                    yield DiskEntry(child, st.st_size, False, st.st_mtime)

@@ -10,8 +10,9 @@ from pathlib import Path
 from chris_plugin import chris_plugin
 
 parser = ArgumentParser(description="Behaves as asked, for tests.")
-parser.add_argument("--mode", default="ok", help="ok | fail | hog | sleep")
-parser.add_argument("--text", default="", help="any text; recorded verbatim")
+parser.add_argument("--mode", default="ok", help="ok | fail | hog | sleep | links")
+parser.add_argument("--text", default="", help="any text; recorded verbatim (links mode: "
+                    "'name=target;…', symbolic links to make in the output folder)")
 parser.add_argument("--mb", type=int, default=256, help="MiB to allocate in hog mode")
 parser.add_argument("--seconds", type=float, default=60.0, help="sleep time in sleep mode")
 parser.add_argument("--flag", action="store_true", default=False, help="a boolean flag")
@@ -40,6 +41,10 @@ def main(options, inputdir: Path, outputdir: Path) -> int:
         for b in blocks:
             b[::4096] = b"x" * len(b[::4096])
         print("allocated", len(blocks), "MiB")
+    if options.mode == "links":
+        for pair in filter(None, options.text.split(";")):
+            name, _, target = pair.partition("=")
+            os.symlink(target, outputdir / name)
     if options.mode == "sleep":
         time.sleep(options.seconds)
     return 0
