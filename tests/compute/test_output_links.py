@@ -27,7 +27,10 @@ UP = "../" * 7  # from home/bob/feeds/feed_N/pl-dircopy_A/pl-testbox_B/data to t
 
 @pytest.fixture(scope="module")
 def local_server(chris_server_factory, plugin_bin: Path):
-    srv = chris_server_factory(extra_args=["--ChrisApp.runner=local"])
+    # Two ordinary users on the local runner: only with the explicit opt-out (it does not confine
+    # jobs); the point here is that a hostile plugin still cannot hand bob alice's data.
+    srv = chris_server_factory(extra_args=["--ChrisApp.runner=local",
+                                           "--ChrisApp.unsafe_unconfined_jobs_for_all_users=True"])
     admin = Client(srv.url, srv.token)
     for exe in ("dircopy", "testbox"):
         admin.register_plugin(executable=str(plugin_bin / exe))
