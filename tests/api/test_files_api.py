@@ -8,6 +8,16 @@ import os
 import zipfile
 
 import httpx
+import pytest
+
+from chris_jupyter.testing import ChrisServer
+from tests.fixtures.server import DATABASES
+
+
+@pytest.fixture(scope="module", params=DATABASES)
+def chris_server(request: pytest.FixtureRequest) -> ChrisServer:
+    """This module runs against the shared SQLite server and a PostgreSQL-backed one."""
+    return request.getfixturevalue(f"chris_server_{request.param}")
 
 
 async def test_extension_loaded_and_me(api) -> None:
