@@ -2,6 +2,8 @@
 
 A client sees an event when it is named in the event's audience or may read the event's
 library path. ``Last-Event-ID`` (or ``?since=``) replays what a reconnecting client missed.
+The stream starts with a ``: connected, last event id N`` comment once the client is subscribed:
+every later event it may see (id > N) reaches it, so clients wait for that line before acting.
 """
 
 from __future__ import annotations
@@ -35,9 +37,12 @@ class EventsHandler(ChrisHandler):
                 return True
             return ev.path is not None and grants.can_read(ev.path)
 
-        self.write(f": connected, last event id {self.backend.events.last_id}\n\n")
+        # ": connected" is the readiness signal: the stream replays from the id it names, so an event
+        # published before the subscription below takes effect is not lost.
+        last_id = self.backend.events.last_id
+        self.write(f": connected, last event id {last_id}\n\n")
         await self.flush()
-        stream = self.backend.events.subscribe(since=since, types=types)
+        stream = self.backend.events.subscribe(since=last_id if since is None else since, types=types)
         it = stream.__aiter__()
         try:
             while True:

@@ -119,22 +119,26 @@ async def test_event_stream_shows_each_user_only_their_events(api) -> None:
     a, alice = await api.new_user("alice")
     b, bob = await api.new_user("bob")
     seen: dict[str, list[dict]] = {a: [], b: []}
+    connected = {a: asyncio.Event(), b: asyncio.Event()}
+    got_one = {a: asyncio.Event(), b: asyncio.Event()}
 
     async def listen(name: str, client: httpx.AsyncClient) -> None:
         async with client.stream("GET", "events", params={"types": "file.created"}) as resp:
             async for line in resp.aiter_lines():
+                if line.startswith(": connected"):  # the server has subscribed this stream
+                    connected[name].set()
                 if line.startswith("data: "):
                     seen[name].append(json.loads(line[6:]))
+                    got_one[name].set()
 
     tasks = [asyncio.create_task(listen(a, alice)), asyncio.create_task(listen(b, bob))]
-    await asyncio.sleep(0.5)
+    await asyncio.wait_for(asyncio.gather(*(e.wait() for e in connected.values())), 30)
     await alice.put("files/content", params={"path": f"home/{a}/uploads/ev.txt"}, content=b"e")
     await bob.put("files/content", params={"path": f"home/{b}/uploads/ev.txt"}, content=b"e")
-    for _ in range(50):
-        if seen[a] and seen[b]:
-            break
-        await asyncio.sleep(0.1)
-    for t in tasks:
-        t.cancel()
+    try:
+        await asyncio.wait_for(asyncio.gather(*(e.wait() for e in got_one.values())), 30)
+    finally:
+        for t in tasks:
+            t.cancel()
     assert [e["data"]["path"] for e in seen[a]] == [f"home/{a}/uploads/ev.txt"]
     assert [e["data"]["path"] for e in seen[b]] == [f"home/{b}/uploads/ev.txt"]

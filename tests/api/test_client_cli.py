@@ -61,21 +61,26 @@ def test_client_event_iterator(chris_server, user) -> None:
     ready = threading.Event()
 
     def listen() -> None:
-        events = Client(chris_server.url, token).events(types=["file.created"])
-        ready.set()
-        for ev in events:
+        for ev in Client(chris_server.url, token).events(types=["file.created"], on_connect=ready.set, timeout=60):
             got.append(ev)
             return
 
     t = threading.Thread(target=listen, daemon=True)
     t.start()
-    ready.wait(5)
-    import time
-
-    time.sleep(0.5)
+    assert ready.wait(30), "the event stream never said it was connected"
     c.upload(__file__, f"home/{name}/uploads/ev.py", progress=False)
-    t.join(10)
+    t.join(60)
     assert got and got[0]["data"]["path"] == f"home/{name}/uploads/ev.py"
+
+
+def test_event_iterator_is_bounded_and_can_stop_on_connect(chris_server, user) -> None:
+    """``timeout`` ends a quiet stream (no event ever comes); ``on_connect`` returning True ends it at once."""
+    _name, token = user
+    c = Client(chris_server.url, token)
+    assert list(c.events(types=["no.such.type"], timeout=1)) == []
+    calls: list[int] = []
+    assert list(c.events(types=["no.such.type"], on_connect=lambda: calls.append(1) or True)) == []
+    assert calls == [1]
 
 
 def cli(server, token: str, *args: str) -> subprocess.CompletedProcess:
