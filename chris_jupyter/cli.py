@@ -55,9 +55,17 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 
 def cmd_share(args: argparse.Namespace) -> int:
+    # Options that do not apply are refused, not ignored: a user who asked for an expiry or for
+    # write access must not get a share without it.
+    if args.expires_days is not None and not args.link:
+        print("chris-jupyter: --expires-days applies to --link only (shares last until removed)", file=sys.stderr)
+        return 2
+    if args.write and args.link:
+        print("chris-jupyter: --write applies to --user and --group (links are read-only)", file=sys.stderr)
+        return 2
     c = _client(args)
     if args.link:
-        out = c.link(args.path, expires_in=args.expires_days * 86400)
+        out = c.link(args.path, expires_in=(7 if args.expires_days is None else args.expires_days) * 86400)
         print(out["url"])
         print(f"(expires {out['expires_at']}; anyone with this link can read {args.path})", file=sys.stderr)
         return 0
@@ -219,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     who.add_argument("--public", action="store_true")
     who.add_argument("--link", action="store_true", help="create an expiring private link")
     sh.add_argument("--write", action="store_true", help="grant write access (users and groups)")
-    sh.add_argument("--expires-days", type=float, default=7)
+    sh.add_argument("--expires-days", type=float, help="with --link: days until it expires (default 7)")
     sh.set_defaults(func=cmd_share)
 
     se = sub.add_parser("search", help="search files you may read")

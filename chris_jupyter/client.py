@@ -10,7 +10,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -325,14 +326,31 @@ class Client(ComputeMixin, DicomMixin):
         return self.request("PUT", f"feeds/{feed_id}/tags", json={"tags": tags})
 
     # -- events -----------------------------------------------------------------------------------
-    def events(self, *, types: list[str] | None = None, since: int | None = None) -> Iterator[dict]:
-        """Yield change events as they happen (blocking iterator over the SSE stream)."""
+    def events(self, *, types: list[str] | None = None, since: int | None = None, timeout: float | None = None,
+               on_connect: Callable[[], object] | None = None) -> Iterator[dict]:
+        """Yield change events as they happen (blocking iterator over the SSE stream).
+
+        ``on_connect`` is called once the server has subscribed this stream (its ``: connected``
+        line): nothing published after that point is missed, so start the work to follow, or read
+        the state you wait for, there. If it returns True the iteration ends at once (what you wait
+        for has already happened). ``timeout`` (seconds) ends the iteration when it has passed, even
+        when no event comes: the server's keep-alive lines wake the reader (every 15 s).
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
         params = {"types": ",".join(types) if types else None, "since": since}
-        with self.http.stream("GET", "events", params={k: v for k, v in params.items() if v},
-                              timeout=httpx.Timeout(None, connect=10)) as r:
-            if r.status_code >= 400:
-                r.read()
-                _raise_for(r)
-            for line in r.iter_lines():
-                if line.startswith("data: "):
-                    yield json.loads(line[6:])
+        try:
+            with self.http.stream("GET", "events", params={k: v for k, v in params.items() if v is not None},
+                                  timeout=httpx.Timeout(timeout, connect=10)) as r:
+                if r.status_code >= 400:
+                    r.read()
+                    _raise_for(r)
+                for line in r.iter_lines():
+                    if line.startswith("data: "):
+                        yield json.loads(line[6:])
+                    elif line.startswith(": connected") and on_connect is not None and on_connect():
+                        return
+                    if deadline is not None and time.monotonic() > deadline:
+                        return
+        except httpx.ReadTimeout:
+            if deadline is None:
+                raise

@@ -69,9 +69,8 @@ class DicomMixin:
 
     def pacs_retrieve(self, name: str, study_uid: str, series_uid: str | None = None, *, method: str = "get",
                       wait: bool = True, progress: bool = True, timeout: float = 3600) -> dict[str, Any]:
-        """Retrieve a study or series; with ``wait``, follow it with a live progress bar."""
-        import time
-
+        """Retrieve a study or series; with ``wait``, follow it with a live progress bar (at most
+        ``timeout`` seconds, then its state as it is)."""
         from tqdm.auto import tqdm
 
         job = self.post(f"pacs/{name}/retrieve", {"study_uid": study_uid, "series_uid": series_uid,
@@ -79,9 +78,13 @@ class DicomMixin:
         if not wait:
             return job
         bar = tqdm(total=None, desc=f"{method.upper()} from {name}", unit="img", disable=not progress)
-        deadline = time.monotonic() + timeout
         state = job
-        for ev in self.events(types=["pacs.progress"]):  # type: ignore[attr-defined]
+
+        def already_final() -> bool:  # read once subscribed: a retrieval that ended before is not waited for
+            state.update(self.get(f"pacs/retrievals/{job['id']}"))
+            return state["state"] in ("done", "failed")
+
+        for ev in self.events(types=["pacs.progress"], on_connect=already_final, timeout=timeout):  # type: ignore[attr-defined]
             d = ev["data"]
             if d["id"] != job["id"]:
                 continue
@@ -91,7 +94,7 @@ class DicomMixin:
             bar.n = d["received"]
             bar.set_postfix_str(d["state"])
             bar.refresh()
-            if d["state"] in ("done", "failed") or time.monotonic() > deadline:
+            if d["state"] in ("done", "failed"):
                 break
         bar.close()
         if state["state"] not in ("done", "failed"):

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 pytest_plugins = [
-    "tests.fixtures.server",
     *[
         p
         for p in ("tests.fixtures.services", "tests.fixtures.orthanc", "tests.fixtures.browser")
         if importlib.util.find_spec(p) is not None
     ],
+    "tests.fixtures.server",  # after services, which it imports
 ]
 
 from chris_jupyter.backend import Backend, Settings  # noqa: E402

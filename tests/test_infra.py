@@ -140,3 +140,54 @@ def test_infra_scripts_are_executable():
     for path in [*(SCRIPTS / n for n in names), *IMAGES.glob("*.sh")]:
         assert path.stat().st_mode & 0o111, f"{path} is not executable"
     assert Path(SCRIPTS.parent / ".ci" / "run").read_text().strip().endswith("exec bash scripts/test")
+
+
+SKIP_CASES = '''
+import pytest
+
+def test_needs_chromium(chromium_executable):
+    pass
+
+def test_skips():
+    pytest.skip("some reason")
+
+@pytest.mark.may_skip("allowed: the reason a skip cannot be avoided")
+def test_allowed_skip():
+    pytest.skip("allowed")
+
+def test_runs():
+    pass
+'''
+
+
+def _pytest_in(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run pytest with the services plugin on the small test file above, Chromium made missing."""
+    import os
+    import sys
+
+    (tmp_path / "test_cases.py").write_text(SKIP_CASES)
+    repo = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": repo, "CHRIS_CHROMIUM": str(tmp_path / "no-chromium")}
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "tests.fixtures.services", "-p", "no:cacheprovider", "-ra",
+         "--rootdir", str(tmp_path), "-c", os.devnull, *args, str(tmp_path / "test_cases.py")],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )
+
+
+def test_a_missing_service_or_a_skip_fails_the_run(tmp_path):
+    proc = _pytest_in(tmp_path, "-k", "needs_chromium or runs")
+    assert proc.returncode == 1, proc.stdout
+    assert "1 passed, 2 deselected, 1 error" in proc.stdout and "Chromium not found" in proc.stdout
+    proc = _pytest_in(tmp_path, "-k", "skips or allowed or runs")
+    assert proc.returncode == 1, proc.stdout
+    assert "skipped tests fail this run" in proc.stdout and "SKIPPED test_cases.py::test_skips" in proc.stdout
+    assert "test_allowed_skip" not in proc.stdout.split("skipped tests fail this run")[1]
+    proc = _pytest_in(tmp_path, "-k", "allowed or runs")  # only the allowed skip
+    assert proc.returncode == 0, proc.stdout
+
+
+def test_allow_missing_services_skips_instead(tmp_path):
+    proc = _pytest_in(tmp_path, "--allow-missing-services")
+    assert proc.returncode == 0, proc.stdout
+    assert "1 passed, 3 skipped" in proc.stdout and "Chromium not found" in proc.stdout

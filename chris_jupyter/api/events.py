@@ -7,6 +7,9 @@ A stream never outlives its credential: a stream opened with an API token checks
 at least every :data:`CREDENTIAL_CHECK_SECONDS`, busy or idle, and ends
 (with a last ``event: closed`` saying why) once the token is revoked or expired or its user is
 no longer served. A client that reconnects then gets the 401 or 403 itself.
+
+The stream starts with a ``: connected, last event id N`` comment once the client is subscribed:
+every later event it may see (id > N) reaches it, so clients wait for that line before acting.
 """
 
 from __future__ import annotations
@@ -43,7 +46,10 @@ class EventsHandler(ChrisHandler):
                 return True
             return ev.path is not None and grants.can_read(ev.path)
 
-        stream = self.backend.events.subscribe(since=since, types=types)
+        # ": connected" is the readiness signal: the stream replays from the id it names, so an event
+        # published between reading that id and the subscription taking effect is not lost.
+        last_id = self.backend.events.last_id
+        stream = self.backend.events.subscribe(since=last_id if since is None else since, types=types)
         it = stream.__aiter__()
         next_event: asyncio.Future | None = None
         checked = last_write = time.monotonic()
@@ -52,7 +58,7 @@ class EventsHandler(ChrisHandler):
             # read ": connected" reaches it (clients and tests may take that line as "ready").
             next_event = asyncio.ensure_future(it.__anext__())
             await asyncio.sleep(0)  # let it run up to its first wait: the subscription exists
-            self.write(f": connected, last event id {self.backend.events.last_id}\n\n")
+            self.write(f": connected, last event id {last_id}\n\n")
             await self.flush()
             while True:
                 wait = max(0.0, checked + CREDENTIAL_CHECK_SECONDS - time.monotonic())

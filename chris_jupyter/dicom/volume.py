@@ -126,7 +126,8 @@ def to_itk(volume: Volume) -> Any:
         import itk
     except ImportError as exc:
         raise ImportError(
-            "to_itk needs the 'itk' package, which chris_jupyter does not install: pip install itk"
+            "to_itk needs ITK's Python package, which chris_jupyter installs only for its tests: "
+            "pip install itk-core (or the full itk)"
         ) from exc
     image = itk.image_from_array(np.ascontiguousarray(volume.data))
     image.SetSpacing([float(s) for s in volume.spacing])

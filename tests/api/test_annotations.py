@@ -26,25 +26,30 @@ async def test_annotations_and_cursors_reach_joined_viewers_only(api, tmp_path: 
     await alice.post("shares", json={"path": f"home/{a}/uploads/ct", "user": b})
     volume = f"series:{info.series_uid}"
     got: dict[str, list[dict]] = {b: [], c: []}
+    connected = {b: asyncio.Event(), c: asyncio.Event()}
+    bob_has_both = asyncio.Event()
 
     async def listen(name: str, client: httpx.AsyncClient) -> None:
         async with client.stream("GET", "events", params={"types": "annotation.created,viewer.cursor"}) as r:
             async for line in r.aiter_lines():
+                if line.startswith(": connected"):  # the server has subscribed this stream
+                    connected[name].set()
                 if line.startswith("data: "):
                     got[name].append(json.loads(line[6:]))
+                    if len(got[b]) >= 2:
+                        bob_has_both.set()
 
     tasks = [asyncio.create_task(listen(b, bob)), asyncio.create_task(listen(c, carol))]
-    await asyncio.sleep(0.5)
+    await asyncio.wait_for(asyncio.gather(*(e.wait() for e in connected.values())), 30)
     r = await alice.post("annotations", json={"volume": volume, "kind": "point", "points": [[1, 2, 3]],
                                               "text": "lesion?"})
     assert r.status_code == 201, r.text
     assert (await alice.post("collab/cursor", json={"volume": volume, "position": [4, 5, 6]})).status_code == 204
-    for _ in range(50):
-        if len(got[b]) >= 2:
-            break
-        await asyncio.sleep(0.1)
-    for t in tasks:
-        t.cancel()
+    try:
+        await asyncio.wait_for(bob_has_both.wait(), 30)
+    finally:
+        for t in tasks:
+            t.cancel()
     types = [e["type"] for e in got[b]]
     assert types == ["annotation.created", "viewer.cursor"]
     assert got[b][0]["data"]["author"] == a and got[b][0]["data"]["text"] == "lesion?"

@@ -119,22 +119,51 @@ async def test_event_stream_shows_each_user_only_their_events(api) -> None:
     a, alice = await api.new_user("alice")
     b, bob = await api.new_user("bob")
     seen: dict[str, list[dict]] = {a: [], b: []}
+    connected = {a: asyncio.Event(), b: asyncio.Event()}
+    got_one = {a: asyncio.Event(), b: asyncio.Event()}
 
     async def listen(name: str, client: httpx.AsyncClient) -> None:
         async with client.stream("GET", "events", params={"types": "file.created"}) as resp:
             async for line in resp.aiter_lines():
+                if line.startswith(": connected"):  # the server has subscribed this stream
+                    connected[name].set()
                 if line.startswith("data: "):
                     seen[name].append(json.loads(line[6:]))
+                    got_one[name].set()
 
     tasks = [asyncio.create_task(listen(a, alice)), asyncio.create_task(listen(b, bob))]
-    await asyncio.sleep(0.5)
+    await asyncio.wait_for(asyncio.gather(*(e.wait() for e in connected.values())), 30)
     await alice.put("files/content", params={"path": f"home/{a}/uploads/ev.txt"}, content=b"e")
     await bob.put("files/content", params={"path": f"home/{b}/uploads/ev.txt"}, content=b"e")
-    for _ in range(50):
-        if seen[a] and seen[b]:
-            break
-        await asyncio.sleep(0.1)
-    for t in tasks:
-        t.cancel()
+    try:
+        await asyncio.wait_for(asyncio.gather(*(e.wait() for e in got_one.values())), 30)
+    finally:
+        for t in tasks:
+            t.cancel()
     assert [e["data"]["path"] for e in seen[a]] == [f"home/{a}/uploads/ev.txt"]
     assert [e["data"]["path"] for e in seen[b]] == [f"home/{b}/uploads/ev.txt"]
+
+
+async def test_token_revocation_over_rest(api) -> None:
+    """A token revoked with ``DELETE tokens/<id>`` stops working at once; only its owner (or an
+    administrator) may revoke it, and a revoked token is gone from the owner's list."""
+    a, alice = await api.new_user("alice")
+    b, bob = await api.new_user("bob")
+    r = await alice.post("tokens", json={"name": "laptop"})
+    assert r.status_code == 201, r.text
+    laptop_id, laptop = r.json()["id"], api.client({"Authorization": f"Bearer {r.json()['token']}"})
+    r = await alice.post("tokens", json={"name": "spare"})
+    spare_id, spare = r.json()["id"], api.client({"Authorization": f"Bearer {r.json()['token']}"})
+    assert (await laptop.get("me")).json()["username"] == a
+    assert (await bob.delete(f"tokens/{laptop_id}")).status_code == 404  # not bob's
+    assert (await laptop.get("me")).status_code == 200
+    assert (await alice.delete(f"tokens/{laptop_id}")).status_code == 204
+    assert (await laptop.get("me")).status_code == 401
+    assert (await laptop.put("files/content", params={"path": f"home/{a}/uploads/x.txt"}, content=b"x")
+            ).status_code == 401
+    assert (await alice.delete(f"tokens/{laptop_id}")).status_code == 404  # already revoked
+    names = [t["name"] for t in (await alice.get("tokens")).json()["items"]]
+    assert "laptop" not in names and "spare" in names
+    assert (await api.owner.delete(f"tokens/{spare_id}")).status_code == 204  # an administrator may
+    assert (await spare.get("me")).status_code == 401
+    assert (await alice.get("me")).status_code == 200  # her other token still works

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from chris_jupyter import Client
-from chris_jupyter.client import ConflictError, NotFoundError
+from chris_jupyter.client import ConflictError, NotFoundError, PermissionDeniedError
 
 
 @pytest.fixture
@@ -61,21 +61,26 @@ def test_client_event_iterator(chris_server, user) -> None:
     ready = threading.Event()
 
     def listen() -> None:
-        events = Client(chris_server.url, token).events(types=["file.created"])
-        ready.set()
-        for ev in events:
+        for ev in Client(chris_server.url, token).events(types=["file.created"], on_connect=ready.set, timeout=60):
             got.append(ev)
             return
 
     t = threading.Thread(target=listen, daemon=True)
     t.start()
-    ready.wait(5)
-    import time
-
-    time.sleep(0.5)
+    assert ready.wait(30), "the event stream never said it was connected"
     c.upload(__file__, f"home/{name}/uploads/ev.py", progress=False)
-    t.join(10)
+    t.join(60)
     assert got and got[0]["data"]["path"] == f"home/{name}/uploads/ev.py"
+
+
+def test_event_iterator_is_bounded_and_can_stop_on_connect(chris_server, user) -> None:
+    """``timeout`` ends a quiet stream (no event ever comes); ``on_connect`` returning True ends it at once."""
+    _name, token = user
+    c = Client(chris_server.url, token)
+    assert list(c.events(types=["no.such.type"], timeout=1)) == []
+    calls: list[int] = []
+    assert list(c.events(types=["no.such.type"], on_connect=lambda: calls.append(1) or True)) == []
+    assert calls == [1]
 
 
 def cli(server, token: str, *args: str) -> subprocess.CompletedProcess:
@@ -107,6 +112,42 @@ def test_cli(chris_server, user, tmp_path: Path) -> None:
     assert r.returncode == 1 and "invalid" in r.stderr and "Traceback" not in r.stderr
     r = cli(chris_server, token, "upload", str(tmp_path / "missing.txt"))
     assert r.returncode == 1 and "no such local file" in r.stderr
+
+
+def test_cli_share_write_and_link_expiry(chris_server, user, tmp_path: Path) -> None:
+    import datetime as dt
+
+    name, token = user
+    owner = Client(chris_server.url, chris_server.token)
+    readers = {}
+    for who in ("w", "r"):
+        readers[who] = f"{who}{uuid.uuid4().hex[:6]}"
+        owner.create_user(readers[who])
+    writer = Client(chris_server.url, owner.create_token(readers["w"])["token"])
+    reader = Client(chris_server.url, owner.create_token(readers["r"])["token"])
+    folder = f"home/{name}/uploads/shared"
+    (tmp_path / "a.txt").write_text("a")
+    Client(chris_server.url, token).upload(tmp_path / "a.txt", f"{folder}/a.txt", progress=False)
+    r = cli(chris_server, token, "share", folder, "--user", readers["w"], "--write")
+    assert r.returncode == 0 and "(write)" in r.stdout, r.stderr
+    r = cli(chris_server, token, "share", folder, "--user", readers["r"])
+    assert r.returncode == 0 and "(read)" in r.stdout, r.stderr
+    writer.upload(tmp_path / "a.txt", f"{folder}/from-writer.txt", progress=False)
+    with pytest.raises(PermissionDeniedError):
+        reader.upload(tmp_path / "a.txt", f"{folder}/from-reader.txt", progress=False)
+    r = cli(chris_server, token, "share", folder, "--link", "--expires-days", "0.5")
+    assert r.returncode == 0, r.stderr
+    expires = dt.datetime.fromisoformat(r.stderr.split("(expires ")[1].split(";")[0])
+    now = dt.datetime.now(expires.tzinfo)
+    assert dt.timedelta(hours=11, minutes=55) < expires - now <= dt.timedelta(hours=12)
+    assert httpx.get(r.stdout.strip()).status_code == 200
+    # options that do not apply are refused, not silently dropped
+    r = cli(chris_server, token, "share", folder, "--user", readers["r"], "--expires-days", "3")
+    assert r.returncode == 2 and "--link only" in r.stderr
+    r = cli(chris_server, token, "share", folder, "--link", "--write")
+    assert r.returncode == 2 and "links are read-only" in r.stderr
+    r = cli(chris_server, token, "share", folder, "--public", "--write")
+    assert r.returncode == 1 and "read-only" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_cli_user_add_prints_a_working_token(chris_server) -> None:
@@ -153,3 +194,51 @@ async def test_client_finds_its_server_from_a_kernel(chris_server) -> None:
             ws.close()
         finally:
             await http.delete(f"api/kernels/{kid}")
+
+
+def test_cli_up_starts_jupyterlab_with_the_sample_library(tmp_path: Path) -> None:
+    """``chris-jupyter up`` (what ``scripts/up`` runs): JupyterLab with the extension on SQLite, the
+    example notebooks in the workspace, and the sample CT series indexed in the user's uploads."""
+    import signal
+    import time
+
+    from chris_jupyter.testing import free_port
+
+    port, secret = free_port(), uuid.uuid4().hex
+    env = {**os.environ, **{f"JUPYTER_{k}_DIR": str(tmp_path / k.lower()) for k in ("CONFIG", "DATA", "RUNTIME")}}
+    log = open(tmp_path / "up.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "chris_jupyter.cli", "up", "--port", str(port), "--no-browser", "--runner", "local",
+         "--data-dir", str(tmp_path / "data"), "--workspace", str(tmp_path / "ws"),
+         "--", f"--IdentityProvider.token={secret}", "--ServerApp.port_retries=0"],
+        env=env, cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    try:
+        c = Client(f"http://127.0.0.1:{port}/", secret)
+        deadline = time.monotonic() + 180
+        while True:
+            assert proc.poll() is None, (tmp_path / "up.log").read_text()
+            try:
+                me = c.me()
+                break
+            except (httpx.HTTPError, OSError):
+                assert time.monotonic() < deadline, (tmp_path / "up.log").read_text()
+                time.sleep(0.5)
+        assert me["is_admin"]
+        lab = httpx.get(f"http://127.0.0.1:{port}/lab", headers={"Authorization": f"token {secret}"})
+        assert lab.status_code == 200
+        sample = f"home/{me['username']}/uploads/sample"
+        assert sorted(e["name"] for e in c.ls(sample)["items"]) == ["README.txt", "ct-phantom"]
+        studies = c.studies(patient_id="SAMPLE01")["items"]
+        assert len(studies) == 1 and studies[0]["series"][0]["num_instances"] == 48
+        assert [p["name"] for p in c.plugins()] and "local runner" in (tmp_path / "up.log").read_text()
+        notebooks = sorted(p.name for p in (Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"))
+        assert notebooks and sorted(p.name for p in (tmp_path / "ws").glob("*.ipynb")) == notebooks
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+        log.close()

@@ -3,6 +3,7 @@ reference plugins' real images (built offline)."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 
@@ -12,6 +13,14 @@ import pytest
 from chris_jupyter import Client
 from chris_jupyter.client import BadRequestError, NotFoundError
 from chris_jupyter.dicom import synth
+from chris_jupyter.testing import ChrisServer
+from tests.fixtures.server import DATABASES
+
+
+@pytest.fixture(scope="module", params=DATABASES)
+def chris_server(request: pytest.FixtureRequest) -> ChrisServer:
+    """This module runs against the shared SQLite server and a PostgreSQL-backed one."""
+    return request.getfixturevalue(f"chris_server_{request.param}")
 
 pytestmark = pytest.mark.docker
 PLUGINS = Path(__file__).resolve().parents[2] / "spawners" / "plugins"
@@ -128,3 +137,55 @@ def test_other_users_do_not_see_my_jobs(user, chris_server, registered) -> None:
         o.cancel(job["id"])
     assert all(i["id"] != job["id"] for i in o.instances())
     assert c.wait(job["id"], timeout=300)["state"] == "finishedSuccessfully"
+
+
+TS_PIPELINE = """
+name: two branches joined {tag}
+authors: chris_jupyter tests
+plugin_tree:
+  - title: start
+    plugin: pl-noop v1.0.0
+    previous: null
+  - title: left
+    plugin: pl-noop v1.0.0
+    previous: start
+    plugin_parameter_defaults: {{touch: true}}
+  - title: right
+    plugin: pl-noop v1.0.0
+    previous: start
+    plugin_parameter_defaults: {{touch: true}}
+  - title: join
+    plugin: pl-tsbox v0.1.0
+    previous: left
+    plugin_parameter_defaults: {{plugininstances: "left,right"}}
+"""
+
+
+@pytest.fixture(scope="module")
+def tsbox(registered, build_image):
+    from tests.compute.helpers import TSBOX
+    from tests.compute.images import context_hash
+
+    tag = build_image(TSBOX, f"chris-jupyter-test/pl-tsbox:{context_hash(TSBOX)}")
+    if ("pl-tsbox", tag) not in {(p["name"], p["dock_image"]) for p in registered.plugins()}:
+        registered.register_plugin(image=tag)
+    return tag
+
+
+def test_a_ts_plugin_in_a_pipeline_joins_both_branches(user, tsbox) -> None:
+    """A pipeline through REST whose last piping is a ``ts`` plugin joining two branches: it waits
+    for both, gets both parents' outputs as input, and knows their instance ids."""
+    name, c = user
+    c.mkdir(f"home/{name}/uploads/empty")
+    root = c.run("pl-dircopy", {"dir": f"home/{name}/uploads/empty"})
+    pipe = c.save_pipeline(TS_PIPELINE.format(tag=uuid.uuid4().hex[:6]))
+    run = c.run_pipeline(pipe["id"], root["id"])
+    made = {i["piping_title"]: i for i in run["instances"]}
+    assert [i["plugin"] for i in run["instances"]] == ["pl-noop", "pl-noop", "pl-noop", "pl-tsbox"]
+    results = {r["id"]: r for r in c.watch([i["id"] for i in run["instances"]], timeout=300, progress=False)}
+    assert [r["state"] for r in results.values()] == ["finishedSuccessfully"] * 4, [c.logs(i) for i in results]
+    left, right, join = made["left"]["id"], made["right"]["id"], made["join"]["id"]
+    joined = json.loads(c.read_bytes(results[join]["output_path"] + "/joined.json"))
+    assert joined["ids"] == f"{left},{right}"
+    assert joined["files"] == [f"pl-noop_{left}/noop.txt", f"pl-noop_{right}/noop.txt"]
+    assert results[join]["previous_id"] == left

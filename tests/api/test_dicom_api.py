@@ -15,6 +15,14 @@ import pytest
 from chris_jupyter import Client
 from chris_jupyter.client import NotFoundError
 from chris_jupyter.dicom import synth
+from chris_jupyter.testing import ChrisServer
+from tests.fixtures.server import DATABASES
+
+
+@pytest.fixture(scope="module", params=DATABASES)
+def chris_server(request: pytest.FixtureRequest) -> ChrisServer:
+    """This module runs against the shared SQLite server and a PostgreSQL-backed one."""
+    return request.getfixturevalue(f"chris_server_{request.param}")
 
 
 @pytest.fixture

@@ -8,6 +8,16 @@ import os
 import zipfile
 
 import httpx
+import pytest
+
+from chris_jupyter.testing import ChrisServer
+from tests.fixtures.server import DATABASES
+
+
+@pytest.fixture(scope="module", params=DATABASES)
+def chris_server(request: pytest.FixtureRequest) -> ChrisServer:
+    """This module runs against the shared SQLite server and a PostgreSQL-backed one."""
+    return request.getfixturevalue(f"chris_server_{request.param}")
 
 
 async def test_extension_loaded_and_me(api) -> None:
@@ -114,3 +124,57 @@ async def test_openapi_lists_every_route(api) -> None:
         route = re.sub(r"\(chrislink_[^)]*\)", "{token}", route)
         route = route.replace("([0-9.]+)", "{uid}").replace("(.+)", "{id}").replace(r"([\w.\-]+)", "{name}")
         assert route in doc["paths"], route
+
+
+async def test_move_and_delete_treat_underscore_and_percent_literally(api) -> None:
+    """``_`` and ``%`` are SQL LIKE wildcards: a folder named with them must not take its look-alike
+    siblings along (``a_b`` vs ``axb``, ``50%`` vs ``50%x``/``500``) when it is moved or deleted."""
+    me, alice = await api.new_user("alice")
+    up = f"home/{me}/uploads"
+    names = ["a_b/one", "axb/two", "50%/three", "50%x/four", "500/five", "a_b_c/six"]
+    for n in names:
+        assert (await alice.put("files/content", params={"path": f"{up}/{n}"}, content=n.encode())).status_code == 201
+
+    async def tree() -> list[str]:
+        r = await alice.get("search/files", params={"under": up, "limit": 100})
+        assert r.status_code == 200, r.text
+        return sorted(e["path"].removeprefix(up + "/") for e in r.json()["items"])
+
+    r = await alice.post("files/move", json={"src": f"{up}/a_b", "dst": f"{up}/moved_1"})
+    assert r.status_code == 200, r.text
+    r = await alice.post("files/move", json={"src": f"{up}/50%", "dst": f"{up}/moved%2"})
+    assert r.status_code == 200, r.text
+    assert await tree() == sorted(["moved_1/one", "axb/two", "moved%2/three", "50%x/four", "500/five", "a_b_c/six"])
+    for n, want in [("moved%2/three", b"50%/three"), ("axb/two", b"axb/two"), ("50%x/four", b"50%x/four")]:
+        assert (await alice.get("files/content", params={"path": f"{up}/{n}"})).content == want
+    assert (await alice.delete("files", params={"path": f"{up}/moved_1"})).status_code == 204
+    assert (await alice.delete("files", params={"path": f"{up}/moved%2"})).status_code == 204
+    assert await tree() == sorted(["axb/two", "50%x/four", "500/five", "a_b_c/six"])
+    for n in ["axb/two", "50%x/four", "500/five", "a_b_c/six"]:
+        assert (await alice.get("files/content", params={"path": f"{up}/{n}"})).status_code == 200
+
+
+@pytest.fixture(scope="module")
+def small_upload_server(chris_server_factory) -> ChrisServer:
+    return chris_server_factory(config={"ChrisApp": {"max_upload_size": 1000}})
+
+
+async def test_max_upload_size_refuses_larger_uploads_and_leaves_nothing(small_upload_server) -> None:
+    srv = small_upload_server
+    async with httpx.AsyncClient(base_url=srv.api, headers=srv.headers, timeout=60) as owner:
+        path = "home/owner/uploads/limit"
+        r = await owner.put("files/content", params={"path": f"{path}/exact.bin"}, content=b"x" * 1000)
+        assert r.status_code == 201, r.text
+        r = await owner.put("files/content", params={"path": f"{path}/big.bin"}, content=b"x" * 1001)
+        assert r.status_code == 413 and "exceeds the limit of 1000 bytes" in r.json()["message"], r.text
+
+        async def chunks():  # no Content-Length: the limit applies to what arrives
+            for _ in range(4):
+                yield b"y" * 500
+
+        with contextlib.suppress(httpx.TransportError):  # the server may close the connection early
+            r = await owner.put("files/content", params={"path": f"{path}/chunked.bin"}, content=chunks())
+            assert r.status_code in (400, 413), r.text
+        names = [e["name"] for e in (await owner.get("files", params={"path": path})).json()["items"]]
+        assert names == ["exact.bin"]
+        assert list((srv.data_dir / "tmp").iterdir()) == []  # refused bodies were not kept

@@ -34,12 +34,18 @@ def pacs_setup(orthanc, chris_server_factory, tmp_path_factory):
 
 
 def wait_retrieval(c: Client, job_id: int, timeout: float = 60) -> dict:
-    deadline = time.monotonic() + timeout
-    for ev in c.events(types=["pacs.progress"]):
-        if ev["data"]["id"] == job_id and ev["data"]["state"] in ("done", "failed"):
+    """The retrieval's final state, followed on the event stream for at most *timeout* seconds.
+
+    Its state is read once the stream is subscribed, so a retrieval that ended before is not waited for.
+    """
+    final = ("done", "failed")
+
+    def already_final() -> bool:
+        return c.get(f"pacs/retrievals/{job_id}")["state"] in final
+
+    for ev in c.events(types=["pacs.progress"], on_connect=already_final, timeout=timeout):
+        if ev["data"]["id"] == job_id and ev["data"]["state"] in final:
             return ev["data"]
-        if time.monotonic() > deadline:
-            break
     return c.get(f"pacs/retrievals/{job_id}")
 
 
