@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -26,6 +27,7 @@ def build(name: str, tag: str) -> str:
 
 class Stack:
     def __init__(self, workdir: Path, max_parallel: int = 8) -> None:
+        self._bare: list[str] = []
         self.noop = build("pl-noop", "chris-jupyter/pl-noop:1.0.0")
         dircopy = build("pl-dircopy", "chris-jupyter/pl-dircopy:2.1.2")
         self.server = ChrisServer(workdir, f"sqlite:///{workdir / 'chris.db'}",
@@ -52,17 +54,33 @@ class Stack:
         return self.c.wait(instance_id, timeout=600)["state"]
 
     def bare_run(self, workdir: Path, i: int) -> float:
-        """The bare equivalent of one job: same image, command, mounts, user, no network."""
+        """The bare equivalent of one job: same image, command, mounts, user, no network.
+
+        The clock stops when ``docker run`` returns: the container has exited and its outcome is
+        known, the point where the server reports a job final. Like the server, which removes a
+        job's container after it reported the end, the container is removed after the clock
+        (:meth:`remove_bare`), so neither side's figure includes removal.
+        """
         out = workdir / f"bare_{i}"
         out.mkdir()
         os.chown(out, 1000, 1000)
-        argv = [DOCKER, "run", "--rm", "--network", "none", "--user", "1000:1000",
+        name = f"chris-bench-{uuid.uuid4().hex[:12]}"
+        argv = [DOCKER, "run", "--name", name, "--network", "none", "--user", "1000:1000",
                 "-v", f"{self.root_out}:/share/incoming:ro", "-v", f"{out}:/share/outgoing:rw",
                 self.noop, "noop", "/share/incoming", "/share/outgoing"]
         t0 = time.perf_counter()
         subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
-        return time.perf_counter() - t0
+        dt = time.perf_counter() - t0
+        self._bare.append(name)
+        return dt
+
+    def remove_bare(self) -> None:
+        """Remove the bare containers run so far (outside any clock)."""
+        if self._bare:
+            subprocess.run([DOCKER, "rm", "-f", *self._bare], check=False, stdout=subprocess.DEVNULL)
+            self._bare.clear()
 
     def close(self) -> None:
+        self.remove_bare()
         self.c.close()
         self.server.stop()

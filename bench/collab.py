@@ -6,8 +6,12 @@ shares it with bob; two headless Chromium contexts render the bundled viewer on 
 
 - collab: alice adds a point annotation in page A (``annotations.add``, what the Pt tool does:
   a model change) -> the browser POSTs it -> the server publishes ``annotation.created`` ->
-  page B's event stream -> page B's ``annotations`` model holds it. Timed with
-  ``performance.timeOrigin + performance.now()`` in both pages (one machine, one clock).
+  page B's event stream -> page B's ``annotations`` model holds it -> page B's viewer redraws
+  -> the frame after the overlay drew it: what bob sees. Page B sits on the annotation's slice,
+  and the overlay canvas is checked to hold the point's pixels at its screen position before
+  the time is taken. Timed with ``performance.timeOrigin + performance.now()`` in both pages
+  (one machine, one clock). (Before, the clock stopped when page B's model received it, before
+  the redraw; that figure is still printed.)
 - anchor (raw event round trip): the same payload POSTed from Python as alice, received by a
   Python SSE listener (bob's ``Client.events``), no browser.
 
@@ -43,9 +47,30 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-net
         "--disable-component-update", "--disable-sync"]
 TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css"}
 
-# The moment page B's model receives the annotation (before the view redraws it).
+# The moment page B's model receives the annotation (``arrivals``), and the frame after the
+# overlay drew its pixels (``drawn``): the overlay's draw is wrapped, and after each draw the
+# canvas is read at each new point's screen position.
 ARRIVALS_JS = """() => {
   window.arrivals = {};
+  window.drawn = {};
+  const v = el.chrisViewer;
+  // sit on the slice the annotations are placed on, as bob would to see them
+  v.setPosition(Array.from(v.nv.frac2mm([0.5, 0.5, 0.5])).slice(0, 3), false);
+  const draw = v.overlay.draw.bind(v.overlay);
+  v.overlay.draw = (nv) => {
+    const r = draw(nv);
+    for (const a of v.overlay.annotations) {
+      if (a.text in drawn) continue;
+      const ctx = v.overlay.ctx;
+      const on = v.mmToScreen(a.points[0]).some((p) => ctx.getImageData(
+        Math.round(p.x), Math.round(p.y), 1, 1).data[3] > 0);
+      if (on) {
+        drawn[a.text] = null;
+        requestAnimationFrame(() => { drawn[a.text] = performance.timeOrigin + performance.now(); });
+      }
+    }
+    return r;
+  };
   const set = model.set.bind(model);
   model.set = (k, v) => {
     if (k === "annotations") {
@@ -60,9 +85,15 @@ POST_START_JS = """(t0) => {
     && /annotations$/.test(x.name)).pop();
   return e ? [performance.timeOrigin + e.startTime - t0, performance.timeOrigin + e.responseEnd - t0] : null;
 }"""
-ADD_JS = """(text) => {
+POINT = [1.5, -2.5, 3.0]
+# Each annotation at its own place on the middle axial slice (a 9 x 9 grid), so that its pixels
+# on page B cannot be an earlier annotation's.
+ADD_JS = """([text, i]) => {
+  const nv = el.chrisViewer.nv;
+  const pt = Array.from(nv.frac2mm([0.1 + 0.1 * (i % 9), 0.1 + 0.1 * (Math.floor(i / 9) % 9), 0.5]))
+    .slice(0, 3);
   const t0 = performance.timeOrigin + performance.now();
-  el.chrisViewer.annotations.add("point", [[1.5, -2.5, 3.0]], text);
+  el.chrisViewer.annotations.add("point", [pt], text);
   return t0;
 }"""
 
@@ -111,7 +142,7 @@ def raw_round_trips(srv: ChrisServer, tokens: dict, volume: str, n: int, warmup:
     for i in range(warmup + n):
         text = f"raw-{i}"
         t0 = time.perf_counter()
-        alice.post("annotations", {"volume": volume, "kind": "point", "points": [[1.5, -2.5, 3.0]], "text": text})
+        alice.post("annotations", {"volume": volume, "kind": "point", "points": [POINT], "text": text})
         while True:
             t1, seen = got.get(timeout=10)
             if seen == text:
@@ -125,7 +156,7 @@ def raw_round_trips(srv: ChrisServer, tokens: dict, volume: str, n: int, warmup:
 
 
 def browser_round_trips(srv: ChrisServer, tokens: dict, volume: str, page_dir: Path, n: int,
-                        warmup: int, debug: bool = False) -> list[float]:
+                        warmup: int, debug: bool = False) -> tuple[list[float], list[float]]:
     from playwright.sync_api import sync_playwright
 
     base = f"{srv.url}collab-harness/"
@@ -152,19 +183,20 @@ def browser_round_trips(srv: ChrisServer, tokens: dict, volume: str, page_dir: P
             pages[who] = pg
         a, b = pages["alice"], pages["bob"]
         b.evaluate(ARRIVALS_JS)
-        out = []
+        out, model = [], []
         for i in range(warmup + n):
             text = f"ui-{i}"
-            t0 = a.evaluate(ADD_JS, text)
-            b.wait_for_function("(t) => t in arrivals", arg=text, timeout=10_000)
-            t1 = b.evaluate("(t) => arrivals[t]", text)
+            t0 = a.evaluate(ADD_JS, [text, i])
+            b.wait_for_function("(t) => typeof drawn[t] === 'number'", arg=text, timeout=10_000)
+            t_model, t1 = b.evaluate("(t) => [arrivals[t], drawn[t]]", text)
             if i >= warmup:
                 out.append(t1 - t0)
+                model.append(t_model - t0)
                 if debug:
                     print(f"{text}: {t1 - t0:.1f} ms; A's POST started/answered at", a.evaluate(POST_START_JS, t0))
             time.sleep(0.05)
         browser.close()
-    return out
+    return out, model
 
 
 def main() -> None:
@@ -179,11 +211,12 @@ def main() -> None:
         try:
             page_dir = write_harness(work / "page", width=900).parent
             raw = raw_round_trips(srv, tokens, volume, args.n, args.warmup)
-            ui = browser_round_trips(srv, tokens, volume, page_dir, args.n, args.warmup, args.debug)
+            ui, ui_model = browser_round_trips(srv, tokens, volume, page_dir, args.n, args.warmup, args.debug)
         finally:
             srv.stop()
     for label, xs in (("raw event round trip (Python POST -> Python SSE)", raw),
-                      ("collab (page A model -> page B model)", ui)):
+                      ("page A model -> page B model (the old figure)", ui_model),
+                      ("collab (page A model -> page B pixels)", ui)):
         print(f"{label}: n={len(xs)} p50 {statistics.median(xs):.1f} ms, p95 {pct(xs, 95):.1f} ms, "
               f"max {max(xs):.1f} ms")
     print(f"collab: {pct(ui, 95):.1f} ms (ratio {pct(ui, 95) / pct(raw, 95):.2f} vs raw event round trip)")

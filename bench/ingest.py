@@ -1,23 +1,27 @@
-"""Benchmark: DICOM ingest (header index) rate vs Orthanc and vs raw pydicom header reads.
+"""Benchmark: receiving DICOM over C-STORE — our receiver plus the index vs Orthanc.
 
 Usage::
 
     .venv/bin/python bench/ingest.py [--instances 2000] [--rows 512] [--repeats 3]
-                                     [--db-url postgresql+psycopg://...] [--workers 1]
 
-Generates ``--instances`` CT slices (series of 200, 512x512 int16, random file names), then,
-``--repeats`` times each, measures:
+Generates ``--instances`` CT slices (series of 200, 512x512 int16: ~1 GB at the defaults), then,
+``--repeats`` times each, alternating which goes first, sends the same files with the same dcmtk
+command (``storescu --scan-directories --recurse -xs``, one association, ``TCP_NODELAY=1``) to:
 
-* **pydicom**: ``pydicom.dcmread(stop_before_pixels=True)`` of every file, serially — the raw
-  cost of reading the headers;
-* **orthanc**: a fresh Orthanc (temp config, free loopback ports, ``TCP_NODELAY=1``) receiving
-  the files from dcmtk ``storescu`` over one association, clock stopped when ``storescu``
-  exits (every C-STORE answered, so every instance is stored and indexed by Orthanc);
-* **ingest**: :func:`chris_jupyter.dicom.index.index_files` of the same files into a fresh,
-  empty index (SQLite file by default, or ``--db-url``), i.e. header read + DB write.
+* **orthanc**: a fresh Orthanc (temp config and storage); the clock stops when ``storescu``
+  exits: Orthanc answers each C-STORE after it stored and indexed the instance. The instance
+  count is checked over its REST API afterwards.
+* **ours**: a fresh chris_jupyter server (``ChrisServer``, SQLite, ``dicom_receiver_port``
+  set): its receiver writes each instance in the ChRIS layout under ``SERVICES/PACS/…`` before
+  answering, and registers and indexes the received files in batches. The clock stops when the
+  server's ``dicom.indexed`` events have counted every instance (listener connected before the
+  clock starts), i.e. when the files are in the library and searchable — the work Orthanc has
+  done when ``storescu`` exits. The time ``storescu`` alone took is printed too.
 
-Files are read once first so that every contender sees a warm page cache. The medians are
-printed; the last line is ``ingest: <value> instances/s (ratio <x> vs orthanc)``.
+Header indexing of files already on disk is measured separately (``bench/index.py``). Files are
+read once first so that both sides see a warm page cache. Medians and the median of the paired
+ratios are printed; the last line is
+``ingest: <value> instances/s (ratio <x> vs orthanc)``.
 """
 
 from __future__ import annotations
@@ -32,45 +36,33 @@ import time
 import uuid
 from pathlib import Path
 
-import pydicom
+import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
-from chris_jupyter.db import Database  # noqa: E402
-from chris_jupyter.dicom import index, synth  # noqa: E402
+from _events import Listener  # noqa: E402
+from index import generate  # noqa: E402
+
+from chris_jupyter.testing import ChrisServer, free_port  # noqa: E402
 from tests.fixtures.orthanc import OrthancServer, nodelay_env  # noqa: E402
 
-
-def generate(root: Path, n: int, rows: int) -> list[Path]:
-    paths: list[Path] = []
-    series = 0
-    while len(paths) < n:
-        k = min(200, n - len(paths))
-        info = synth.write_ct_series(root / f"s{series:03d}", n_slices=k, rows=rows, cols=rows,
-                                     patient_id=f"BENCH{series % 7:03d}", series_number=series + 1)
-        paths += info.paths
-        series += 1
-    return paths
+OUR_AE = "CHRIS"
 
 
-def bench_pydicom(paths: list[Path]) -> float:
-    t0 = time.perf_counter()
-    for p in paths:
-        pydicom.dcmread(p, stop_before_pixels=True)
-    return len(paths) / (time.perf_counter() - t0)
+def storescu(aec: str, host: str, port: int, data_dir: Path) -> None:
+    cmd = ["storescu", "-aet", "BENCH", "-aec", aec, "--scan-directories", "--recurse",
+           "-xs", host, str(port), str(data_dir)]
+    subprocess.run(cmd, check=True, env=nodelay_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
 def bench_orthanc(data_dir: Path, n: int, work: Path) -> float:
     server = OrthancServer(work / f"orthanc-{uuid.uuid4().hex[:8]}").start()
     try:
-        cmd = ["storescu", "-aet", "BENCH", "-aec", server.aet, "--scan-directories", "--recurse",
-               "-xs", server.host, str(server.dicom_port), str(data_dir)]
         t0 = time.perf_counter()
-        subprocess.run(cmd, check=True, env=nodelay_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        storescu(server.aet, server.host, server.dicom_port, data_dir)
         rate = n / (time.perf_counter() - t0)
-        import httpx
-
         stats = httpx.get(server.http_url + "/statistics", timeout=30).json()
         if int(stats["CountInstances"]) != n:
             raise RuntimeError(f"Orthanc stored {stats['CountInstances']} of {n} instances")
@@ -80,25 +72,34 @@ def bench_orthanc(data_dir: Path, n: int, work: Path) -> float:
         shutil.rmtree(server.workdir, ignore_errors=True)
 
 
-def bench_ingest(paths: list[Path], root: Path, db_url: str | None, work: Path, workers: int | None) -> float:
-    if db_url is None:
-        url = f"sqlite:///{work / ('idx-' + uuid.uuid4().hex[:8] + '.db')}"
-        db = Database(url)
-    else:
-        db = Database(db_url)
-    db.create_all()
-    items = [(f"SERVICES/PACS/BENCH/{p.relative_to(root)}", p) for p in paths]
+def bench_ours(data_dir: Path, n: int, work: Path) -> tuple[float, float]:
+    """(instances/s until all are indexed, instances/s until storescu exited)."""
+    root = work / f"chris-{uuid.uuid4().hex[:8]}"
+    port = free_port()
+    srv = ChrisServer(root, f"sqlite:///{root / 'chris.db'}",
+                      config={"ChrisApp": {"dicom_ae_title": OUR_AE, "dicom_receiver_port": port}})
+    srv.start()
+    events = Listener(srv.url, srv.token, ["dicom.indexed"])
     try:
+        events.ready("home/owner")
+        indexed = 0
         t0 = time.perf_counter()
-        report = index.index_files(db, items, pacs="BENCH", workers=workers)
-        rate = len(paths) / (time.perf_counter() - t0)
-        if report.indexed != len(paths):
-            raise RuntimeError(f"indexed {report.indexed} of {len(paths)}: {report.to_dict()}")
-        return rate
+        storescu(OUR_AE, "127.0.0.1", port, data_dir)
+        t_sent = time.perf_counter()
+        t_done = t_sent
+        while indexed < n:
+            t_done, ev = events.next(lambda e: e["type"] == "dicom.indexed", timeout=300)
+            indexed += int(ev["data"].get("indexed", 0)) + int(ev["data"].get("replaced", 0))
+        if indexed != n:
+            raise RuntimeError(f"indexed {indexed} of {n} instances")
+        found = events.client.get("dicom/studies", limit=1)
+        if not found.get("items"):
+            raise RuntimeError("nothing searchable after indexing")
+        return n / (max(t_done, t_sent) - t0), n / (t_sent - t0)
     finally:
-        if db_url is not None:  # leave the shared database empty for the next run
-            index.remove_paths(db, ["SERVICES/PACS/BENCH"])
-        db.dispose()
+        events.close()
+        srv.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def main() -> None:
@@ -106,8 +107,6 @@ def main() -> None:
     ap.add_argument("--instances", type=int, default=2000)
     ap.add_argument("--rows", type=int, default=512)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--db-url", default=None, help="index into this (empty) DB instead of a temp SQLite")
-    ap.add_argument("--workers", type=int, default=None, help="header-reading threads (default: index_files')")
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="chris-bench-ingest-"))
@@ -115,23 +114,29 @@ def main() -> None:
         data = work / "data"
         t0 = time.perf_counter()
         paths = generate(data, args.instances, args.rows)
+        n = len(paths)
         size = sum(p.stat().st_size for p in paths) / 1e6
-        print(f"generated {len(paths)} instances ({size:.0f} MB) in {time.perf_counter() - t0:.1f} s")
-        for p in paths:  # warm the page cache for everybody
+        print(f"generated {n} instances ({size:.0f} MB) in {time.perf_counter() - t0:.1f} s")
+        for p in paths:  # warm the page cache for both
             p.read_bytes()
-        rates: dict[str, list[float]] = {"pydicom": [], "orthanc": [], "ingest": []}
+        rates: dict[str, list[float]] = {"orthanc": [], "ours": [], "ours storescu exit": []}
         for r in range(args.repeats):
-            rates["pydicom"].append(bench_pydicom(paths))
-            rates["ingest"].append(bench_ingest(paths, data, args.db_url, work, args.workers))
-            rates["orthanc"].append(bench_orthanc(data, len(paths), work))
-            print(f"run {r + 1}: " + ", ".join(f"{k} {v[-1]:.0f}/s" for k, v in rates.items()))
+            for side in (("ours", "orthanc") if r % 2 == 0 else ("orthanc", "ours")):
+                if side == "orthanc":
+                    rates["orthanc"].append(bench_orthanc(data, n, work))
+                else:
+                    done, sent = bench_ours(data, n, work)
+                    rates["ours"].append(done)
+                    rates["ours storescu exit"].append(sent)
+            print(f"run {r + 1}: " + ", ".join(f"{k} {v[-1]:.0f}/s" for k, v in rates.items()), flush=True)
         med = {k: statistics.median(v) for k, v in rates.items()}
-        db = args.db_url.split("://")[0] if args.db_url else "sqlite"
-        print(f"pydicom dcmread(stop_before_pixels): {med['pydicom']:.0f} instances/s (median)")
-        print(f"orthanc storescu C-STORE: {med['orthanc']:.0f} instances/s (median)")
-        print(f"index_files ({db}): {med['ingest']:.0f} instances/s (median)")
-        print(f"ingest vs pydicom header read: ratio {med['ingest'] / med['pydicom']:.2f}")
-        print(f"ingest: {med['ingest']:.0f} instances/s (ratio {med['ingest'] / med['orthanc']:.2f} vs orthanc)")
+        paired = statistics.median(a / b for a, b in zip(rates["ours"], rates["orthanc"], strict=True))
+        print(f"{size:.0f} MB, {n} instances, one storescu association each side")
+        print(f"orthanc (stored and indexed at storescu exit): {med['orthanc']:.0f} instances/s (median)")
+        print(f"ours, storescu exit (files written): {med['ours storescu exit']:.0f} instances/s (median)")
+        print(f"ours, all registered and indexed: {med['ours']:.0f} instances/s (median); "
+              f"median of paired ratios {paired:.2f}")
+        print(f"ingest: {med['ours']:.0f} instances/s (ratio {med['ours'] / med['orthanc']:.2f} vs orthanc)")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
