@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import os
@@ -28,15 +29,31 @@ async def test_extension_loaded_and_me(api) -> None:
 async def test_upload_download_range_zip(api) -> None:
     me, alice = await api.new_user("alice")
     data = os.urandom(3 * 1024 * 1024 + 17)
+    final = api.server.data_dir / "library" / f"home/{me}/uploads/x/big.bin"
+    tmp = api.server.data_dir / "tmp"
+    seen: list[int] = []
 
     async def body():
-        for i in range(0, len(data), 65536):
+        half = 2 * 1024 * 1024  # more than the store's write buffer, so some reaches the disk
+        for i in range(0, half, 65536):
+            yield data[i : i + 65536]
+        # mid-body: the bytes so far sit in the store's tmp area; nothing at the final path yet
+        for _ in range(100):
+            partial = [p.stat().st_size for p in tmp.iterdir()]
+            if partial and partial[0] > 0:
+                break
+            await asyncio.sleep(0.05)
+        seen.extend(partial)
+        assert not final.exists()
+        for i in range(half, len(data), 65536):
             yield data[i : i + 65536]
 
     r = await alice.put("files/content", params={"path": f"home/{me}/uploads/x/big.bin"}, content=body(),
                         headers={"Content-Length": str(len(data))})
     assert r.status_code == 201, r.text
     assert r.json()["size"] == len(data)
+    assert len(seen) == 1 and 0 < seen[0] <= 2 * 1024 * 1024, seen  # one partial file in tmp/
+    assert not any(tmp.iterdir()) and final.read_bytes() == data  # renamed into place
     r = await alice.get("files/content", params={"path": f"home/{me}/uploads/x/big.bin"})
     assert r.content == data and r.headers["content-type"] == "application/octet-stream"
     r = await alice.head("files/content", params={"path": f"home/{me}/uploads/x/big.bin"})
@@ -99,8 +116,6 @@ async def test_disconnect_mid_upload_leaves_nothing(api) -> None:
     with contextlib.suppress(RuntimeError, httpx.HTTPError):
         await alice.put("files/content", params={"path": f"home/{me}/uploads/half.bin"}, content=body(),
                         headers={"Content-Length": "10000000"})
-    import asyncio
-
     for _ in range(50):
         if not any(tmp.iterdir()):
             break

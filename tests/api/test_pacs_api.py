@@ -75,8 +75,12 @@ def test_echo_find_and_access(pacs_setup) -> None:
 
 
 @pytest.mark.parametrize("method", ["get", "move"])
-def test_retrieve_becomes_library_data(pacs_setup, method: str) -> None:
-    srv, _port, info, pid = pacs_setup
+def test_retrieve_becomes_library_data(pacs_setup, orthanc, tmp_path: Path, method: str) -> None:
+    srv, _port, _info, _pid = pacs_setup
+    # a series of its own per method: what one method brought in never answers for the other
+    pid = f"{method.upper()}{uuid.uuid4().hex[:6]}"
+    info = synth.write_ct_series(tmp_path / "s", n_slices=15, rows=64, cols=64, patient_id=pid)
+    orthanc.upload(info.paths)
     c = Client(srv.url, srv.token)
     job = c.post("pacs/orthanc/retrieve", {"study_uid": info.study_uid, "series_uid": info.series_uid,
                                            "method": method})
@@ -89,6 +93,7 @@ def test_retrieve_becomes_library_data(pacs_setup, method: str) -> None:
         if found["total"] and found["items"][0]["num_instances"] == 15:
             break
         time.sleep(0.2)
+    assert found["total"] == 1, found  # this method's own series, in our index
     study = found["items"][0]
     assert study["num_instances"] == 15 and study["pacs"] == "orthanc"
     folder = study["series"][0]["folder"]

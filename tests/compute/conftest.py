@@ -133,7 +133,17 @@ def docker_runner(dclient):
     from chris_jupyter.compute.runners.docker import DockerRunner
 
     class TrackedDockerRunner(_Tracked, DockerRunner):
-        pass
+        """Also keeps the engine's HostConfig of every container it creates (job id -> dict),
+        read back before the start, so a test sees what the engine was asked for even when
+        the start then fails and the container is removed."""
+
+        created: dict
+
+        def _create(self, spec, mounts, kwargs):  # noqa: ANN001, ANN202
+            container = super()._create(spec, mounts, kwargs)
+            container.reload()
+            self.created = {**getattr(self, "created", {}), spec.job_id: container.attrs["HostConfig"]}
+            return container
 
     runner = TrackedDockerRunner(dclient, stop_grace=1)
     yield runner

@@ -119,22 +119,31 @@ def test_docker_timeout_and_cancel_remove_the_container(dfeed, dclient):
     assert leftovers(dclient, c, other) == [] and leftovers(dclient, c, slow) == []
 
 
-def test_docker_reconcile(dfeed, cdb, data_root, registrar, dclient):
+def test_docker_reconcile(dfeed, cdb, data_root, registrar, dclient, docker_runner):
     old, root = dfeed
-    running = old.run_plugin("alice", "pl-testbox", {"mode": "sleep", "seconds": 4}, previous_id=root)
+    running = old.run_plugin("alice", "pl-testbox", {"mode": "sleep", "seconds": 8}, previous_id=root)
     quick = old.run_plugin("alice", "pl-testbox", {"mode": "sleep", "seconds": 0.5}, previous_id=root)
     after = old.run_plugin("alice", "pl-noop", {"touch": True}, previous_id=quick)
     for iid in (running, quick):
         assert old.wait_for(iid, frozenset({st.STARTED}), timeout=60) == st.STARTED
     old.stop()
-    time.sleep(2)
+    # quick's container really exits while no coordinator watches; running's still runs
+    assert docker_runner.wait(old.get(quick).runner_job_id, timeout=60).state == "exited"
+    assert docker_runner.status(old.get(running).runner_job_id).state == "running"
+    assert old.get(quick).state == st.STARTED
     calls = len(registrar.calls)
+    restarted_at = time.time()
     new = Coordinator(cdb, data_root, DockerRunner(dclient, stop_grace=1), publish=Events(),
                       register_outputs=registrar, can_read=can_read)
     new.start()
     try:
         for iid in (quick, after, running):
             assert new.wait_for(iid, timeout=90) == st.SUCCESS, explain(new, iid)
+
+        def ended(iid):  # the plugin's own record of when it ended
+            return json.loads((data_root / new.get(iid).output_path / "ended.json").read_text())["ended"]
+
+        assert ended(quick) < restarted_at < ended(running)
         assert len(registrar.calls) == calls + 3 and registrar.twice() == []
         assert leftovers(dclient, new, running) == [] and leftovers(dclient, new, quick) == []
     finally:
@@ -153,14 +162,22 @@ def test_docker_fanout_and_ts(dfeed, data_root):
     assert joined["files"] == [f"pl-noop_{k}/noop.txt" for k in kids[:3]]
 
 
-def test_docker_gpu_request_reaches_the_engine(dfeed, cdb):
-    """A GPU request becomes a device request; on this GPU-less engine it fails clearly."""
+def test_docker_gpu_request_reaches_the_engine(dfeed, cdb, docker_runner):
+    """A GPU request becomes a device request on the container, whether or not this engine has
+    a GPU runtime; on a GPU-less engine the job then fails clearly."""
     c, root = dfeed
     desc = PluginRegistry(cdb).get("pl-testbox").descriptor
     PluginRegistry(cdb).register({**desc, "name": "pl-gpubox", "max_gpu_limit": 1})
     iid = c.run_plugin("alice", "pl-gpubox", {}, previous_id=root, resources={"gpu_limit": 1})
     assert c.get(iid).resources["gpu_limit"] == 1
     state = c.wait_for(iid, timeout=60)
+    host = docker_runner.created[c.get(iid).runner_job_id]  # as the engine recorded it
+    asked = [(r["Count"], r["Capabilities"]) for r in host.get("DeviceRequests") or []]
+    assert asked == [(1, [["gpu"]])], host.get("DeviceRequests")
+    # a job that asked for no GPU gets no device request
+    plain = c.run_plugin("alice", "pl-testbox", {}, previous_id=root)
+    assert c.wait_for(plain, timeout=60) == st.SUCCESS, explain(c, plain)
+    assert not docker_runner.created[c.get(plain).runner_job_id].get("DeviceRequests")
     if state == st.SUCCESS:  # an engine with a GPU runtime
         return
     assert state == st.ERROR

@@ -161,14 +161,33 @@ def test_ts_joins_several_instances(feed, data_root):
     assert joined["files"] == [f"pl-testbox_{a}/record.json", f"pl-testbox_{b}/record.json"]
 
 
-def test_queue_respects_max_parallel(make_coordinator, local_runner, local_plugins, data_root):
+def most_at_once(spans: list[tuple[float, float]]) -> int:
+    """The largest number of ``(start, end)`` spans that overlap at one moment."""
+    edges = sorted([(end, -1) for _, end in spans] + [(start, 1) for start, _ in spans])
+    now = most = 0
+    for _, step in edges:  # at equal times an end sorts before a start: touching is not overlap
+        now += step
+        most = max(most, now)
+    return most
+
+
+@pytest.mark.parametrize(("limit", "jobs"), [(1, 3), (3, 6)])
+def test_queue_respects_max_parallel(make_coordinator, local_runner, local_plugins, data_root,
+                                     limit, jobs):
+    """Exactly ``max_parallel`` jobs run at once: each sleeping job writes when it started and
+    ended, and the most spans that overlap is the limit (not more, and not fewer either)."""
     (data_root / "home/alice/uploads/x.txt").write_text("x")
-    c = make_coordinator(local_runner, max_parallel=2)
+    c = make_coordinator(local_runner, max_parallel=limit)
     root = c.run_plugin("alice", "pl-dircopy", {"dir": "home/alice/uploads"})
-    kids = [c.run_plugin("alice", "pl-noop", {"touch": True}, previous_id=root) for _ in range(6)]
+    assert c.wait_for(root, timeout=60) == st.SUCCESS, explain(c, root)
+    kids = [c.run_plugin("alice", "pl-testbox", {"mode": "sleep", "seconds": 2}, previous_id=root)
+            for _ in range(jobs)]
     for k in kids:
         assert c.wait_for(k, timeout=120) == st.SUCCESS, explain(c, k)
-    assert all(c.get(k).output_count == 1 for k in kids)
+    out = [data_root / c.get(k).output_path for k in kids]
+    spans = [(json.loads((o / "record.json").read_text())["started"],
+              json.loads((o / "ended.json").read_text())["ended"]) for o in out]
+    assert most_at_once(spans) == limit, sorted(spans)
 
 
 def test_local_memory_rlimit_reports_out_of_memory(feed):

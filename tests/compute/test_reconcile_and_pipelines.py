@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -32,9 +33,14 @@ def _restart(cdb, data_root, registrar, tmp_path) -> Coordinator:
     return c
 
 
+def ended_at(c: Coordinator, data_root, iid: int) -> float:
+    """When a sleeping pl-testbox job really ended (it writes the time as its last act)."""
+    return json.loads((data_root / c.get(iid).output_path / "ended.json").read_text())["ended"]
+
+
 def test_reconcile_after_the_backend_died(root, cdb, data_root, registrar, tmp_path):
     old, r = root
-    running = old.run_plugin("alice", "pl-testbox", {"mode": "sleep", "seconds": 4}, previous_id=r)
+    running = old.run_plugin("alice", "pl-testbox", {"mode": "sleep", "seconds": 6}, previous_id=r)
     done_meanwhile = old.run_plugin("alice", "pl-testbox", {"mode": "sleep", "seconds": 0.5},
                                     previous_id=r)
     failed_meanwhile = old.run_plugin("alice", "pl-testbox", {"mode": "fail"}, previous_id=running)
@@ -42,15 +48,20 @@ def test_reconcile_after_the_backend_died(root, cdb, data_root, registrar, tmp_p
     for iid in (running, done_meanwhile):
         assert old.wait_for(iid, frozenset({st.STARTED}), timeout=30) == st.STARTED
     old.stop()  # the backend dies: no cleanup, jobs keep running on their own
-    time.sleep(1.5)  # done_meanwhile ends while nobody watches
+    # done_meanwhile ends while nobody watches: its process really exits before the restart
+    assert old.runner.wait(old.get(done_meanwhile).runner_job_id, timeout=30).state == "exited"
+    assert old.runner.status(old.get(running).runner_job_id).state == "running"
     assert old.get(done_meanwhile).state == st.STARTED
     calls_before = len(registrar.calls)
 
+    restarted_at = time.time()
     new = _restart(cdb, data_root, registrar, tmp_path)
     try:
         for iid, want in ((done_meanwhile, st.SUCCESS), (waiting, st.SUCCESS),
                           (running, st.SUCCESS), (failed_meanwhile, st.ERROR)):
             assert new.wait_for(iid, timeout=60) == want, (iid, new.get(iid).error)
+        # the plugins' own evidence: one ended before the restart, the other after it
+        assert ended_at(new, data_root, done_meanwhile) < restarted_at < ended_at(new, data_root, running)
         assert new.get(done_meanwhile).exit_code == 0
         assert new.get(failed_meanwhile).exit_code == 3
         assert "testbox mode=sleep" in new.get(running).logs

@@ -3,6 +3,7 @@ and the server extension is installed and loads."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import warnings
@@ -30,7 +31,7 @@ def test_migrations_match_models(db_url: str) -> None:
 def test_server_extension_is_enabled_and_loads() -> None:
     out = subprocess.run([sys.executable, "-m", "jupyter", "server", "extension", "list"],
                          capture_output=True, text=True, timeout=120)
-    text = out.stdout + out.stderr
-    line = next(ln for ln in text.splitlines() if "chris_jupyter" in ln and "enabled" in ln)
-    assert "enabled" in line
-    assert "chris_jupyter" in text and "OK" in text.split("chris_jupyter", 1)[1].split("\n\n")[0]
+    text = re.sub(r"\x1b\[[0-9;]*m", "", out.stdout + out.stderr)  # without the colours
+    # "chris_jupyter enabled", then its own validation line "chris_jupyter <version> OK"
+    assert re.search(r"^\s*chris_jupyter\s+enabled\s*$", text, re.M), text
+    assert re.search(r"^\s*chris_jupyter \S+ OK\s*$", text, re.M), text

@@ -187,4 +187,6 @@ def test_tree_and_cli(tmp_path, capsys):
     assert deid.main([str(src), str(tmp_path / "cli"), "--config", json.dumps({"salt": "x"})]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert sorted(printed["written"]) == sorted(report.written)
-    assert info.paths
+    # every source instance came out once, under a new UID
+    out_uids = {pydicom.dcmread(p).SOPInstanceUID for p in written}
+    assert len(out_uids) == len(info.sop_uids) and out_uids.isdisjoint(info.sop_uids)

@@ -22,6 +22,7 @@ parser.add_argument("--flag", action="store_true", default=False, help="a boolea
               min_memory_limit="16Mi", max_memory_limit="2Gi", min_cpu_limit="100m")
 def main(options, inputdir: Path, outputdir: Path) -> int:
     record = {
+        "started": time.time(),
         "argv": sys.argv,
         "text": options.text,
         "flag": options.flag,
@@ -47,6 +48,8 @@ def main(options, inputdir: Path, outputdir: Path) -> int:
             os.symlink(target, outputdir / name)
     if options.mode == "sleep":
         time.sleep(options.seconds)
+        # evidence of when the job really ended (tests of concurrency and of restarts read it)
+        (outputdir / "ended.json").write_text(json.dumps({"ended": time.time()}))
     return 0
 
 
