@@ -168,9 +168,16 @@ class Coordinator(JobLifecycle):
             inst = self._new_instance(
                 s, plugin, desc, owner, explicit, res, previous_id, joins, title, timeout
             )
-            iid = inst.id
+            iid, out = inst.id, inst.output_path
+        self._make_output(out, owner)
         self._spawn(self._advance, iid)
         return iid
+
+    def _make_output(self, output_path: str, owner: str) -> None:
+        """Create an instance's output folder (on disk and in the library) when the instance is
+        created, so the ``output_path`` it reports exists even if it never runs."""
+        self.runner.prepare_output(self._disk(output_path))
+        self.register_outputs(output_path, owner)
 
     @staticmethod
     def _joins(desc: PluginDescriptor, explicit: Mapping[str, Any]) -> list[int]:
@@ -282,6 +289,7 @@ class Coordinator(JobLifecycle):
             s.add(run)
             s.flush()
             made: dict[str, int] = {}
+            outputs: list[str] = []
             for p, plugin, desc, explicit, res in plan:
                 prev = previous_id if p.previous is None else made[p.previous]
                 joins = [made[t] for t in p.joins]
@@ -290,7 +298,10 @@ class Coordinator(JobLifecycle):
                 inst = self._new_instance(s, plugin, desc, owner, explicit, res, prev, joins,
                                           p.title, None, run.id, p.title)
                 made[p.title] = inst.id
+                outputs.append(inst.output_path)
             run_id, ids = run.id, list(made.values())
+        for out in outputs:
+            self._make_output(out, owner)
         for iid in ids:
             self._spawn(self._advance, iid)
         return run_id
