@@ -47,6 +47,10 @@ class Coordinator(JobLifecycle):
         ``register_outputs(output_library_path, owner_username) -> int`` registers a finished
         job's files in the library DB. Must be idempotent (it is called again if the backend
         died while registering).
+    create_folder
+        ``create_folder(output_library_path, owner_username)`` makes a new instance's (empty)
+        output folder known to the library when the instance is created, so the path it reports
+        can be listed even if it never runs. The folder is made on disk in any case.
     can_read
         ``can_read(username, library_path) -> bool``.
     default_timeout
@@ -64,6 +68,7 @@ class Coordinator(JobLifecycle):
         publish: Callable[[str, dict], None],
         register_outputs: Callable[[str, str], int],
         can_read: Callable[[str, str], bool],
+        create_folder: Callable[[str, str], Any] | None = None,
         default_timeout: float | None = None,
         max_parallel: int = 8,
         registry: PluginRegistry | None = None,
@@ -73,6 +78,7 @@ class Coordinator(JobLifecycle):
         self.runner = runner
         self.publish = publish
         self.register_outputs = register_outputs
+        self.create_folder = create_folder
         self.can_read = can_read
         self.default_timeout = default_timeout
         self.max_parallel = max_parallel
@@ -177,7 +183,8 @@ class Coordinator(JobLifecycle):
         """Create an instance's output folder (on disk and in the library) when the instance is
         created, so the ``output_path`` it reports exists even if it never runs."""
         self.runner.prepare_output(self._disk(output_path))
-        self.register_outputs(output_path, owner)
+        if self.create_folder is not None:
+            self.create_folder(output_path, owner)
 
     @staticmethod
     def _joins(desc: PluginDescriptor, explicit: Mapping[str, Any]) -> list[int]:

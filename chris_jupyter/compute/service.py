@@ -108,6 +108,7 @@ class Compute:
         self.coordinator = Coordinator(
             self.db, self.library.store.root, runner, publish=self._publish,
             register_outputs=lambda path, owner: self.library.register_tree(path),
+            create_folder=lambda path, owner: self.library.register_tree(path),
             can_read=self._can_read, default_timeout=self.default_timeout, max_parallel=self.max_parallel,
         )
         self.coordinator.start()

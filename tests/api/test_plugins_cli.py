@@ -89,3 +89,23 @@ def test_plugin_add_takes_name_and_version(chris_server, tmp_path: Path) -> None
             "--name", "pl-oldstyle", "--version", "1.0.3")
     assert r.returncode == 0, r.stderr
     assert "registered pl-oldstyle 1.0.3" in r.stdout
+
+
+def test_ls_of_a_failed_instances_output_path_works(chris_server, tmp_path: Path) -> None:
+    from chris_jupyter import Client
+
+    prog = tmp_path / "failing"
+    prog.write_text("#!/bin/sh\nif [ \"$1\" = --json ]; then\n"
+                    "  echo '{\"type\": \"fs\", \"parameters\": [], \"selfexec\": \"failing\"}'; exit 0\nfi\n"
+                    "exit 1\n")
+    prog.chmod(0o755)
+    r = cli(chris_server.url, chris_server.token, "plugin", "add", "--executable", str(prog),
+            "--name", "pl-failing", "--version", "1.0.0")
+    assert r.returncode == 0, r.stderr
+    r = cli(chris_server.url, chris_server.token, "run", "pl-failing", "--wait", "90")
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    c = Client(chris_server.url, chris_server.token)
+    inst = next(i for i in c.instances() if i["plugin"] == "pl-failing")
+    assert inst["state"] == "finishedWithError"
+    r = cli(chris_server.url, chris_server.token, "ls", inst["output_path"])
+    assert r.returncode == 0, r.stderr
