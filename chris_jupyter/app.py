@@ -226,6 +226,28 @@ class ChrisApp(ExtensionApp):
             pkg.parent = server_log
             pkg.propagate = True
 
+    # A configuration error must stop the server: jupyter_server only logs an extension that fails
+    # to link or load ("error linking extension") and serves on without it, or, worse, with the
+    # traits it did manage to read. SystemExit passes its ``except Exception``.
+    def _link_jupyter_server_extension(self, serverapp: Any) -> None:
+        try:
+            super()._link_jupyter_server_extension(serverapp)
+        except Exception as e:  # noqa: BLE001  (linking only reads configuration)
+            self._refuse_to_start(serverapp, "configuration error", e)
+
+    @classmethod
+    def _load_jupyter_server_extension(cls, serverapp: Any) -> Any:
+        try:
+            return super()._load_jupyter_server_extension(serverapp)
+        except Exception as e:  # noqa: BLE001  (a backend that cannot start with this configuration)
+            cls._refuse_to_start(serverapp, "cannot start", e)
+
+    @staticmethod
+    def _refuse_to_start(serverapp: Any, what: str, exc: Exception) -> None:
+        message = f"chris_jupyter: {what}: {exc}; the server does not start"
+        serverapp.log.critical(message)
+        raise SystemExit(message)
+
     def initialize_settings(self) -> None:
         self._wire_logging()
         settings = Settings(

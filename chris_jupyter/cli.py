@@ -10,12 +10,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from .client import ChrisApiError, Client
 from .utils.text import human_size
 
 
 def _client(args: argparse.Namespace) -> Client:
-    return Client(args.url, args.token)
+    return Client(args.url, args.token, timeout=args.timeout)
 
 
 def _print(obj: Any, as_json: bool) -> None:
@@ -95,13 +97,15 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 
 def cmd_plugin_add(args: argparse.Namespace) -> int:
     c = _client(args)
+    extra = {"name": args.name, "version": args.version}
     if args.descriptor:
-        extra = {"dock_image": args.image} if args.image else {}
+        if args.image:
+            extra["dock_image"] = args.image
         out = c.register_plugin(descriptor=Path(args.descriptor), **extra)
     elif args.image_only:
-        out = c.register_plugin(image=args.image_only)
+        out = c.register_plugin(image=args.image_only, **extra)
     else:
-        out = c.register_plugin(executable=args.executable)
+        out = c.register_plugin(executable=args.executable, **extra)
     print(f"registered {out['name']} {out['version']} ({out['type']}, id {out['id']})")
     return 0
 
@@ -112,19 +116,44 @@ def cmd_plugin_ls(args: argparse.Namespace) -> int:
     return 0
 
 
-def _param(text: str) -> tuple[str, Any]:
+def _param(text: str) -> tuple[str, str]:
     name, sep, value = text.partition("=")
     if not sep:
         raise argparse.ArgumentTypeError(f"parameters are name=value, got {text!r}")
-    try:
-        return name, json.loads(value)
-    except ValueError:
-        return name, value
+    return name, value
+
+
+_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+
+
+def typed_params(plugin: dict[str, Any], raw: dict[str, str]) -> dict[str, Any]:
+    """``name=value`` strings typed by the plugin's descriptor (never guessed from the value:
+    ``sleepLength=0`` stays the string ``"0"`` for a ``str`` parameter)."""
+    types = {p["name"]: p["type"] for p in plugin.get("parameters") or []}
+    out: dict[str, Any] = {}
+    for name, value in raw.items():
+        kind = types.get(name)
+        try:
+            if kind == "int":
+                out[name] = int(value)
+            elif kind == "float":
+                out[name] = float(value)
+            elif kind == "bool" and value.strip().lower() in _TRUE + _FALSE:
+                out[name] = value.strip().lower() in _TRUE
+            elif kind == "bool":
+                raise ValueError(value)
+            else:  # str, path, unextpath; an unknown name goes as given (the server names it)
+                out[name] = value
+        except ValueError:
+            raise ValueError(f"parameter {name}={value!r}: {plugin['name']} expects {kind}") from None
+    return out
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     c = _client(args)
-    inst = c.run(args.plugin, dict(args.param or []), previous_id=args.previous, version=args.version,
+    ref = f"{args.plugin}@{args.version}" if args.version and not args.plugin.isdigit() else args.plugin
+    params = typed_params(c.plugin(ref), dict(args.param or []))
+    inst = c.run(args.plugin, params, previous_id=args.previous, version=args.version,
                  title=args.title)
     print(f"instance {inst['id']} ({inst['plugin']} {inst['plugin_version']}): {inst['state']}")
     if args.wait:
@@ -186,6 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--url", help="server URL (default: $CHRIS_URL or the local running server)")
     p.add_argument("--token", help="API token (default: $CHRIS_TOKEN or the local server's token)")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--timeout", type=float, default=300,
+                   help="seconds to wait for the server's answer to one request (default 300)")
     sub = p.add_subparsers(dest="command", required=True)
 
     up = sub.add_parser("up", help="start JupyterLab with ChRIS on this machine (sample library included)")
@@ -245,6 +276,10 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--from-image", dest="image_only", metavar="IMAGE",
                      help="a local image; its descriptor is read from it")
     pa.add_argument("--image", help="with --descriptor: the image the plugin runs in")
+    pa.add_argument("--name", help="register under this name (default: the plugin's own, else the "
+                                   "image's or program's name)")
+    pa.add_argument("--version", help="register as this version (default: the plugin's own, else what "
+                                      "its --version says, else the image tag)")
     pa.set_defaults(func=cmd_plugin_add)
     pl.add_parser("ls", help="list plugins").set_defaults(func=cmd_plugin_ls)
 
@@ -274,18 +309,32 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def error_line(exc: BaseException, args: argparse.Namespace) -> str | None:
+    """The one line the CLI prints for an error it knows, by the error's type (``None``: a bug)."""
+    if isinstance(exc, ChrisApiError | ValueError | OSError):
+        return str(exc) or type(exc).__name__
+    if isinstance(exc, httpx.TimeoutException):
+        return (f"the server did not answer within {args.timeout:g} s ({type(exc).__name__}); "
+                "it may still be working: try again, or raise --timeout")
+    if isinstance(exc, httpx.ConnectError):
+        return f"cannot reach the server at {args.url or 'the configured URL'}: {exc}"
+    if isinstance(exc, httpx.HTTPError):
+        return f"talking to the server failed: {type(exc).__name__}: {exc}"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except ChrisApiError as e:
-        print(f"chris-jupyter: {e}", file=sys.stderr)
-        return 1
-    except (FileNotFoundError, IsADirectoryError, PermissionError) as e:
-        print(f"chris-jupyter: {e}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as e:  # noqa: BLE001  (known errors become one line; anything else is a bug)
+        line = error_line(e, args)
+        if line is None:
+            raise
+        print(f"chris-jupyter: {line}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

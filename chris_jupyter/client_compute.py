@@ -20,11 +20,28 @@ class ComputeMixin:
     def plugins(self, name: str | None = None) -> list[dict[str, Any]]:
         return self.get("plugins", name=name)["items"]
 
+    def plugin(self, ref: str | int) -> dict[str, Any]:
+        """One plugin by id, name (its newest version) or ``name@version``."""
+        if isinstance(ref, str) and not ref.isdigit():
+            name, _, version = ref.partition("@")
+            items = [p for p in self.plugins(name) if not version or p["version"] == version]
+            if not items:
+                from .client import NotFoundError
+
+                raise NotFoundError(404, f"no plugin {ref} is registered")
+            return items[-1]
+        return self.get(f"plugins/{int(ref)}")
+
     def register_plugin(self, *, descriptor: dict[str, Any] | str | Path | None = None,
-                        image: str | None = None, executable: str | None = None, **extra: Any) -> dict:
+                        image: str | None = None, executable: str | None = None,
+                        name: str | None = None, version: str | None = None, **extra: Any) -> dict:
         """Register a plugin (administrators): from a descriptor (dict or JSON file), a local
-        image (its ``chris_plugin_info`` / ``--json`` output is read) or an installed command."""
+        image (its ``chris_plugin_info`` / ``--json`` output is read) or an installed command.
+
+        ``name`` and ``version`` win over what the plugin says of itself; old ``chrisapp``
+        plugins say neither (the server then asks ``--version``, and an image's tag)."""
         body: dict[str, Any] = dict(extra)
+        body.update({k: v for k, v in {"name": name, "version": version}.items() if v is not None})
         if descriptor is not None:
             if not isinstance(descriptor, dict):
                 descriptor = json.loads(Path(descriptor).read_text())

@@ -22,46 +22,51 @@ REFERENCE_PLUGINS = {"pl-dircopy": "dircopy", "pl-dcm2nifti": "dcm2nifti", "pl-d
 IMAGE_PREFIX = "chris-jupyter/"
 
 
-def _docker_images() -> dict[str, str] | None:
-    """Tags of the reference plugin images when an engine answers and all are built, else None."""
+def _docker_images(prefix: str = IMAGE_PREFIX) -> dict[str, str] | None:
+    """Tags of the reference plugin images that are built (``{}``: none), or None when no Docker
+    engine answers."""
     try:
         import docker
 
         client = docker.from_env(timeout=5)
         client.ping()
-        tags = {t for img in client.images.list(name=IMAGE_PREFIX + "pl-*") for t in img.tags}
+        tags = {t for img in client.images.list(name=prefix + "pl-*") for t in img.tags}
     except Exception:  # no docker package, no engine, no permission: all mean "not here"
         return None
     found = {}
     for plugin in REFERENCE_PLUGINS:
-        tag = next((t for t in sorted(tags) if t.startswith(f"{IMAGE_PREFIX}{plugin}:")), None)
-        if tag is None:
-            return None
-        found[plugin] = tag
+        tag = next((t for t in sorted(tags) if t.startswith(f"{prefix}{plugin}:")), None)
+        if tag is not None:
+            found[plugin] = tag
     return found
 
 
-def seed_plugins(backend: Backend, runner: str = "auto") -> str:
+def seed_plugins(backend: Backend, runner: str = "auto", *, image_prefix: str = IMAGE_PREFIX) -> str:
     """Register the reference plugins; return the runner that can run them.
 
-    With a Docker engine and the plugin images built
-    (``spawners/images/build-reference-plugins.sh``), the images are registered and jobs run in
-    containers; otherwise the plugins installed in this Python environment run as local
-    subprocesses.
+    ``auto`` uses Docker when an engine answers and every reference plugin image is built
+    (``spawners/images/build-reference-plugins.sh``), else the plugins installed in this Python
+    environment as local subprocesses. ``docker`` needs only the engine: the reference images
+    that are built are registered, the missing ones are named (a user may run only plugins of
+    their own).
     """
     from .plugins.registry import PluginRegistry
 
     reg = PluginRegistry(backend.db)
     have = {p.name for p in reg.list()}
-    images = _docker_images() if runner in ("auto", "docker") else None
-    if images is not None:
+    images = _docker_images(image_prefix) if runner in ("auto", "docker") else None
+    if runner == "docker" and images is None:
+        raise SystemExit("runner 'docker' asked for, but no Docker engine answers (is dockerd running, "
+                         "and may this user use it?)")
+    if images is not None and (runner == "docker" or len(images) == len(REFERENCE_PLUGINS)):
         for plugin, tag in images.items():
             if not any(p.dock_image == tag for p in reg.list(plugin)):
                 reg.register_image(tag)
+        missing = sorted(set(REFERENCE_PLUGINS) - set(images))
+        if missing:
+            print(f"reference plugin images not built (skipped): {', '.join(missing)} "
+                  "(bash spawners/images/build-reference-plugins.sh builds them)", file=sys.stderr)
         return "docker"
-    if runner == "docker":
-        raise SystemExit("runner 'docker' asked for, but no Docker engine answers or the reference plugin images "
-                         "are not built (bash spawners/images/build-reference-plugins.sh)")
     bindir = Path(sys.executable).parent
     for plugin, exe in REFERENCE_PLUGINS.items():
         if plugin not in have and (bindir / exe).exists():

@@ -48,6 +48,10 @@ class Coordinator(JobLifecycle):
         ``register_outputs(output_library_path, owner_username) -> int`` registers a finished
         job's files in the library DB. Must be idempotent (it is called again if the backend
         died while registering).
+    create_folder
+        ``create_folder(output_library_path, owner_username)`` makes a new instance's (empty)
+        output folder known to the library when the instance is created, so the path it reports
+        can be listed even if it never runs. The folder is made on disk in any case.
     can_read
         ``can_read(username, library_path) -> bool``.
     can_write
@@ -74,6 +78,7 @@ class Coordinator(JobLifecycle):
         can_read: Callable[[str, str], bool],
         can_write: Callable[[str, str], bool] | None = None,
         may_run: Callable[[str], None] | None = None,
+        create_folder: Callable[[str, str], Any] | None = None,
         default_timeout: float | None = None,
         max_parallel: int = 8,
         registry: PluginRegistry | None = None,
@@ -83,6 +88,7 @@ class Coordinator(JobLifecycle):
         self.runner = runner
         self.publish = publish
         self.register_outputs = register_outputs
+        self.create_folder = create_folder
         self.can_read = can_read
         self.can_write = can_write or (lambda user, path: paths.owner_of(path) == user)
         self.may_run = may_run
@@ -180,9 +186,17 @@ class Coordinator(JobLifecycle):
             inst = self._new_instance(
                 s, plugin, desc, owner, explicit, res, previous_id, joins, title, timeout
             )
-            iid = inst.id
+            iid, out = inst.id, inst.output_path
+        self._make_output(out, owner)
         self._spawn(self._advance, iid)
         return iid
+
+    def _make_output(self, output_path: str, owner: str) -> None:
+        """Create an instance's output folder (on disk and in the library) when the instance is
+        created, so the ``output_path`` it reports exists even if it never runs."""
+        self.runner.prepare_output(self._disk(output_path))
+        if self.create_folder is not None:
+            self.create_folder(output_path, owner)
 
     @staticmethod
     def _joins(desc: PluginDescriptor, explicit: Mapping[str, Any]) -> list[int]:
@@ -297,6 +311,7 @@ class Coordinator(JobLifecycle):
             s.add(run)
             s.flush()
             made: dict[str, int] = {}
+            outputs: list[str] = []
             for p, plugin, desc, explicit, res in plan:
                 prev = previous_id if p.previous is None else made[p.previous]
                 joins = [made[t] for t in p.joins]
@@ -305,7 +320,10 @@ class Coordinator(JobLifecycle):
                 inst = self._new_instance(s, plugin, desc, owner, explicit, res, prev, joins,
                                           p.title, None, run.id, p.title)
                 made[p.title] = inst.id
+                outputs.append(inst.output_path)
             run_id, ids = run.id, list(made.values())
+        for out in outputs:
+            self._make_output(out, owner)
         for iid in ids:
             self._spawn(self._advance, iid)
         return run_id

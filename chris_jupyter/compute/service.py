@@ -108,6 +108,7 @@ class Compute:
         self.coordinator = Coordinator(
             self.db, self.library.store.root, runner, publish=self._publish,
             register_outputs=lambda path, owner: self.library.register_tree(path),
+            create_folder=lambda path, owner: self.library.register_tree(path),
             can_read=self._can_read, can_write=self._can_write, may_run=self._may_run,
             default_timeout=self.default_timeout, max_parallel=self.max_parallel,
         )
@@ -171,15 +172,20 @@ class Compute:
         """Admins register a plugin from ``descriptor`` (a JSON object), ``image`` or ``executable``."""
         if not principal.is_admin:
             raise Forbidden("only administrators register plugins")
-        extra = {k: body[k] for k in ("name", "dock_image", "execshell", "selfpath", "selfexec") if body.get(k)}
+        keys = ("name", "version", "dock_image", "execshell", "selfpath", "selfexec")
+        for k in keys:
+            if body.get(k) is not None and not isinstance(body[k], str):
+                raise BadRequest(f"'{k}' must be a string")
+        extra = {k: body[k] for k in keys if body.get(k)}
         with _errors():
             if isinstance(body.get("descriptor"), dict):
                 p = self.c.registry.register(body["descriptor"], source=body.get("source", "image"), **extra)
             elif isinstance(body.get("image"), str):
                 p = self.c.registry.register_image(body["image"], name=extra.get("name"),
-                                                   selfexec=extra.get("selfexec"))
+                                                   version=extra.get("version"), selfexec=extra.get("selfexec"))
             elif isinstance(body.get("executable"), str):
-                p = self.c.registry.register_executable(body["executable"], name=extra.get("name"))
+                p = self.c.registry.register_executable(body["executable"], name=extra.get("name"),
+                                                        version=extra.get("version"))
             else:
                 raise BadRequest("give 'descriptor' (a JSON object), 'image' (a local image name) "
                                  "or 'executable' (an installed plugin command)")

@@ -50,6 +50,10 @@ def _check_type(spec: ParameterSpec, value: Any) -> Any:
             except ValueError:
                 pass
         raise ParameterError(spec.name, value, "must be a number")
+    if t == "str" and isinstance(value, bool):
+        value = "true" if value else "false"  # the string form of any scalar, as ChRIS takes it
+    elif t == "str" and isinstance(value, int | float):
+        value = str(value)
     if not isinstance(value, str):
         raise ParameterError(spec.name, value, "must be a string")
     if "\x00" in value:

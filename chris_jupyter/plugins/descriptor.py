@@ -3,8 +3,10 @@
 A descriptor is what ``chris_plugin_info`` (``chris_plugin``) or ``<selfexec> --json`` (the older
 ``chrisapp`` superclass) prints. :func:`parse_descriptor` accepts both: unknown keys are ignored,
 empty strings for resource limits mean "use the default", and the fields old descriptors lack
-(``name``, ``dock_image``, ``execshell``/``selfpath``/``selfexec``) are filled from registration
-arguments. Every rejection is a :class:`DescriptorError` naming the field, the value and the rule.
+(``name``, ``version``, ``dock_image``, ``execshell``/``selfpath``/``selfexec``) are filled from
+registration arguments (``chrisapp`` 1.0.x prints neither a name nor a version). ``dock_image``
+may stay empty: such a plugin runs only with the local runner.
+Every rejection is a :class:`DescriptorError` naming the field, the value and the rule.
 """
 
 from __future__ import annotations
@@ -270,6 +272,7 @@ def parse_descriptor(
     data: Mapping[str, Any],
     *,
     name: str | None = None,
+    version: str | None = None,
     dock_image: str | None = None,
     execshell: str | None = None,
     selfpath: str | None = None,
@@ -281,9 +284,10 @@ def parse_descriptor(
     ----------
     data
         The descriptor as decoded from JSON. Extra keys are ignored.
-    name, dock_image, execshell, selfpath, selfexec
-        Registration arguments. ``name`` and ``dock_image`` override the descriptor's own values
-        (an admin may register an image under another name); the exec fields only fill gaps.
+    name, version, dock_image, execshell, selfpath, selfexec
+        Registration arguments. ``name``, ``version`` and ``dock_image`` override the descriptor's
+        own values (as in ChRIS, the registration request wins: an admin may register an image
+        under another name); the exec fields only fill gaps.
 
     Raises
     ------
@@ -297,12 +301,13 @@ def parse_descriptor(
         raise DescriptorError("name", plugin_name, "is required (in the descriptor or at registration)")
     if not _NAME_RE.match(plugin_name):
         raise DescriptorError("name", plugin_name, "letters, digits, '_', '.', '-' only (max 100)")
-    version = data.get("version")
+    version = version or data.get("version")
+    if version is None or version == "":
+        raise DescriptorError("version", version, "is required (in the descriptor or at registration, "
+                                                  "e.g. --version 1.0.0)")
     if not isinstance(version, str) or not _VERSION_RE.match(version):
         raise DescriptorError("version", version, "must be digits and dots such as '1.2.0'")
     image = dock_image or _str(data, "dock_image")
-    if not image:
-        raise DescriptorError("dock_image", image, "is required (in the descriptor or at registration)")
     exec_fields = {
         "execshell": _str(data, "execshell") or execshell or "",
         "selfpath": _str(data, "selfpath") or selfpath or "",
@@ -363,9 +368,15 @@ def parse_descriptor(
     )
 
 
+def is_version(text: str) -> bool:
+    """Whether ``text`` is a plugin version (digits and dots)."""
+    return bool(_VERSION_RE.match(text))
+
+
 __all__ = [
     "DescriptorError",
     "ParameterSpec",
+    "is_version",
     "PluginDescriptor",
     "parse_cpu",
     "parse_descriptor",

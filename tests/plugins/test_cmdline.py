@@ -61,7 +61,8 @@ def test_defaults_are_left_to_the_plugin_and_bools_only_when_they_differ():
     ({"src": "home/alice/a", "n": True}, "n", "integer"),
     ({"src": "home/alice/a", "ratio": "x"}, "ratio", "number"),
     ({"src": "home/alice/a", "loud": "yes"}, "loud", "true or false"),
-    ({"src": "home/alice/a", "word": 5}, "word", "string"),
+    ({"src": "home/alice/a", "word": ["x"]}, "word", "string"),
+    ({"src": 5}, "src", "string"),
     ({}, "src", "required"),
     ({"src": "/etc/passwd"}, "src", "absolute"),
     ({"src": "home/alice/../bob"}, "src", "'..'"),
@@ -71,6 +72,14 @@ def test_bad_values(values, field, rule):
     with pytest.raises(ParameterError) as err:
         resolve_params(DESC, values)
     assert err.value.field == field and rule in err.value.rule
+
+
+def test_a_str_parameter_takes_the_string_form_of_any_scalar():
+    """As ChRIS does: ``sleepLength=0`` sent as a number reaches a str parameter as ``"0"``."""
+    got = resolve_params(DESC, {"src": "home/alice/a", "word": 0})
+    assert got["word"] == "0"
+    assert resolve_params(DESC, {"src": "home/alice/a", "word": 2.5})["word"] == "2.5"
+    assert resolve_params(DESC, {"src": "home/alice/a", "word": True})["word"] == "true"
 
 
 def test_path_the_user_may_not_read_is_refused_without_saying_whether_it_exists():

@@ -104,6 +104,9 @@ class DockerRunner(Runner):
             return None
 
     def submit(self, spec: JobSpec) -> str:
+        if not spec.image:
+            raise RunnerError("this plugin was registered without an image (for the local runner "
+                              "only); register it from an image to run it with Docker")
         try:
             self.client.images.get(spec.image)
         except self._errors.ImageNotFound:
