@@ -73,6 +73,8 @@ class ChrisHubApp(ChrisApp):
     """
 
     name = "chris_jupyter_hub"
+    auth_required_message = ("authentication required: send a JupyterHub token (Authorization: token …) "
+                             "with the scope access:services!service=chris, or log in at /services/chris/login")
     load_other_extensions = False
     extension_url = "/login"
 

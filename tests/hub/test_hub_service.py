@@ -34,6 +34,8 @@ def test_health_needs_no_credential_and_tells_nothing(hub: Hub) -> None:
 def test_no_credential_is_401_and_a_browser_is_sent_to_the_hub_login(hub: Hub) -> None:
     r = httpx.get(hub.api + "files", params={"path": "home"})
     assert r.status_code == 401
+    assert "JupyterHub token" in r.json()["message"]
+    assert httpx.get(hub.service_url + "metrics").status_code != 200
     r = httpx.get(hub.service_url + "login")
     assert r.status_code == 302
     assert "/hub/api/oauth2/authorize" in r.headers["Location"]
@@ -73,6 +75,16 @@ def test_alice_uploads_and_lists_bob_gets_404(hub: Hub, tokens: dict[str, str]) 
     assert "alice's data" not in r.text
     r = httpx.get(hub.api + "files/stat", params={"path": path}, headers=auth(tokens["bob"]))
     assert r.status_code == 404
+
+
+@pytest.mark.parametrize("path", ["api/kernels", "api/contents", "api/sessions", "api/terminals",
+                                  "api/kernelspecs", "terminals/websocket/1", "api/me", "lab", "tree"])
+def test_the_service_runs_no_code_for_users(hub: Hub, tokens: dict[str, str], path: str) -> None:
+    """The service owns the Docker engine: its Jupyter server offers no kernels, terminals or files."""
+    r = httpx.post(hub.service_url + path, headers=auth(tokens[ADMIN]), json={"name": "python3"})
+    assert r.status_code in (403, 404, 405), (r.status_code, r.text[:300])
+    r = httpx.get(hub.service_url + path, headers=auth(tokens[ADMIN]))
+    assert r.status_code in (403, 404), (r.status_code, r.text[:300])
 
 
 def test_forged_identity_headers_are_ignored(hub: Hub, tokens: dict[str, str]) -> None:
