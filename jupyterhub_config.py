@@ -108,6 +108,11 @@ c.Spawner.server_token_scopes = ["users:activity!user", ACCESS]
 c.JupyterHub.spawner_class = env("CHRIS_HUB_SPAWNER", "simple")
 c.SimpleLocalProcessSpawner.home_dir_template = str(Path(env("CHRIS_HUB_HOMES") or STATE / "homes") / "{username}")
 c.Spawner.default_url = "/lab"
+# Until client mode exists, user servers do not load the ChRIS extension: in them it would start a
+# private embedded backend of its own, apart from the service's library.
+c.Spawner.args = ["--ServerApp.jpserver_extensions=chris_jupyter=False"]
+if os.geteuid() == 0:  # the local-process spawner runs user servers as the hub's account
+    c.Spawner.args.append("--allow-root")
 _public = (env("CHRIS_PUBLIC_URL") or f"http://127.0.0.1:{c.JupyterHub.port}").rstrip("/")
 c.Spawner.environment = {"CHRIS_URL": f"{_public}/services/{SERVICE}/"}
 

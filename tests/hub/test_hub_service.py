@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import time
 import uuid
 
 import httpx
@@ -148,3 +149,32 @@ def test_browser_logs_in_through_hub_oauth(hub: Hub) -> None:
         xsrf = http.cookies.get("_xsrf", path="/services/chris/")
         r = http.post("services/chris/chris/api/v1/files/folders", json=folder, headers={"X-XSRFToken": xsrf})
         assert r.status_code == 201, r.text
+
+
+def test_a_user_server_token_reaches_the_service_as_its_user(hub: Hub, tokens: dict[str, str]) -> None:
+    """``c.Spawner.server_token_scopes``: the token a user server (and its kernels) gets carries the
+    service's access scope, so a kernel calls ChRIS as its user with no password in its environment."""
+    admin = auth(tokens[ADMIN])
+    r = httpx.post(f"{hub.url}hub/api/users/bob/server", headers=admin, timeout=60)
+    assert r.status_code in (201, 202), r.text
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            model = httpx.get(f"{hub.url}hub/api/users/bob", headers=admin).json()
+            server = model.get("servers", {}).get("")
+            if server and server.get("ready"):
+                break
+            assert time.monotonic() < deadline, f"bob's server did not become ready: {model}"
+            time.sleep(0.5)
+        toks = httpx.get(f"{hub.url}hub/api/users/bob/tokens", headers=admin).json()["api_tokens"]
+        server_tokens = [t for t in toks if t.get("note", "").startswith("Server at")]
+        assert server_tokens, toks
+        assert "access:services!service=chris" in server_tokens[-1]["scopes"]
+        # the user server answers through the proxy, without the ChRIS extension (no private backend)
+        r = httpx.get(f"{hub.url}user/bob/api/status", headers=auth(tokens["bob"]), timeout=60)
+        assert r.status_code == 200, r.text
+        r = httpx.get(f"{hub.url}user/bob/chris/api/v1/me", headers=auth(tokens["bob"]), timeout=60)
+        assert r.status_code == 404
+    finally:
+        r = httpx.delete(f"{hub.url}hub/api/users/bob/server", headers=admin, timeout=60)
+        assert r.status_code in (202, 204), r.text
