@@ -178,3 +178,16 @@ def test_a_user_server_token_reaches_the_service_as_its_user(hub: Hub, tokens: d
     finally:
         r = httpx.delete(f"{hub.url}hub/api/users/bob/server", headers=admin, timeout=60)
         assert r.status_code in (202, 204), r.text
+
+
+def test_token_checks_are_cached_not_a_hub_round_trip_per_call(hub: Hub) -> None:
+    """The hub logs each token lookup (``GET /hub/api/user``); twenty calls with one token cost one."""
+    token = hub.token("alice")
+
+    def lookups() -> int:
+        return hub.log.read_text(errors="replace").count("GET /hub/api/user (alice@")
+
+    before = lookups()
+    for _ in range(20):
+        assert httpx.get(hub.api + "me", headers=auth(token)).status_code == 200
+    assert lookups() - before == 1
