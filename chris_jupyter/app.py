@@ -248,9 +248,9 @@ class ChrisApp(ExtensionApp):
         serverapp.log.critical(message)
         raise SystemExit(message)
 
-    def initialize_settings(self) -> None:
-        self._wire_logging()
-        settings = Settings(
+    def backend_settings(self) -> Settings:
+        """The backend's settings from this app's traits (hub mode adjusts them)."""
+        return Settings(
             data_root=Path(self.data_dir),
             db_url=self.db_url or None,
             pacs_group=self.pacs_group,
@@ -265,8 +265,13 @@ class ChrisApp(ExtensionApp):
             embedded_user=self.embedded_user,
             unsafe_unconfined_jobs_for_all_users=self.unsafe_unconfined_jobs_for_all_users,
         )
+
+    def initialize_settings(self) -> None:
+        self._wire_logging()
+        settings = self.backend_settings()
         self.backend = Backend(settings)
-        self.backend.users.ensure_user(self.embedded_user, is_admin=True)
+        if settings.embedded_user:
+            self.backend.users.ensure_user(settings.embedded_user, is_admin=True)
         if self.unsafe_unconfined_jobs_for_all_users and not self.backend.compute.confines_jobs:
             self.log.warning("ChrisApp.unsafe_unconfined_jobs_for_all_users is on: every user's plugins "
                              "run unconfined, with this server's rights")

@@ -35,6 +35,8 @@ API_PREFIX = "chris/api/v1"
 AUTH_RESOURCE = "chris"
 MAX_LIMIT = 1000
 _MISSING: Any = object()
+AUTH_REQUIRED = ("authentication required: send a ChRIS API token (Authorization: Bearer chris_…) "
+                 "or the Jupyter server's token, or log in to Jupyter")
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
@@ -64,10 +66,7 @@ def endpoint(method: F) -> F:
     @functools.wraps(method)
     async def wrapper(self: ChrisHandler, *args: Any, **kwargs: Any) -> Any:
         if self.principal is None or self.principal.via == "link":
-            raise web.HTTPError(
-                401, "authentication required: send a ChRIS API token (Authorization: Bearer chris_…) "
-                "or the Jupyter server's token, or log in to Jupyter"
-            )
+            raise web.HTTPError(401, getattr(self.chris_app, "auth_required_message", AUTH_REQUIRED))
         return await checked(self, *args, **kwargs)
 
     wrapper.__chris_auth__ = "user"  # type: ignore[attr-defined]

@@ -1,0 +1,68 @@
+"""Hub identities as ChRIS principals (no web framework here).
+
+The hub is the source of truth in hub mode: the user name, whether the user is a hub admin
+(then a ChRIS admin) and the user's hub groups (then the user's ChRIS groups, exactly). A user
+is created on first request. Writing the same facts again on every request would cost a
+database transaction per call, so the last facts synced per user are remembered and the DB is
+touched only when they change.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from ..backend import Backend
+from ..db.models import Group, User
+from ..identity import Principal
+from ..library import paths
+
+
+@dataclass(frozen=True)
+class HubIdentity:
+    """What the hub says about a caller."""
+
+    name: str
+    admin: bool = False
+    groups: frozenset[str] = frozenset()
+
+
+class HubPrincipals:
+    """Turns :class:`HubIdentity` into :class:`Principal`, keeping the DB in step with the hub."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self._synced: dict[str, HubIdentity] = {}
+        self._lock = threading.Lock()
+
+    def principal(self, ident: HubIdentity) -> Principal:
+        """The principal of ``ident``: the user is created, made (or no longer) admin and given
+        exactly the hub's groups when any of that changed since the last call."""
+        with self._lock:
+            fresh = self._synced.get(ident.name) == ident
+        if not fresh:
+            self._sync(ident)
+            with self._lock:
+                self._synced[ident.name] = ident
+        return self.backend.users.principal(ident.name, via="hub")
+
+    def _sync(self, ident: HubIdentity) -> None:
+        users = self.backend.users
+        users.ensure_user(ident.name, is_admin=ident.admin)
+        # group names must be valid ChRIS names; a hub group that is not one is skipped, not fatal
+        wanted = set()
+        for g in ident.groups:
+            try:
+                wanted.add(paths.check_name(g))
+            except paths.InvalidPath:
+                continue
+        for g in wanted:
+            users.ensure_group(g)
+        with self.backend.db.session() as s:
+            user = s.scalar(select(User).where(User.username == ident.name))
+            assert user is not None
+            have = {g.name for g in user.groups}
+            if have != wanted:
+                user.groups = list(s.scalars(select(Group).where(Group.name.in_(wanted)))) if wanted else []
