@@ -160,6 +160,13 @@ class Client(ComputeMixin, DicomMixin):
     def me(self) -> Record:
         return self.get("me")
 
+    @property
+    def home(self) -> str:
+        """This user's library home, ``home/<username>`` (for paths: ``f"{c.home}/uploads/scans"``)."""
+        if getattr(self, "_home", None) is None:
+            self._home = f"home/{self.me()['username']}"
+        return self._home
+
     def create_user(self, username: str, groups: list[str] | None = None, is_admin: bool = False) -> dict:
         return self.post("users", {"username": username, "groups": groups or [], "is_admin": is_admin})
 
