@@ -328,6 +328,10 @@ class Client(ComputeMixin, DicomMixin):
         body = {k: v for k, v in {"name": name, "note": note}.items() if v is not None}
         return self.request("PATCH", f"feeds/{feed_id}", json=body)
 
+    def delete_feed(self, feed_id: int) -> None:
+        """Delete a feed with its jobs' outputs."""
+        self.request("DELETE", f"feeds/{feed_id}")
+
     def comment(self, feed_id: int, content: str, title: str = "") -> dict[str, Any]:
         return self.post(f"feeds/{feed_id}/comments", {"content": content, "title": title})
 
