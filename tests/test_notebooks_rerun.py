@@ -56,7 +56,7 @@ def _text(nb: nbformat.NotebookNode) -> str:
     return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
 
 
-@pytest.mark.parametrize("name", ["01-library", "02-dicom-pacs", "04-panels", "05-viewer-collaboration"])
+@pytest.mark.parametrize("name", ["01-library", "02-dicom-pacs", "03-plugins-pipelines", "04-panels"])
 def test_notebook_runs_twice_without_piling_up(name: str, plain_server, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("CHRIS_URL", plain_server.url)
     monkeypatch.setenv("CHRIS_TOKEN", plain_server.token)
