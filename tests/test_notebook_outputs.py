@@ -35,8 +35,8 @@ def test_results_display_as_escaped_tables(chris_server, tmp_path: Path, monkeyp
         f"c.mkdir(f'{{home}}/uploads/t{tag}/<b>bold&')\n"
         f"c.upload('scan.txt', f'{{home}}/uploads/t{tag}/scan.txt', progress=False)\n"
         f"listing = c.ls(f'{{home}}/uploads/t{tag}')\nlisting",
-        f"assert listing['total'] == 2 and isinstance(listing, dict)\n"
-        f"assert listing.data == listing and type(listing.data) is dict\nc.search(name='scan.txt')",
+        "assert listing['total'] == 2 and isinstance(listing, dict)\n"
+        "assert listing.data == listing and type(listing.data) is dict\nc.search(name='scan.txt')",
         "c.plugins()",
         "c.studies()",
         "c.instances()",

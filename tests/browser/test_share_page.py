@@ -6,6 +6,7 @@ from __future__ import annotations
 import struct
 import uuid
 import zlib
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -63,7 +64,7 @@ def test_share_link_page_in_chromium(chris_server, page) -> None:
     with page.expect_download() as zipped:
         page.click("#download")
     assert zipped.value.suggested_filename.endswith(".zip")
-    assert open(zipped.value.path(), "rb").read(2) == b"PK"
+    assert Path(zipped.value.path()).read_bytes()[:2] == b"PK"
 
     page.click("text=red.png")  # a file: its download and, for an image, a viewer
     page.wait_for_selector("#image")
@@ -76,4 +77,4 @@ def test_share_link_page_in_chromium(chris_server, page) -> None:
     with page.expect_download() as got:
         page.click("#download")
     assert got.value.suggested_filename == "red.png"
-    assert open(got.value.path(), "rb").read() == image
+    assert Path(got.value.path()).read_bytes() == image
