@@ -202,7 +202,6 @@ def cmd_up(args: argparse.Namespace) -> int:
         token = secrets.token_hex(24)
         os.environ["JUPYTER_TOKEN"] = token
     argv = [sys.executable, "-m", "jupyterlab", f"--ip={args.ip}", f"--port={args.port}",
-            "--ServerApp.port_retries=0",  # the printed URL is the one served, or it fails saying so
             f"--ServerApp.root_dir={workspace}", f"--ChrisApp.data_dir={data_dir}",
             f"--ChrisApp.embedded_user={user}", f"--ChrisApp.runner={runner}"]
     if args.db_url:
@@ -211,6 +210,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         argv.append("--no-browser")
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         argv.append("--allow-root")
+    if not any(a.startswith("--ServerApp.port_retries") for a in args.extra):
+        argv.append("--ServerApp.port_retries=0")  # the printed URL is the one served, or it fails saying so
     argv += args.extra
     host = "127.0.0.1" if args.ip in ("0.0.0.0", "", "*") else args.ip
     print(up_banner(f"http://{host}:{args.port}/", token, user, data_dir, workspace, runner), flush=True)
