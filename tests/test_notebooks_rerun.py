@@ -1,6 +1,9 @@
 """Example notebooks run twice in a row on the same server, and the second run leaves the server as
-the first did: no data, feeds, pipelines, links or users piling up. Runs on a server without PACS,
-with the local runner (what ``chris-jupyter up`` gives without Docker)."""
+the first did: no data, feeds, pipelines, links or users piling up.
+
+On the servers of tests/test_notebooks.py (the runner each notebook needs, a PACS) and, for the
+notebooks that need no plugin image, on a plain server: the local runner and no PACS configured
+(what ``chris-jupyter up`` gives without Docker), where 02 must say what to configure."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import pytest
 from nbclient import NotebookClient
 
 from chris_jupyter import Client
+from tests.test_notebooks import LOCAL_RUNNER, notebook_servers, pacs_demo_study, reference_images  # noqa: F401
 
 NOTEBOOKS = Path(__file__).parent.parent / "notebooks"
 
@@ -56,15 +60,26 @@ def _text(nb: nbformat.NotebookNode) -> str:
     return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
 
 
-@pytest.mark.parametrize("name", ["01-library", "02-dicom-pacs", "03-plugins-pipelines", "04-panels"])
-def test_notebook_runs_twice_without_piling_up(name: str, plain_server, tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setenv("CHRIS_URL", plain_server.url)
-    monkeypatch.setenv("CHRIS_TOKEN", plain_server.token)
-    c = Client(plain_server.url, plain_server.token)
+def _twice(name: str, server, tmp_path: Path, monkeypatch) -> tuple:  # noqa: ANN001
+    monkeypatch.setenv("CHRIS_URL", server.url)
+    monkeypatch.setenv("CHRIS_TOKEN", server.token)
+    c = Client(server.url, server.token)
     first = _execute(name, tmp_path / "first")
     after_first = _footprint(c)
     second = _execute(name, tmp_path / "second")
     assert _footprint(c) == after_first  # the second run replaced or removed what it made
+    return first, second
+
+
+@pytest.mark.parametrize("name", ["01-library", "03-plugins-pipelines", "04-panels", "05-viewer-collaboration"])
+def test_notebook_runs_twice_on_the_test_servers(name: str, notebook_servers, tmp_path: Path,  # noqa: F811
+                                                  monkeypatch) -> None:
+    _twice(name, notebook_servers("local" if name in LOCAL_RUNNER else "auto"), tmp_path, monkeypatch)
+
+
+@pytest.mark.parametrize("name", ["01-library", "02-dicom-pacs", "04-panels"])
+def test_notebook_runs_twice_without_pacs_or_docker(name: str, plain_server, tmp_path: Path, monkeypatch) -> None:
+    first, second = _twice(name, plain_server, tmp_path, monkeypatch)
     if name == "02-dicom-pacs":  # no PACS here: the notebook says what to configure
         for nb in (first, second):
             assert "No PACS is configured" in _text(nb) and '"pacs_nodes"' in _text(nb)
