@@ -181,7 +181,39 @@ def cmd_studies(args: argparse.Namespace) -> int:
     return 0
 
 
+def up_banner(url: str, token: str, user: str, data_dir: Path, workspace: Path, runner: str) -> str:
+    """What ``up`` prints before JupyterLab starts: where things are, how to open it, what to mind."""
+    sample = f"home/{user}/uploads/sample"
+    lines = [
+        "ChRIS for Jupyter",
+        f"  open:        {url}lab?token={token}",
+        f"  you are:     {user} (administrator); your library home is home/{user}",
+        f"  sample data: {sample}  (on disk: {data_dir / 'library' / sample})",
+        "               in a notebook: c = chris_jupyter.Client(); c.ls(c.home + '/uploads/sample')",
+        f"  notebooks:   {workspace}",
+        f"  plugins run: by the {runner} runner",
+    ]
+    if runner == "local":
+        lines += [
+            "  WARNING: the local runner has no sandbox: plugins run as this process, with its rights",
+            "           on every file it can reach. This server therefore serves only its embedded user",
+            "           and administrators (no other users or their tokens). Start Docker and build the",
+            "           plugin images (bash spawners/images/build-reference-plugins.sh) to sandbox jobs.",
+        ]
+    return "\n".join(lines)
+
+
+def _given_token(extra: list[str]) -> str | None:
+    for arg in extra:
+        for opt in ("--IdentityProvider.token=", "--ServerApp.token=", "--NotebookApp.token="):
+            if arg.startswith(opt):
+                return arg[len(opt):]
+    return os.environ.get("JUPYTER_TOKEN")
+
+
 def cmd_up(args: argparse.Namespace) -> int:
+    import secrets
+
     from .sample import seed_sample_library
 
     data_dir = Path(args.data_dir).resolve()
@@ -194,6 +226,10 @@ def cmd_up(args: argparse.Namespace) -> int:
                 shutil.copy2(nb, workspace / nb.name)
     print("preparing the library and the plugins…", flush=True)
     user, runner = seed_sample_library(data_dir, args.db_url or None, runner=args.runner)
+    token = _given_token(args.extra)
+    if token is None:  # our own, so the URL printed below opens the lab (kept off the command line)
+        token = secrets.token_hex(24)
+        os.environ["JUPYTER_TOKEN"] = token
     argv = [sys.executable, "-m", "jupyterlab", f"--ip={args.ip}", f"--port={args.port}",
             f"--ServerApp.root_dir={workspace}", f"--ChrisApp.data_dir={data_dir}",
             f"--ChrisApp.embedded_user={user}", f"--ChrisApp.runner={runner}"]
@@ -203,9 +239,11 @@ def cmd_up(args: argparse.Namespace) -> int:
         argv.append("--no-browser")
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         argv.append("--allow-root")
+    if not any(a.startswith("--ServerApp.port_retries") for a in args.extra):
+        argv.append("--ServerApp.port_retries=0")  # the printed URL is the one served, or it fails saying so
     argv += args.extra
-    print(f"ChRIS for Jupyter: library in {data_dir}, notebooks in {workspace}, plugins run by the {runner} runner",
-          flush=True)
+    host = "127.0.0.1" if args.ip in ("0.0.0.0", "", "*") else args.ip
+    print(up_banner(f"http://{host}:{args.port}/", token, user, data_dir, workspace, runner), flush=True)
     os.execv(sys.executable, argv)
     return 0  # not reached
 

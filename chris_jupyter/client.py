@@ -19,6 +19,8 @@ import httpx
 
 from .client_compute import ComputeMixin
 from .client_dicom import DicomMixin
+from .progress import progress_bar
+from .results import Page, Record, Rows, wrap
 
 API = "chris/api/v1/"
 CHUNK = 1024 * 1024
@@ -85,10 +87,8 @@ def discover_server() -> tuple[str, str] | None:
 
 
 def _progress(total: int | None, desc: str, enabled: bool):  # noqa: ANN202
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, unit="B", unit_scale=True, unit_divisor=1024,
-                disable=not enabled, leave=False)
+    return progress_bar(total=total, desc=desc, unit="B", unit_scale=True, unit_divisor=1024,
+                        disable=not enabled)
 
 
 class Client(ComputeMixin, DicomMixin):
@@ -137,7 +137,9 @@ class Client(ComputeMixin, DicomMixin):
         _raise_for(r)
         if r.status_code == 204 or not r.content:
             return None
-        return r.json() if r.headers.get("content-type", "").startswith("application/json") else r.content
+        if not r.headers.get("content-type", "").startswith("application/json"):
+            return r.content
+        return wrap(r.json(), endpoint)
 
     def get(self, endpoint: str, /, **params: Any) -> Any:
         return self.request("GET", endpoint, params={k: v for k, v in params.items() if v is not None})
@@ -155,8 +157,15 @@ class Client(ComputeMixin, DicomMixin):
                 return
 
     # -- identity ---------------------------------------------------------------------------------
-    def me(self) -> dict[str, Any]:
+    def me(self) -> Record:
         return self.get("me")
+
+    @property
+    def home(self) -> str:
+        """This user's library home, ``home/<username>`` (for paths: ``f"{c.home}/uploads/scans"``)."""
+        if getattr(self, "_home", None) is None:
+            self._home = f"home/{self.me()['username']}"
+        return self._home
 
     def create_user(self, username: str, groups: list[str] | None = None, is_admin: bool = False) -> dict:
         return self.post("users", {"username": username, "groups": groups or [], "is_admin": is_admin})
@@ -165,8 +174,8 @@ class Client(ComputeMixin, DicomMixin):
         return self.post("tokens", {"user": user, "name": name, "expires_in": expires_in})
 
     # -- files ------------------------------------------------------------------------------------
-    def ls(self, path: str = "", *, limit: int = 100, offset: int = 0, name: str | None = None) -> dict:
-        """One page of a folder: ``{"total", "items": [...]}``."""
+    def ls(self, path: str = "", *, limit: int = 100, offset: int = 0, name: str | None = None) -> Page:
+        """One page of a folder: ``{"total", "items": [...]}`` (a table in a notebook)."""
         return self.get("files", path=path, limit=limit, offset=offset, name=name)
 
     def walk_folder(self, path: str) -> Iterator[dict[str, Any]]:
@@ -192,7 +201,7 @@ class Client(ComputeMixin, DicomMixin):
     def delete(self, path: str) -> None:
         self.request("DELETE", "files", params={"path": path})
 
-    def search(self, **filters: Any) -> dict[str, Any]:
+    def search(self, **filters: Any) -> Page:
         """Search files: ``name``, ``path``, ``under``, ``owner``, ``created_after``/``before``."""
         return self.get("search/files", **filters)
 
@@ -292,8 +301,8 @@ class Client(ComputeMixin, DicomMixin):
         return self.post("shares", {"path": path, "feed_id": feed_id, "user": user, "group": group,
                                     "public": public, "permission": permission})
 
-    def shares(self) -> list[dict[str, Any]]:
-        return self.get("shares")["items"]
+    def shares(self) -> Rows:
+        return Rows(self.get("shares")["items"], "shares")
 
     def unshare(self, share_id: int) -> None:
         self.request("DELETE", f"shares/{share_id}")
@@ -306,8 +315,8 @@ class Client(ComputeMixin, DicomMixin):
         return out
 
     # -- feeds ------------------------------------------------------------------------------------
-    def feeds(self, **filters: Any) -> list[dict[str, Any]]:
-        return list(self.paginate("feeds", page_size=200, **filters))
+    def feeds(self, **filters: Any) -> Rows:
+        return Rows(self.paginate("feeds", page_size=200, **filters), "feeds")
 
     def create_feed(self, name: str = "") -> dict[str, Any]:
         return self.post("feeds", {"name": name})
@@ -318,6 +327,10 @@ class Client(ComputeMixin, DicomMixin):
     def update_feed(self, feed_id: int, *, name: str | None = None, note: str | None = None) -> dict:
         body = {k: v for k, v in {"name": name, "note": note}.items() if v is not None}
         return self.request("PATCH", f"feeds/{feed_id}", json=body)
+
+    def delete_feed(self, feed_id: int) -> None:
+        """Delete a feed with its jobs' outputs."""
+        self.request("DELETE", f"feeds/{feed_id}")
 
     def comment(self, feed_id: int, content: str, title: str = "") -> dict[str, Any]:
         return self.post(f"feeds/{feed_id}/comments", {"content": content, "title": title})

@@ -7,6 +7,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .results import Rows
+
 FINAL = ("finishedSuccessfully", "finishedWithError", "cancelled")
 
 
@@ -17,8 +19,8 @@ class ComputeMixin:
     def request(self, method: str, endpoint: str, /, **kw: Any) -> Any: ...  # pragma: no cover
 
     # -- plugins ----------------------------------------------------------------------------------
-    def plugins(self, name: str | None = None) -> list[dict[str, Any]]:
-        return self.get("plugins", name=name)["items"]
+    def plugins(self, name: str | None = None) -> Rows:
+        return Rows(self.get("plugins", name=name)["items"], "plugins")
 
     def plugin(self, ref: str | int) -> dict[str, Any]:
         """One plugin by id, name (its newest version) or ``name@version``."""
@@ -64,8 +66,8 @@ class ComputeMixin:
     def instance(self, instance_id: int) -> dict[str, Any]:
         return self.get(f"instances/{instance_id}")
 
-    def instances(self, *, feed_id: int | None = None, state: str | None = None) -> list[dict[str, Any]]:
-        return self.get("instances", feed_id=feed_id, state=state, limit=1000)["items"]
+    def instances(self, *, feed_id: int | None = None, state: str | None = None) -> Rows:
+        return Rows(self.get("instances", feed_id=feed_id, state=state, limit=1000)["items"], "jobs")
 
     def logs(self, instance_id: int) -> str:
         out = self.request("GET", f"instances/{instance_id}/logs")
@@ -88,11 +90,11 @@ class ComputeMixin:
 
     def watch(self, instance_ids: list[int], timeout: float = 3600, progress: bool = True) -> list[dict]:
         """Follow jobs until all are final, with a progress bar fed by the event stream."""
-        from tqdm.auto import tqdm
+        from .progress import progress_bar
 
         ids = set(instance_ids)
         states = {i: self.instance(i) for i in ids}
-        bar = tqdm(total=len(ids), desc="jobs", disable=not progress)
+        bar = progress_bar(total=len(ids), desc="jobs", disable=not progress)
         done = {i for i, s in states.items() if s["state"] in FINAL}
         bar.update(len(done))
         deadline = time.monotonic() + timeout
@@ -115,11 +117,11 @@ class ComputeMixin:
                     states.update({i: self.instance(i) for i in ids - done})
                     done |= {i for i in ids if states[i]["state"] in FINAL}
         bar.close()
-        return [self.instance(i) for i in instance_ids]
+        return Rows([self.instance(i) for i in instance_ids], "jobs")
 
     # -- pipelines --------------------------------------------------------------------------------
-    def pipelines(self) -> list[dict[str, Any]]:
-        return self.get("pipelines")["items"]
+    def pipelines(self) -> Rows:
+        return Rows(self.get("pipelines")["items"], "pipelines")
 
     def save_pipeline(self, source: str | dict[str, Any] | Path) -> dict[str, Any]:
         """Save a pipeline given as YAML/JSON text, a dict, or a file."""

@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from .results import Rows
+
 
 class DicomMixin:
     http: Any
@@ -22,8 +24,8 @@ class DicomMixin:
             filters["modality"] = ",".join(filters["modality"])
         return self.get("dicom/studies", **filters)
 
-    def series(self, series_uid: str) -> list[dict[str, Any]]:
-        return self.get(f"dicom/series/{series_uid}")["items"]
+    def series(self, series_uid: str) -> Rows:
+        return Rows(self.get(f"dicom/series/{series_uid}")["items"], "instances")
 
     def volume_bytes(self, volume_id: str) -> bytes:
         """The NIfTI-1 bytes of ``series:<uid>``, ``path:<library path>`` or a ``tmp:`` id."""
@@ -49,8 +51,8 @@ class DicomMixin:
                      np.eye(3) if direction is None else np.asarray(direction, float))
         return self.request("POST", "volumes", content=vol.to_nifti_bytes())["id"]
 
-    def annotations(self, volume_id: str) -> list[dict[str, Any]]:
-        return self.get("annotations", volume=volume_id)["items"]
+    def annotations(self, volume_id: str) -> Rows:
+        return Rows(self.get("annotations", volume=volume_id)["items"], "annotations")
 
     def annotate(self, volume_id: str, points: list[list[float]], text: str = "", kind: str = "point") -> dict:
         return self.post("annotations", {"volume": volume_id, "kind": kind, "points": points, "text": text})
@@ -63,21 +65,22 @@ class DicomMixin:
     def pacs_echo(self, name: str) -> dict[str, Any]:
         return self.post(f"pacs/{name}/echo")
 
-    def pacs_find(self, name: str, level: str = "STUDY", **query: Any) -> list[dict[str, Any]]:
+    def pacs_find(self, name: str, level: str = "STUDY", **query: Any) -> Rows:
         """C-FIND: ``c.pacs_find("pacs1", "STUDY", PatientName="DOE*", StudyDate="20240101-")``."""
-        return self.post(f"pacs/{name}/find", {"level": level, "query": query})["items"]
+        return Rows(self.post(f"pacs/{name}/find", {"level": level, "query": query})["items"],
+                    f"{level.lower()} matches on {name}")
 
     def pacs_retrieve(self, name: str, study_uid: str, series_uid: str | None = None, *, method: str = "get",
                       wait: bool = True, progress: bool = True, timeout: float = 3600) -> dict[str, Any]:
         """Retrieve a study or series; with ``wait``, follow it with a live progress bar (at most
         ``timeout`` seconds, then its state as it is)."""
-        from tqdm.auto import tqdm
+        from .progress import progress_bar
 
         job = self.post(f"pacs/{name}/retrieve", {"study_uid": study_uid, "series_uid": series_uid,
                                                   "method": method})
         if not wait:
             return job
-        bar = tqdm(total=None, desc=f"{method.upper()} from {name}", unit="img", disable=not progress)
+        bar = progress_bar(total=None, desc=f"{method.upper()} from {name}", unit="img", disable=not progress)
         state = job
 
         def already_final() -> bool:  # read once subscribed: a retrieval that ended before is not waited for

@@ -6,6 +6,7 @@ import datetime as dt
 
 from ..library import paths
 from ..library.sharing import MAX_LINK_LIFETIME
+from . import share_page
 from .base import ChrisHandler, api_path, endpoint, link_endpoint
 from .transfer import send_file, send_zip
 
@@ -69,7 +70,11 @@ def _link_path(h: ChrisHandler) -> str:
 
 
 class LinkFilesHandler(ChrisHandler):
-    """``GET links/<token>/files?path=`` lists (or describes) what a link opens."""
+    """``GET links/<token>/files?path=`` lists (or describes) what a link opens.
+
+    A browser (``Accept: text/html`` before JSON) gets a page with downloads and an image
+    viewer; API clients get the JSON.
+    """
 
     @link_endpoint
     async def get(self) -> None:
@@ -78,10 +83,19 @@ class LinkFilesHandler(ChrisHandler):
         lib = self.backend.library
         entry = await self.run(lib.stat, self.principal, path)
         if entry.kind == "file":
-            self.reply({"target": self.link_target, "entry": entry.to_json()})
+            out = {"target": self.link_target, "entry": entry.to_json()}
+        else:
+            page = await self.run(lib.list, self.principal, path, limit=limit, offset=offset)
+            out = {"target": self.link_target, **page.to_json()}
+        self.set_header("Vary", "Accept")
+        if not share_page.wants_html(self.request.headers.get("Accept")):
+            self.reply(out)
             return
-        page = await self.run(lib.list, self.principal, path, limit=limit, offset=offset)
-        self.reply({"target": self.link_target, **page.to_json()})
+        info = await self.run(self.backend.sharing.link_info, self.principal.link_id)
+        rel = paths.normalize(self.get_argument("path", ""), allow_root=True)
+        self.set_header("Content-Security-Policy", share_page.CSP)
+        await self.finish(share_page.render(info, self.link_target or "", rel, out),
+                          set_content_type="text/html; charset=utf-8")  # APIHandler's finish sets JSON
 
 
 class LinkContentHandler(ChrisHandler):

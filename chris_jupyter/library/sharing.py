@@ -153,6 +153,15 @@ class Sharing:
                 raise NotFound(f"no such link: {link_id}")
             link.revoked_at = utcnow()
 
+    def link_info(self, link_id: int) -> dict[str, Any]:
+        """Who made a link and until when it works (for the page a browser sees)."""
+        with self.db.session() as s:
+            link = s.get(ShareLink, link_id)
+            if link is None:
+                raise NotFound(f"no such link: {link_id}")
+            creator = s.get(User, link.created_by_id)
+            return {**self._link_json(link), "shared_by": creator.username}
+
     def link_principal(self, clear: str) -> tuple[Principal, str]:
         """The read-only principal a link stands for, and the library path it opens."""
         with self.db.session() as s:
