@@ -220,7 +220,7 @@ def view(obj: Any, *, overlay: Any = None, backend: str = "chris", client: Any =
     the same kinds (a plugin's segmentation). Keyword arguments are :class:`Viewer` traits, e.g.
     ``view(study, preset="ct-brain")``. ``backend="itkwidgets"`` uses itkwidgets where it works.
     """
-    from .sources import itkwidgets_view, volume_id_of
+    from .sources import check_volume, itkwidgets_view, volume_id_of
 
     if backend == "itkwidgets":
         return itkwidgets_view(obj, client)
@@ -231,6 +231,11 @@ def view(obj: Any, *, overlay: Any = None, backend: str = "chris", client: Any =
         ov = volume_id_of(overlay, client)
         kwargs.update({"overlay_volume_id": ov["volume_id"]} if "volume_id" in ov
                       else {"overlay_url": ov["source_url"]})
+    # A missing path or a file that is no image fails here, in the notebook, with the server's
+    # reason, before a viewer is drawn (a header-sized request; the server caches the volume).
+    for key in ("volume_id", "overlay_volume_id"):
+        if kwargs.get(key):
+            check_volume(kwargs[key], client)
     v = Viewer(**kwargs)
     if client is not None and "Bearer chris_" in client.http.headers.get("Authorization", ""):
         v.use_client(client)  # this view acts as that client's user (e.g. a colleague's token)

@@ -12,7 +12,7 @@ import { Overlay2D } from "./overlay2d.js";
 import { AnnotationEditor } from "./annotations.js";
 import { close, round } from "./util.js";
 import { renderPanel } from "./panel.js";
-import { PRESET_LABELS, presetWindow } from "./presets.js";
+import { PRESET_LABELS, autoWindow, presetWindow } from "./presets.js";
 import { startPreview } from "./preview.js";
 import { buildToolbar } from "./toolbar.js";
 import "./style.css";
@@ -27,13 +27,16 @@ const LAYOUTS = {
 };
 
 const D = DRAG_MODE;
+// Window/level drags are ours (see wlDrag below), not niivue's: "WL" marks them.
+const WL = "wl";
 const TOOLS = {
-  crosshair: [D.crosshair, D.windowing],
-  window: [D.windowing, D.crosshair],
+  crosshair: [D.crosshair, WL],
+  window: [WL, D.crosshair],
   pan: [D.pan, D.pan],
-  measure: [D.measurement, D.windowing],
-  point: [D.crosshair, D.windowing],
+  measure: [D.measurement, WL],
+  point: [D.crosshair, WL],
 };
+const niivueMode = (m) => (m === WL ? D.none : m);
 
 function render({ model, el }) {
   // Live collaboration on backend volumes (collab.js): one bridge per model, not per view.
@@ -48,6 +51,14 @@ function render({ model, el }) {
   const canvas = document.createElement("canvas");
   canvas.className = "cjv-canvas";
   stage.appendChild(canvas);
+  // Right-drag is window/level: the page's (JupyterLab's) context menu must not open over it.
+  stage.addEventListener("contextmenu", (e) => {
+    e.preventDefault();
+    e.stopPropagation();
+  });
+  const errorBox = document.createElement("div");
+  errorBox.className = "cjv-error";
+  errorBox.hidden = true;
   const side = document.createElement("div");
   side.className = "cjv-side";
   const list = document.createElement("div");
@@ -71,6 +82,7 @@ function render({ model, el }) {
     multiplanarLayout: 3, // ROW
   });
   const overlay = new Overlay2D(stage, canvas);
+  stage.appendChild(errorBox); // above the canvases
   const annotations = new AnnotationEditor(model, {
     refresh: () => applyAnnotations(),
     goTo: (mm) => setPosition(mm),
@@ -94,6 +106,8 @@ function render({ model, el }) {
 
   const setStatus = (s) => {
     status.textContent = s;
+    errorBox.hidden = !s.startsWith("error");
+    errorBox.textContent = s.startsWith("error") ? s.replace(/^error: /, "") : "";
     model.set("status", s);
     model.save_changes();
   };
@@ -148,10 +162,10 @@ function render({ model, el }) {
     nv.setSliceType(st);
   }
   function applyTool() {
-    const [left, right] = TOOLS[model.get("tool")] || TOOLS.crosshair;
+    const [left, right] = (TOOLS[model.get("tool")] || TOOLS.crosshair).map(niivueMode);
     nv.opts.dragMode = right;
     nv.setMouseEventConfig({
-      leftButton: { primary: left, withShift: D.measurement, withCtrl: D.pan },
+      leftButton: { primary: left, withShift: D.none, withCtrl: D.pan }, // shift-drag: W/L (ours)
       rightButton: right,
       centerButton: D.pan,
     });
@@ -257,6 +271,16 @@ function render({ model, el }) {
     model.set("preset", "");
     model.save_changes();
   }
+  // The first window: the file's display range (the backend writes the series' own
+  // WindowCenter/WindowWidth or the modality's preset there), else the 1st-99th percentile.
+  function initialWindow(vol) {
+    const lo = vol.hdr.cal_min;
+    const hi = vol.hdr.cal_max;
+    const [w, l] = Number.isFinite(lo) && Number.isFinite(hi) && hi > lo ? [hi - lo, (hi + lo) / 2] : autoWindow(vol);
+    vol.cal_min = l - w / 2;
+    vol.cal_max = l + w / 2;
+    intensityToModel(vol);
+  }
   nv.onIntensityChange = (vol) => {
     if (vol === base()) intensityToModel(vol);
   };
@@ -266,25 +290,35 @@ function render({ model, el }) {
     const p1 = Array.from(nv.frac2mm(nv.mm2frac(m.endMM), 0, true)).slice(0, 3);
     annotations.add("distance", [p0, p1]);
   };
-  // niivue's windowing drag changes cal_min/cal_max without a callback: mirror it.
-  let intensityPending = false;
-  function syncIntensity() {
-    if (intensityPending) return;
-    intensityPending = true;
-    requestAnimationFrame(() => {
-      intensityPending = false;
-      const vol = base();
-      if (!vol || disposed) return;
-      const w = round(vol.cal_max - vol.cal_min, 3);
-      const l = round((vol.cal_max + vol.cal_min) / 2, 3);
-      if (Math.abs(w - model.get("window")) > 1e-3 || Math.abs(l - model.get("level")) > 1e-3) {
-        nv.onIntensityChange(vol);
-      }
-    });
+  // Window/level drag: right button (or shift + left, or the W/L tool), as in clinical viewers:
+  // right = wider window, up = brighter (lower level). Only the model changes; applyWindow
+  // re-colours at most once per frame.
+  let wlDrag = null;
+  function wantsWindowing(e) {
+    const [left, right] = TOOLS[model.get("tool")] || TOOLS.crosshair;
+    if (e.button === 2) return right === WL;
+    return e.button === 0 && (e.shiftKey || left === WL);
   }
-  canvas.addEventListener("pointermove", (e) => {
-    if (e.buttons) syncIntensity();
+  canvas.addEventListener("pointerdown", (e) => {
+    if (!base() || !wantsWindowing(e)) return;
+    const w = model.get("window") > 0 ? model.get("window") : 1;
+    wlDrag = { x: e.clientX, y: e.clientY, w, l: model.get("level"), perPx: Math.max(w, 1) / 150, id: e.pointerId };
+    canvas.setPointerCapture(e.pointerId);
   });
+  canvas.addEventListener("pointermove", (e) => {
+    if (!wlDrag || e.pointerId !== wlDrag.id) return;
+    const w = Math.max(1e-3, wlDrag.w + (e.clientX - wlDrag.x) * wlDrag.perPx);
+    const l = wlDrag.l + (e.clientY - wlDrag.y) * wlDrag.perPx;
+    model.set("window", round(w, 3));
+    model.set("level", round(l, 3));
+    if (model.get("preset")) model.set("preset", "");
+    model.save_changes();
+  });
+  const endWl = (e) => {
+    if (wlDrag && e.pointerId === wlDrag.id) wlDrag = null;
+  };
+  canvas.addEventListener("pointerup", endWl);
+  canvas.addEventListener("pointercancel", endWl);
   let down = null;
   canvas.addEventListener("pointerdown", (e) => {
     down = [e.clientX, e.clientY, e.button];
@@ -292,7 +326,6 @@ function render({ model, el }) {
   canvas.addEventListener("pointerup", (e) => {
     const d = down;
     down = null;
-    syncIntensity();
     if (!d || d[2] !== 0 || model.get("tool") !== "point" || !base()) return;
     if (Math.hypot(e.clientX - d[0], e.clientY - d[1]) > 4) return;
     setTimeout(() => annotations.add("point", [worldMm()]), 0);
@@ -327,7 +360,7 @@ function render({ model, el }) {
       const img = await NVImage.new(buf, niftiName(url), "gray");
       // Window before the first GPU upload, so the volume is coloured once.
       if (model.get("preset")) presetToModel(img);
-      if (!windowFromModel(img)) intensityToModel(img);
+      if (!windowFromModel(img)) initialWindow(img);
       nv.chrisSkipGradient = true;
       applyLayout();
       nv.addVolume(img); // one upload + colour pass of the base

@@ -6,8 +6,8 @@ const LAYOUT_LABELS = {
   mpr: "MPR", mpr3d: "MPR + 3D", axial: "Axial", coronal: "Coronal", sagittal: "Sagittal", "3d": "3D",
 };
 const TOOL_LABELS = {
-  crosshair: ["✛", "Crosshair: click/drag; wheel: slices; right-drag: window/level"],
-  window: ["W/L", "Window/level: drag right = wider window, drag up = brighter"],
+  crosshair: ["✛", "Crosshair: click/drag; wheel: slices; right-drag or shift-drag: window/level"],
+  window: ["W/L", "Window/level: drag right = wider window, drag up = brighter (shift-drag too)"],
   pan: ["Pan", "Pan by dragging; wheel: zoom"],
   measure: ["Dist", "Distance in mm: drag from one point to another"],
   point: ["Pt", "Point annotation: click to place, then type a note"],
@@ -82,7 +82,8 @@ export function buildToolbar(model, presetLabels, { onZoom }) {
     for (const [name, b] of Object.entries(toolButtons)) {
       b.classList.toggle("cjv-active", name === model.get("tool"));
     }
-    wl.textContent = `W ${Math.round(model.get("window"))} / L ${Math.round(model.get("level"))}`;
+    wl.textContent = model.get("window") > 0
+      ? `W ${Math.round(model.get("window"))} / L ${Math.round(model.get("level"))}` : "W – / L –";
     crossBox.checked = model.get("crosshair");
     opacity.value = String(model.get("overlay_opacity"));
     opacity.style.display = model.get("overlay_url") || model.get("overlay_volume_id") ? "" : "none";
