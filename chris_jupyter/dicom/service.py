@@ -52,8 +52,8 @@ def pacs_of(lib_path: str) -> str | None:
     return None
 
 
-#: Bumped when what a cached volume file holds changes (2: the series' display window).
-_VOLUME_FORMAT = 2
+#: Bumped when what a cached volume file holds changes (3: the series' display window, description).
+_VOLUME_FORMAT = 3
 
 
 class DicomService:

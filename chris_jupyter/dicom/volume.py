@@ -79,6 +79,9 @@ class Volume:
         # Scanner-anatomical coordinates in both forms, so every reader picks the same affine.
         img.set_sform(self.to_ras_affine(), code=1)
         img.set_qform(self.to_ras_affine(), code=1)
+        descrip = describe(self.metadata)
+        if descrip:  # what the viewer writes in its corner: "CT | Doe^Jane | 20240101 | Head | Axial"
+            img.header["descrip"] = descrip.encode("utf-8")[:79].decode("utf-8", "ignore")
         window = display_window(self.metadata)
         if window is not None:  # the first window a viewer shows (NIfTI's display range)
             width, center = window
@@ -404,6 +407,12 @@ def display_window(meta: dict[str, Any]) -> tuple[float, float] | None:
     return MODALITY_WINDOWS.get(str(meta.get("Modality", "")).upper())
 
 
+def describe(meta: dict[str, Any]) -> str:
+    """One line naming the series: modality, patient, date, study and series descriptions."""
+    keys = ("Modality", "PatientName", "StudyDate", "StudyDescription", "SeriesDescription")
+    return " | ".join(str(meta.get(k, "")).strip() for k in keys) if meta.get("Modality") else ""
+
+
 def _first_value(value: Any) -> str:
     """The first value of a tag that may be multi-valued (WindowCenter "40\\400")."""
     if value is None or value == "":
@@ -414,8 +423,8 @@ def _first_value(value: Any) -> str:
 
 
 def _metadata(ds: Dataset, files: list[str]) -> dict[str, Any]:
-    keys = ("PatientID", "StudyInstanceUID", "SeriesInstanceUID", "Modality", "SeriesDescription",
-            "StudyDescription", "FrameOfReferenceUID")
+    keys = ("PatientID", "PatientName", "StudyDate", "StudyInstanceUID", "SeriesInstanceUID", "Modality",
+            "SeriesDescription", "StudyDescription", "FrameOfReferenceUID")
     meta = {k: str(ds.get(k, "")) for k in keys}
     for k in ("WindowCenter", "WindowWidth"):
         meta[k] = _first_value(ds.get(k))

@@ -85,6 +85,11 @@ class Viewer(anywidget.AnyWidget):
     radiological = t.Bool(True, help="Radiological convention (patient's right on screen left) in 2-D views").tag(
         sync=True
     )
+    show_info = t.Bool(
+        True,
+        help="On-image information: value under the cursor, slice, position, W/L, zoom, orientation "
+        "markers, series description (the I key toggles it in the browser)",
+    ).tag(sync=True)
     height = t.Int(420, help="Height of the image area in pixels").tag(sync=True)
 
     overlay_opacity = t.Float(0.5, min=0.0, max=1.0).tag(sync=True)

@@ -39,6 +39,10 @@ except Exception as e:
     print('VIEW', 'REFUSED:', type(e).__name__, e)
 """
 BAD_LOAD = "bad = Viewer(volume_id=f'path:home/{me}/uploads/labux/notes.txt', height=200)\nbad"
+# A lung voxel of the harness phantom: index [28, 47, 20] is at (-15.6, -0.4, 1.25) mm, -800 HU.
+LUNG_IJK, LUNG_MM = [28, 47, 20], [-15.6, -0.4, 1.25]
+PHANTOM = (f"ph = Viewer(source_url='files/phantom.nii', position_mm={LUNG_MM}, layout='axial',"
+           " crosshair=False, height=300)\nph")
 
 VIEWER = ".jp-Cell:nth-child({n}) .cjv-root"
 
@@ -46,7 +50,8 @@ VIEWER = ".jp-Cell:nth-child({n}) .cjv-root"
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     root = tmp_path_factory.mktemp("lab-ux-root")
-    (root / "ux.ipynb").write_text(json.dumps(H.notebook([SETUP, VIEW, BAD_VIEW, BAD_LOAD])))
+    H.write_phantom(root)
+    (root / "ux.ipynb").write_text(json.dumps(H.notebook([SETUP, VIEW, BAD_VIEW, BAD_LOAD, PHANTOM])))
     scratch = tmp_path_factory.mktemp("lab-ux-scratch")
     with H.jupyterlab_server(root, scratch, artifact_path("jupyterlab-ux.log")) as (base, token):
         yield base, token
@@ -97,7 +102,8 @@ def _drive(lab, page) -> None:  # noqa: ANN001
     page.locator(".cjv-root").first.wait_for()
     assert _wait_loaded(page, 0) == "ready"
     assert (_model(page, 0, "window"), _model(page, 0, "level")) == (400, 40)
-    assert page.locator(".cjv-root").count() == 2  # the refused view() drew no viewer
+    page.locator(".cjv-root").nth(2).wait_for()
+    assert page.locator(".cjv-root").count() == 3  # the refused view() drew no viewer
 
     # -- right-drag: window/level changes, JupyterLab's context menu stays closed ------------
     canvas = page.locator(".cjv-root").first.locator("canvas.cjv-canvas")
@@ -146,3 +152,57 @@ def _drive(lab, page) -> None:  # noqa: ANN001
     bad.scroll_into_view_if_needed()
     bad.screenshot(path=str(artifact_path("viewer-ux-load-error.png")))
     page.screenshot(path=str(artifact_path("viewer-ux-page.png")), full_page=True)
+
+    # -- on-image information: the value under a known voxel, with its index and mm ----------
+    assert _wait_loaded(page, 2) == "ready"
+    ph = page.locator(".cjv-root").nth(2)
+    ph.scroll_into_view_if_needed()
+    hit = page.evaluate(
+        "(mm) => { const v = document.querySelectorAll('.cjv-root')[2].parentElement.chrisViewer;"
+        " const r = v.nv.canvas.getBoundingClientRect(); const k = v.nv.canvas.width / r.width;"
+        " const h = v.mmToScreen(mm).find((s) => s.axCorSag === 0);"
+        " return [r.left + h.x / k, r.top + h.y / k]; }",
+        LUNG_MM,
+    )
+    page.mouse.move(*hit)
+    info = ph.locator(".cjv-info")
+    page.wait_for_function(
+        "() => document.querySelectorAll('.cjv-info')[2].innerText.includes('[28, 47, 20]')")
+    text = info.inner_text()
+    assert "-800  [28, 47, 20]  (-15.6, -0.4, 1." in text and "W 80 / L 40" not in text, text
+    ph.screenshot(path=str(artifact_path("viewer-ux-info-phantom.png")))
+
+    # the series' own description, HU for CT
+    first = page.locator(".cjv-root").first
+    first.scroll_into_view_if_needed()
+    box = first.locator("canvas.cjv-canvas").bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)  # also focuses the stage
+    page.wait_for_function("() => document.querySelector('.cjv-info').innerText.includes(' HU')")
+    text = first.locator(".cjv-info").inner_text()
+    assert "CT | Lab^Ux" in text, text
+
+    # -- keyboard: slices, first/last, layouts, info toggle ------------------------------------
+    assert page.evaluate("() => document.activeElement.classList.contains('cjv-stage')")
+    page.keyboard.press("Home")
+    page.wait_for_timeout(300)  # the kernel-side sync is throttled; read the browser's own state
+    k0 = page.evaluate("() => document.querySelector('.cjv-root').parentElement.chrisViewer.nv.frac2vox("
+                       "document.querySelector('.cjv-root').parentElement.chrisViewer.nv.scene.crosshairPos)[2]")
+    page.keyboard.press("ArrowUp")
+    k1 = page.evaluate("() => document.querySelector('.cjv-root').parentElement.chrisViewer.nv.frac2vox("
+                       "document.querySelector('.cjv-root').parentElement.chrisViewer.nv.scene.crosshairPos)[2]")
+    page.keyboard.press("End")
+    k2 = page.evaluate("() => document.querySelector('.cjv-root').parentElement.chrisViewer.nv.frac2vox("
+                       "document.querySelector('.cjv-root').parentElement.chrisViewer.nv.scene.crosshairPos)[2]")
+    assert (k0, k1, k2) == (0, 1, 11), (k0, k1, k2)
+    page.keyboard.press("3")
+    page.wait_for_function(
+        "() => document.querySelector('.cjv-root').parentElement.chrisViewer.model.get('view_layout') === 'coronal'")
+    page.keyboard.press("1")
+    page.wait_for_function(
+        "() => document.querySelector('.cjv-root').parentElement.chrisViewer.model.get('view_layout') === 'mpr'")
+    assert page.evaluate("() => jupyterapp.shell.currentWidget.content.activeCell.model.type") == "code"
+    page.wait_for_timeout(500)
+    first.screenshot(path=str(artifact_path("viewer-ux-mpr-info.png")))
+    page.keyboard.press("i")
+    first.locator(".cjv-info").wait_for(state="hidden")
+    first.screenshot(path=str(artifact_path("viewer-ux-info-off.png")))

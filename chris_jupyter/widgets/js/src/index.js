@@ -9,6 +9,7 @@ import { ijkToMm, mmToIjk, mmToScreen } from "./geometry.js";
 import { labelColormap } from "./labels.js";
 import { LEAN_SLICE_SHADER } from "./leanshader.js";
 import { Overlay2D } from "./overlay2d.js";
+import { probeAt, probeText } from "./info.js";
 import { AnnotationEditor } from "./annotations.js";
 import { close, round } from "./util.js";
 import { renderPanel } from "./panel.js";
@@ -56,6 +57,11 @@ function render({ model, el }) {
     e.preventDefault();
     e.stopPropagation();
   });
+  // Keyboard: the stage takes focus (a visible ring) and keeps its keys from JupyterLab.
+  stage.tabIndex = 0;
+  stage.dataset.lmSuppressShortcuts = "true";
+  const infoBox = document.createElement("div");
+  infoBox.className = "cjv-info";
   const errorBox = document.createElement("div");
   errorBox.className = "cjv-error";
   errorBox.hidden = true;
@@ -78,11 +84,12 @@ function render({ model, el }) {
     dragAndDropEnabled: false,
     logLevel: "error",
     loadingText: "",
-    isOrientationTextVisible: true,
-    multiplanarLayout: 3, // ROW
+    isOrientationTextVisible: false, // ours: on all four edges (info.js)
+    multiplanarLayout: 0, // AUTO: row, column or grid, whichever fills the canvas best
   });
   const overlay = new Overlay2D(stage, canvas);
-  stage.appendChild(errorBox); // above the canvases
+  overlay.showInfo = !!model.get("show_info");
+  stage.append(infoBox, errorBox); // above the canvases
   const annotations = new AnnotationEditor(model, {
     refresh: () => applyAnnotations(),
     goTo: (mm) => setPosition(mm),
@@ -233,6 +240,92 @@ function render({ model, el }) {
     });
   }
 
+  // ---- on-image information (info.js) ---------------------------------------------------
+  let hover = null; // canvas device pixels of the pointer, while over the canvas
+  let infoPending = false;
+  function updateInfo() {
+    if (infoPending) return;
+    infoPending = true;
+    requestAnimationFrame(() => {
+      infoPending = false;
+      const vol = base();
+      const on = model.get("show_info") && vol && !disposed;
+      infoBox.hidden = !on;
+      if (overlay.showInfo !== !!model.get("show_info")) {
+        overlay.showInfo = !!model.get("show_info");
+        drawSoon();
+      }
+      if (!on) return;
+      const descrip = (vol.hdr.description || "").trim();
+      const modality = descrip.split(" | ")[0];
+      const probe = hover ? probeAt(nv, hover[0], hover[1]) : null;
+      const lines = [];
+      if (descrip) lines.push(descrip);
+      lines.push(`W ${Math.round(model.get("window"))} / L ${Math.round(model.get("level"))}   zoom ${round(nv.scene.pan2Dxyzmm[3], 2)}×`);
+      if (probe) lines.push(probeText(probe, modality));
+      infoBox.textContent = lines.join("\n");
+    });
+  }
+  function toggleInfo() {
+    model.set("show_info", !model.get("show_info"));
+    model.save_changes();
+  }
+  canvas.addEventListener("pointermove", (e) => {
+    if (e.buttons && !wlDrag) return; // a drag: the crosshair moves, the readout follows on release
+    const r = canvas.getBoundingClientRect();
+    const k = canvas.width / Math.max(1, r.width);
+    hover = [(e.clientX - r.left) * k, (e.clientY - r.top) * k];
+    updateInfo();
+  });
+  canvas.addEventListener("pointerleave", () => {
+    hover = null;
+    updateInfo();
+  });
+
+  // ---- keyboard ------------------------------------------------------------------------
+  // Arrows / PageUp / PageDown step slices in the view under the pointer (else the first
+  // one), Home / End jump to the first / last slice; 1-6 pick a layout; I toggles the info.
+  const KEY_LAYOUTS = { 1: "mpr", 2: "axial", 3: "coronal", 4: "sagittal", 5: "mpr3d", 6: "3d" };
+  function tileAxis() {
+    const tiles = (nv.screenSlices || []).filter((t) => t.axCorSag <= 2 && t.leftTopWidthHeight);
+    if (!tiles.length) return 2;
+    const under = hover && tiles.find((t) => {
+      let [l, tp, w, h] = t.leftTopWidthHeight;
+      if (w < 0) [l, w] = [l + w, -w];
+      return hover[0] >= l && hover[0] <= l + w && hover[1] >= tp && hover[1] <= tp + h;
+    });
+    return [2, 1, 0][(under || tiles[0]).axCorSag]; // axial steps z, coronal y, sagittal x
+  }
+  function stepSlices(n, axis) {
+    const vox = [0, 0, 0];
+    vox[axis] = n;
+    nv.moveCrosshairInVox(...vox);
+    updateInfo();
+  }
+  stage.addEventListener("keydown", (e) => {
+    if (e.ctrlKey || e.metaKey || e.altKey || !base()) return;
+    const axis = tileAxis();
+    const n = base().dimsRAS[axis + 1];
+    const at = Math.floor(nv.scene.crosshairPos[axis] * n);
+    const page = Math.max(1, Math.round(n / 10));
+    const steps = {
+      ArrowUp: 1, ArrowRight: 1, ArrowDown: -1, ArrowLeft: -1, PageUp: page, PageDown: -page,
+      Home: -at, End: n - 1 - at,
+    };
+    if (e.key in steps) stepSlices(steps[e.key], axis);
+    else if (e.key in KEY_LAYOUTS) {
+      model.set("view_layout", KEY_LAYOUTS[e.key]);
+      model.save_changes();
+    } else if (e.key === "i" || e.key === "I") toggleInfo();
+    else return;
+    e.preventDefault();
+    e.stopPropagation(); // not JupyterLab's (cell navigation, "1" = heading…)
+  });
+  // After JupyterLab's own mousedown handling, which focuses the notebook: take the focus back.
+  const takeFocus = () => setTimeout(() => !disposed && stage.focus({ preventScroll: true }), 0);
+  stage.addEventListener("pointerdown", takeFocus);
+  stage.addEventListener("pointerup", takeFocus);
+
   // ---- view -> model -------------------------------------------------------------------
   // Crosshair -> kernel at most ~15 times a second (trailing edge kept): the view
   // itself moves at frame rate, the comm and the kernel need not.
@@ -253,7 +346,10 @@ function render({ model, el }) {
       model.save_changes();
     }, wait);
   }
-  nv.onLocationChange = () => pushLocation();
+  nv.onLocationChange = () => {
+    pushLocation();
+    updateInfo();
+  };
   // niivue's own hotkey (V) cycles the layout: keep the trait in step.
   nv.onSliceTypeChange = (st) => {
     const render = nv.opts.multiplanarShowRender === SHOW_RENDER.ALWAYS;
@@ -379,6 +475,7 @@ function render({ model, el }) {
       applyCrosshair();
       if (model.get("interpolation") !== "linear") applyInterpolation();
       applyAnnotations();
+      updateInfo();
       pushLocation();
       if (preview) preview.done();
       timing.firstSlice = performance.now();
@@ -392,8 +489,6 @@ function render({ model, el }) {
   }
 
   const handlers = {
-    "change:window": applyWindow,
-    "change:level": applyWindow,
     "change:preset": applyPreset,
     "change:view_layout": applyLayout,
     "change:tool": applyTool,
@@ -402,9 +497,9 @@ function render({ model, el }) {
     "change:interpolation": applyInterpolation,
     "change:position_mm": () => setPosition(model.get("position_mm")),
     "change:ijk": applyIjk,
-    "change:zoom": () => {
+    "change:zoom": [() => {
       if (Math.abs(nv.scene.pan2Dxyzmm[3] - model.get("zoom")) > 1e-3) setZoom(model.get("zoom"));
-    },
+    }, updateInfo],
     "change:overlay_opacity": applyOverlayStyle,
     "change:label_colors": applyOverlayStyle,
     "change:label_names": applyOverlayStyle,
@@ -414,12 +509,15 @@ function render({ model, el }) {
     "change:volume_id": loadAll,
     "change:overlay_url": loadAll,
     "change:overlay_volume_id": loadAll,
+    "change:show_info": updateInfo,
+    "change:window": [applyWindow, updateInfo],
+    "change:level": [applyWindow, updateInfo],
     "change:height": () => {
       stage.style.height = `${model.get("height")}px`;
       nv.resizeListener();
     },
   };
-  for (const [ev, fn] of Object.entries(handlers)) model.on(ev, fn);
+  for (const [ev, fns] of Object.entries(handlers)) for (const fn of [fns].flat()) model.on(ev, fn);
 
   // Test and benchmark hook: the page can reach niivue and our timings.
   el.chrisViewer = {
@@ -439,7 +537,7 @@ function render({ model, el }) {
     disposed = true;
     abort.abort();
     leaveCollab();
-    for (const [ev, fn] of Object.entries(handlers)) model.off(ev, fn);
+    for (const [ev, fns] of Object.entries(handlers)) for (const fn of [fns].flat()) model.off(ev, fn);
     toolbar.dispose();
     nv.cleanup(); // niivue's window/resize listeners and observers
     const lose = nv.gl && nv.gl.getExtension("WEBGL_lose_context");
