@@ -92,11 +92,12 @@ class Viewer(anywidget.AnyWidget):
     ).tag(sync=True)
     height = t.Int(420, help="Height of the image area in pixels").tag(sync=True)
 
-    overlay_opacity = t.Float(0.5, min=0.0, max=1.0).tag(sync=True)
+    overlay_opacity = t.Float(0.5, min=0.0, max=1.0, help="Opacity of the label overlay").tag(sync=True)
     label_colors = t.Dict(t.Unicode(), help="Label value (as a string) -> '#rrggbb'; others get a palette colour").tag(
         sync=True
     )
     label_names = t.Dict(t.Unicode(), help="Label value (as a string) -> name").tag(sync=True)
+    hidden_labels = t.List(t.Int(), help="Label values not drawn (the legend's checkboxes)").tag(sync=True)
 
     annotations = t.List(
         t.Dict(),

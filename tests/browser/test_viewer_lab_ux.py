@@ -42,6 +42,7 @@ BAD_LOAD = "bad = Viewer(volume_id=f'path:home/{me}/uploads/labux/notes.txt', he
 # A lung voxel of the harness phantom: index [28, 47, 20] is at (-15.6, -0.4, 1.25) mm, -800 HU.
 LUNG_IJK, LUNG_MM = [28, 47, 20], [-15.6, -0.4, 1.25]
 PHANTOM = (f"ph = Viewer(source_url='files/phantom.nii', position_mm={LUNG_MM}, layout='axial',"
+           " overlay_url='files/labels.nii', label_names={'1': 'bone', '2': 'lung'},"
            " crosshair=False, height=300)\nph")
 
 VIEWER = ".jp-Cell:nth-child({n}) .cjv-root"
@@ -171,6 +172,23 @@ def _drive(lab, page) -> None:  # noqa: ANN001
     text = info.inner_text()
     assert "-800  [28, 47, 20]  (-15.6, -0.4, 1." in text and "W 80 / L 40" not in text, text
     ph.screenshot(path=str(artifact_path("viewer-ux-info-phantom.png")))
+
+    # -- the label legend: name, voxel count and ml per label; a checkbox hides one ---------
+    _ct, labels = H.phantom()
+    ml = H.PHANTOM_SPACING[0] * H.PHANTOM_SPACING[1] * H.PHANTOM_SPACING[2] / 1000
+    rows = ph.locator(".cjv-legend-row")
+    assert rows.count() == 2
+    for value, name in ((1, "bone"), (2, "lung")):
+        n = int((labels == value).sum())
+        row = ph.locator(f".cjv-legend-row[data-label='{value}']")
+        assert row.inner_text().split()[:2] == [name, str(n)], row.inner_text()
+        assert f"{n * ml:.1f} ml" in row.inner_text() or f"{n * ml:.2f} ml" in row.inner_text()
+    assert "labels" in ph.locator(".cjv-opacity-box").inner_text()
+    ph.locator(".cjv-legend-row[data-label='2'] input").click()
+    page.wait_for_function(
+        "() => JSON.stringify(document.querySelectorAll('.cjv-root')[2].parentElement.chrisViewer"
+        ".model.get('hidden_labels')) === '[2]'")
+    ph.screenshot(path=str(artifact_path("viewer-ux-legend.png")))
 
     # the series' own description, HU for CT
     first = page.locator(".cjv-root").first

@@ -6,7 +6,8 @@ import { DRAG_MODE, NVImage, Niivue, SHOW_RENDER, SLICE_TYPE } from "@niivue/nii
 import { authHeaders, fetchVolume, niftiName, volumeUrl } from "./fetchvol.js";
 import { joinCollab } from "./collab.js";
 import { ijkToMm, mmToIjk, mmToScreen } from "./geometry.js";
-import { labelColormap } from "./labels.js";
+import { labelColormap, labelCounts } from "./labels.js";
+import { renderLegend } from "./legend.js";
 import { LEAN_SLICE_SHADER } from "./leanshader.js";
 import { Overlay2D } from "./overlay2d.js";
 import { probeAt, probeText } from "./info.js";
@@ -71,7 +72,10 @@ function render({ model, el }) {
   list.className = "cjv-list";
   const status = document.createElement("div");
   status.className = "cjv-status";
-  side.append(list, status);
+  const legend = document.createElement("div");
+  legend.className = "cjv-legend";
+  legend.hidden = true;
+  side.append(legend, list, status);
   const body = document.createElement("div");
   body.className = "cjv-body";
   body.append(stage, side);
@@ -208,12 +212,26 @@ function render({ model, el }) {
       model.save_changes();
     }
   }
+  let counts = null; // label value -> voxels, of the loaded overlay
   function styleOverlay(ov) {
-    let max = 1;
-    for (let i = 0; i < ov.img.length; i += 7) if (ov.img[i] > max) max = ov.img[i];
+    if (!counts) counts = labelCounts(ov);
+    const max = Math.max(1, ...counts.keys());
     ov.global_max = Math.max(ov.global_max || 0, max);
-    ov.setColormapLabel(labelColormap(ov.global_max, model.get("label_colors"), model.get("label_names")));
+    ov.setColormapLabel(labelColormap(ov.global_max, model.get("label_colors"), model.get("label_names"),
+      model.get("hidden_labels")));
     ov.opacity = model.get("overlay_opacity");
+    const pd = ov.hdr.pixDims;
+    renderLegend(legend, counts, {
+      colors: model.get("label_colors"),
+      names: model.get("label_names"),
+      hidden: model.get("hidden_labels"),
+      mlPerVoxel: Math.abs(pd[1] * pd[2] * pd[3]) / 1000,
+      onToggle: (value, visible) => {
+        const rest = model.get("hidden_labels").filter((v) => v !== value);
+        model.set("hidden_labels", visible ? rest : [...rest, value]);
+        model.save_changes();
+      },
+    });
   }
   function applyOverlayStyle() {
     const ov = nv.volumes[1];
@@ -460,6 +478,7 @@ function render({ model, el }) {
       nv.chrisSkipGradient = true;
       applyLayout();
       nv.addVolume(img); // one upload + colour pass of the base
+      counts = null;
       if (ovBuf) {
         const ov = await NVImage.new(ovBuf, niftiName(ovUrl), "gray");
         styleOverlay(ov);
@@ -503,6 +522,7 @@ function render({ model, el }) {
     "change:overlay_opacity": applyOverlayStyle,
     "change:label_colors": applyOverlayStyle,
     "change:label_names": applyOverlayStyle,
+    "change:hidden_labels": applyOverlayStyle,
     "change:annotations": applyAnnotations,
     "change:peers": applyAnnotations,
     "change:source_url": loadAll,

@@ -75,6 +75,9 @@ export function buildToolbar(model, presetLabels, { onZoom }) {
   opacity.title = "Label overlay opacity";
   opacity.className = "cjv-opacity";
   opacity.addEventListener("input", () => set("overlay_opacity", parseFloat(opacity.value)));
+  const opacityBox = document.createElement("label");
+  opacityBox.className = "cjv-check cjv-opacity-box";
+  opacityBox.append("labels ", opacity);
 
   function sync() {
     layout.value = model.get("view_layout");
@@ -86,12 +89,12 @@ export function buildToolbar(model, presetLabels, { onZoom }) {
       ? `W ${Math.round(model.get("window"))} / L ${Math.round(model.get("level"))}` : "W – / L –";
     crossBox.checked = model.get("crosshair");
     opacity.value = String(model.get("overlay_opacity"));
-    opacity.style.display = model.get("overlay_url") || model.get("overlay_volume_id") ? "" : "none";
+    opacityBox.style.display = model.get("overlay_url") || model.get("overlay_volume_id") ? "" : "none";
   }
   const keys = ["view_layout", "preset", "tool", "window", "level", "crosshair", "overlay_opacity"];
   for (const k of keys) model.on(`change:${k}`, sync);
   sync();
-  bar.append(layout, tools, preset, wl, zoom, cross, opacity);
+  bar.append(layout, tools, preset, wl, zoom, cross, opacityBox);
   bar.dispose = () => keys.forEach((k) => model.off(`change:${k}`, sync));
   return bar;
 }
