@@ -35,6 +35,19 @@ class DicomMixin:
         _raise_for(r)
         return r.content
 
+    def check_volume(self, volume_id: str) -> None:
+        """Raise (with the server's reason) unless ``volume_id`` can be shown as a volume.
+
+        Asks for the NIfTI header only; the server builds (and caches) the volume to answer,
+        so the viewer's own fetch that follows is quick.
+        """
+        from .client import _raise_for
+
+        with self.http.stream("GET", f"volumes/{volume_id}", headers={"Range": "bytes=0-351"}) as r:
+            if r.status_code >= 400:
+                r.read()
+            _raise_for(r)
+
     def load_volume(self, volume_id: str):  # noqa: ANN201
         """A :class:`chris_jupyter.dicom.volume.Volume` (numpy array + geometry) from the server."""
         from .dicom.volume import load_nifti

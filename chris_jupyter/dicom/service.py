@@ -52,6 +52,10 @@ def pacs_of(lib_path: str) -> str | None:
     return None
 
 
+#: Bumped when what a cached volume file holds changes (3: the series' display window, description).
+_VOLUME_FORMAT = 3
+
+
 class DicomService:
     def __init__(self, db: Database, library: Library, events: EventBus, cache_dir: Path) -> None:
         self.db = db
@@ -195,7 +199,7 @@ class DicomService:
         return f"tmp:{principal.username}-{name}"
 
     def _cached(self, key: str, disks: list[Path], *, nifti: bool = False) -> Path:
-        stamp = hashlib.sha256(key.encode())
+        stamp = hashlib.sha256(f"{_VOLUME_FORMAT}:{key}".encode())
         for d in disks:
             st = d.stat()
             stamp.update(f"{d}:{st.st_size}:{st.st_mtime_ns}".encode())

@@ -79,6 +79,13 @@ class Volume:
         # Scanner-anatomical coordinates in both forms, so every reader picks the same affine.
         img.set_sform(self.to_ras_affine(), code=1)
         img.set_qform(self.to_ras_affine(), code=1)
+        descrip = describe(self.metadata)
+        if descrip:  # what the viewer writes in its corner: "CT | Doe^Jane | 20240101 | Head | Axial"
+            img.header["descrip"] = descrip.encode("utf-8")[:79].decode("utf-8", "ignore")
+        window = display_window(self.metadata)
+        if window is not None:  # the first window a viewer shows (NIfTI's display range)
+            width, center = window
+            img.header["cal_min"], img.header["cal_max"] = center - width / 2, center + width / 2
         return img
 
     def to_nifti(self, path: str | os.PathLike[str]) -> Path:
@@ -384,10 +391,43 @@ def _stack(datasets: list[Dataset], frames: list[_Frame]) -> np.ndarray:
     return out
 
 
+#: The window (width, centre) shown first when a series has no WindowWidth/WindowCenter.
+MODALITY_WINDOWS: dict[str, tuple[float, float]] = {"CT": (400.0, 40.0)}
+
+
+def display_window(meta: dict[str, Any]) -> tuple[float, float] | None:
+    """(width, centre) to show a series with first: its own WindowWidth/WindowCenter (the first
+    of several), else the modality's preset, else None (the viewer picks one from the data)."""
+    try:
+        width, center = float(meta["WindowWidth"]), float(meta["WindowCenter"])
+        if width > 0:
+            return width, center
+    except (KeyError, TypeError, ValueError):
+        pass
+    return MODALITY_WINDOWS.get(str(meta.get("Modality", "")).upper())
+
+
+def describe(meta: dict[str, Any]) -> str:
+    """One line naming the series: modality, patient, date, study and series descriptions."""
+    keys = ("Modality", "PatientName", "StudyDate", "StudyDescription", "SeriesDescription")
+    return " | ".join(str(meta.get(k, "")).strip() for k in keys) if meta.get("Modality") else ""
+
+
+def _first_value(value: Any) -> str:
+    """The first value of a tag that may be multi-valued (WindowCenter "40\\400")."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, list | tuple) or type(value).__name__ == "MultiValue":
+        return str(value[0]) if len(value) else ""
+    return str(value)
+
+
 def _metadata(ds: Dataset, files: list[str]) -> dict[str, Any]:
-    keys = ("PatientID", "StudyInstanceUID", "SeriesInstanceUID", "Modality", "SeriesDescription",
-            "StudyDescription", "FrameOfReferenceUID")
+    keys = ("PatientID", "PatientName", "StudyDate", "StudyInstanceUID", "SeriesInstanceUID", "Modality",
+            "SeriesDescription", "StudyDescription", "FrameOfReferenceUID")
     meta = {k: str(ds.get(k, "")) for k in keys}
+    for k in ("WindowCenter", "WindowWidth"):
+        meta[k] = _first_value(ds.get(k))
     meta["files"] = files
     return meta
 

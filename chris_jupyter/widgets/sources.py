@@ -63,6 +63,21 @@ def volume_id_of(obj: Any, client: Any = None) -> dict[str, str]:
                     "result, a URL, a numpy array, a Volume or an itk.Image")
 
 
+def check_volume(volume_id: str, client: Any = None) -> None:
+    """Raise the server's error (``NotFoundError``, ``BadRequestError``…) unless it can serve
+    ``volume_id`` as a volume. Without a client and no server to be found (a notebook outside
+    Jupyter), nothing is checked here: the viewer shows the server's reason when it loads."""
+    from ..client import ChrisApiError
+
+    try:
+        c = _client(client)
+    except ChrisApiError as e:
+        if e.status == 0:
+            return
+        raise
+    c.check_volume(volume_id)
+
+
 def from_itk(image: Any) -> tuple[np.ndarray, tuple, tuple, np.ndarray]:
     """(array in z, y, x order, spacing x/y/z, origin, direction) of an ``itk.Image``."""
     import itk

@@ -85,13 +85,19 @@ class Viewer(anywidget.AnyWidget):
     radiological = t.Bool(True, help="Radiological convention (patient's right on screen left) in 2-D views").tag(
         sync=True
     )
+    show_info = t.Bool(
+        True,
+        help="On-image information: value under the cursor, slice, position, W/L, zoom, orientation "
+        "markers, series description (the I key toggles it in the browser)",
+    ).tag(sync=True)
     height = t.Int(420, help="Height of the image area in pixels").tag(sync=True)
 
-    overlay_opacity = t.Float(0.5, min=0.0, max=1.0).tag(sync=True)
+    overlay_opacity = t.Float(0.5, min=0.0, max=1.0, help="Opacity of the label overlay").tag(sync=True)
     label_colors = t.Dict(t.Unicode(), help="Label value (as a string) -> '#rrggbb'; others get a palette colour").tag(
         sync=True
     )
     label_names = t.Dict(t.Unicode(), help="Label value (as a string) -> name").tag(sync=True)
+    hidden_labels = t.List(t.Int(), help="Label values not drawn (the legend's checkboxes)").tag(sync=True)
 
     annotations = t.List(
         t.Dict(),
@@ -220,7 +226,7 @@ def view(obj: Any, *, overlay: Any = None, backend: str = "chris", client: Any =
     the same kinds (a plugin's segmentation). Keyword arguments are :class:`Viewer` traits, e.g.
     ``view(study, preset="ct-brain")``. ``backend="itkwidgets"`` uses itkwidgets where it works.
     """
-    from .sources import itkwidgets_view, volume_id_of
+    from .sources import check_volume, itkwidgets_view, volume_id_of
 
     if backend == "itkwidgets":
         return itkwidgets_view(obj, client)
@@ -231,6 +237,11 @@ def view(obj: Any, *, overlay: Any = None, backend: str = "chris", client: Any =
         ov = volume_id_of(overlay, client)
         kwargs.update({"overlay_volume_id": ov["volume_id"]} if "volume_id" in ov
                       else {"overlay_url": ov["source_url"]})
+    # A missing path or a file that is no image fails here, in the notebook, with the server's
+    # reason, before a viewer is drawn (a header-sized request; the server caches the volume).
+    for key in ("volume_id", "overlay_volume_id"):
+        if kwargs.get(key):
+            check_volume(kwargs[key], client)
     v = Viewer(**kwargs)
     if client is not None and "Bearer chris_" in client.http.headers.get("Authorization", ""):
         v.use_client(client)  # this view acts as that client's user (e.g. a colleague's token)

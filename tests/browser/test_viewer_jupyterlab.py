@@ -19,7 +19,7 @@ pytestmark = pytest.mark.browser
 CELLS = [
     "from chris_jupyter.widgets import Viewer\n"
     "v = Viewer(source_url='files/phantom.nii', overlay_url='files/labels.nii',\n"
-    "           overlay_opacity=0.0, preset='ct-brain', crosshair=False, height=360)\n"
+    "           overlay_opacity=0.0, preset='ct-brain', crosshair=False, show_info=False, height=360)\n"
     "v",
 ]
 

@@ -20,7 +20,7 @@ from chris_jupyter.widgets import JobMonitor, LaunchForm, LibraryBrowser
 from chris_jupyter.widgets.panels.form_model import FormModel
 from chris_jupyter.widgets.panels.jobs import job_logs
 from chris_jupyter.widgets.panels.jobs_model import FINAL, JobTracker, state_progress
-from chris_jupyter.widgets.panels.library_model import LibraryModel, volume_id_for
+from chris_jupyter.widgets.panels.library_model import LibraryModel, Node, volume_id_for
 from tests.compute.helpers import REFERENCE_PLUGINS, TESTBOX, make_plugin_venv
 
 WAIT = 120  # seconds; generous on a busy 2-core machine, never asserted as a timing
@@ -75,8 +75,13 @@ def test_volume_ids_for_entries():
     assert volume_id_for("home/a/x.nii.gz", "file") == "path:home/a/x.nii.gz"
     assert volume_id_for("home/a/x.DCM", "file") == "path:home/a/x.DCM"
     assert volume_id_for("home/a/notes.txt", "file") is None
-    assert volume_id_for("home/a/ct", "folder") == "path:home/a/ct"
     assert volume_id_for("", "folder") is None
+    # issue 12.7: a folder is offered only once it is known to hold DICOM files
+    dcm = Node("home/a/ct/0001.dcm", "0001.dcm", "file")
+    assert volume_id_for("home/a/ct", "folder", [dcm]) == "path:home/a/ct"
+    assert volume_id_for("home/a/ct", "folder") is None  # not loaded yet
+    assert volume_id_for("home/a/uploads", "folder", [Node("home/a/uploads/ct", "ct", "folder")]) is None
+    assert volume_id_for("home/a/feeds", "folder", []) is None
 
 
 def test_tracker_states_only_move_forward():
@@ -160,6 +165,7 @@ def test_browser_expands_folders_and_opens_a_folder(client, me, scan):
     w = LibraryBrowser(client, parent)
     try:
         assert [r.path for r in w.tree.children] == [scan["folder"]]
+        assert not w.view_buttons("tree")  # not known yet to hold a series (issue 12.7)
         w.row(scan["folder"]).children[0].click()  # expand: its files are fetched now
         assert len(w.tree.children) == 1 + 6
         assert w.model.node(scan["folder"]).expanded

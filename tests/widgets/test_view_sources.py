@@ -28,11 +28,11 @@ def test_ids_paths_and_search_results(client: Client, tmp_path: Path) -> None:
     info = synth.write_ct_series(tmp_path / "ct", n_slices=4, rows=16, cols=16, patient_id=pid)
     me = client.me()["username"]
     client.upload(tmp_path / "ct", f"home/{me}/uploads/{pid}", progress=False)
-    assert view(f"series:{info.series_uid}").volume_id == f"series:{info.series_uid}"
-    assert view(f"home/{me}/uploads/{pid}").volume_id == f"path:home/{me}/uploads/{pid}"
+    assert view(f"series:{info.series_uid}").volume_id == f"series:{info.series_uid}"  # no server known
+    assert view(f"home/{me}/uploads/{pid}", client=client).volume_id == f"path:home/{me}/uploads/{pid}"
     study = client.studies(patient_id=pid)["items"][0]
-    assert view(study).volume_id == f"series:{info.series_uid}"
-    assert view(study["series"][0], preset="ct-brain").window == 80
+    assert view(study, client=client).volume_id == f"series:{info.series_uid}"
+    assert view(study["series"][0], preset="ct-brain", client=client).window == 80
     v = view("files/ct.nii")
     assert v.source_url == "files/ct.nii" and v.volume_id == ""
     with pytest.raises(TypeError, match="cannot show"):
@@ -100,3 +100,32 @@ def test_an_itk_image_goes_to_the_backend_with_its_geometry(client: Client) -> N
     assert np.array_equal(back.data, arr)
     assert np.allclose(back.spacing, (0.5, 0.7, 2.5)) and np.allclose(back.origin, (-10, 20, 5))
     assert np.allclose(back.direction, direction)
+
+
+def test_view_of_what_cannot_be_a_volume_raises_the_servers_reason(client: Client, tmp_path: Path) -> None:
+    """Issue 12.5: the error appears in the notebook, before a viewer is drawn."""
+    from chris_jupyter.client import BadRequestError, NotFoundError
+
+    me = client.me()["username"]
+    with pytest.raises(NotFoundError, match="no such file or folder"):
+        view(f"home/{me}/uploads/no-such-{uuid.uuid4().hex[:6]}", client=client)
+    note = tmp_path / "notes.txt"
+    note.write_text("not an image\n")
+    txt = f"home/{me}/uploads/notes-{uuid.uuid4().hex[:6]}.txt"
+    client.upload(note, txt, progress=False)
+    with pytest.raises(BadRequestError, match="cannot make a volume"):
+        view(txt, client=client)
+    with pytest.raises(NotFoundError, match="no such volume"):
+        view(np.zeros((2, 2, 2)), overlay="tmp:nobody-0", client=client)
+
+
+def test_a_series_opens_at_its_own_window(client: Client, tmp_path: Path) -> None:
+    """Issue 12.2: the NIfTI a viewer fetches carries the series' WindowCenter/WindowWidth."""
+    pid = f"W{uuid.uuid4().hex[:6]}"
+    info = synth.write_ct_series(tmp_path / "ct", n_slices=3, rows=8, cols=8, patient_id=pid)  # W400/L40
+    me = client.me()["username"]
+    client.upload(tmp_path / "ct", f"home/{me}/uploads/{pid}", progress=False)
+    import nibabel as nib
+
+    hdr = nib.Nifti1Image.from_bytes(client.volume_bytes(f"series:{info.series_uid}")).header
+    assert (float(hdr["cal_min"]), float(hdr["cal_max"])) == (40 - 200, 40 + 200)

@@ -156,7 +156,7 @@ class LibraryBrowser(W.VBox):
             parts.append(W.HTML(layout=W.Layout(width="32px")))
             label = f"{html.escape(n.name)} <small>{human_size(n.size)}</small>"
         parts.append(W.HTML(label, layout=W.Layout(min_width="200px")))
-        vid = volume_id_for(n.path, n.kind)
+        vid = volume_id_for(n.path, n.kind, n.children)
         if vid is not None:
             parts.append(self._view_button(vid))
         return W.HBox(parts, layout=row_layout(margin=indent.margin))

@@ -60,14 +60,16 @@ class SearchResults:
     studies: list[dict[str, Any]] = field(default_factory=list)
 
 
-def volume_id_for(path: str, kind: str) -> str | None:
+def volume_id_for(path: str, kind: str, children: list[Node] | None = None) -> str | None:
     """The viewer's volume id for a library entry, or None if it is not viewable.
 
-    A folder is offered as a volume (the server reads the one DICOM series it holds); a file
-    when it is NIfTI or DICOM.
+    A file when it is NIfTI or DICOM; a folder only once it is known to hold DICOM files
+    itself (its loaded ``children``: the server reads the one series in it), so ``feeds/``,
+    ``uploads/`` and other containers of folders are not offered.
     """
     if kind == "folder":
-        return f"path:{path}" if path else None
+        holds_series = any(c.kind == "file" and c.name.lower().endswith(".dcm") for c in children or [])
+        return f"path:{path}" if path and holds_series else None
     return f"path:{path}" if path.lower().endswith(VOLUME_SUFFIXES) else None
 
 

@@ -52,14 +52,46 @@ export function volumeUrl(model, which) {
   return "";
 }
 
-/** GET the volume as an ArrayBuffer (raises with the HTTP status on failure). */
+/** Why a request failed, in the server's words: its JSON ``message``, else the body's text. */
+export async function serverReason(resp) {
+  let text = "";
+  try {
+    text = await resp.text();
+  } catch (_e) {
+    text = "";
+  }
+  try {
+    const body = JSON.parse(text);
+    if (body && typeof body.message === "string" && body.message) return body.message;
+  } catch (_e) {
+    // not JSON: an HTML error page or plain text
+  }
+  text = text.replace(/<[^>]*>/g, " ").replace(/\s+/g, " ").trim();
+  return text.slice(0, 300) || resp.statusText || `HTTP ${resp.status}`;
+}
+
+/** The volume's name for messages: its decoded id or path, not the URL-encoded URL. */
+export function volumeLabel(url) {
+  const tail = url.split("?")[0].replace(/^.*\/volumes\//, "");
+  try {
+    return decodeURIComponent(tail);
+  } catch (_e) {
+    return tail;
+  }
+}
+
+/** GET the volume as an ArrayBuffer; fails with the server's reason (``err.status`` set). */
 export async function fetchVolume(url, signal, auth = {}) {
   const resp = await fetch(url, {
     credentials: auth.Authorization ? "omit" : "same-origin",
     headers: { Accept: "application/octet-stream", ...auth },
     signal,
   });
-  if (!resp.ok) throw new Error(`GET ${url}: HTTP ${resp.status}`);
+  if (!resp.ok) {
+    const err = new Error(`cannot load ${volumeLabel(url)}: ${await serverReason(resp)} (HTTP ${resp.status})`);
+    err.status = resp.status;
+    throw err;
+  }
   return resp.arrayBuffer();
 }
 

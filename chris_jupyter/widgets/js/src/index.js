@@ -6,13 +6,15 @@ import { DRAG_MODE, NVImage, Niivue, SHOW_RENDER, SLICE_TYPE } from "@niivue/nii
 import { authHeaders, fetchVolume, niftiName, volumeUrl } from "./fetchvol.js";
 import { joinCollab } from "./collab.js";
 import { ijkToMm, mmToIjk, mmToScreen } from "./geometry.js";
-import { labelColormap } from "./labels.js";
+import { labelColormap, labelCounts } from "./labels.js";
+import { renderLegend } from "./legend.js";
 import { LEAN_SLICE_SHADER } from "./leanshader.js";
 import { Overlay2D } from "./overlay2d.js";
+import { probeAt, probeText } from "./info.js";
 import { AnnotationEditor } from "./annotations.js";
 import { close, round } from "./util.js";
 import { renderPanel } from "./panel.js";
-import { PRESET_LABELS, presetWindow } from "./presets.js";
+import { PRESET_LABELS, autoWindow, presetWindow } from "./presets.js";
 import { startPreview } from "./preview.js";
 import { buildToolbar } from "./toolbar.js";
 import "./style.css";
@@ -27,13 +29,16 @@ const LAYOUTS = {
 };
 
 const D = DRAG_MODE;
+// Window/level drags are ours (see wlDrag below), not niivue's: "WL" marks them.
+const WL = "wl";
 const TOOLS = {
-  crosshair: [D.crosshair, D.windowing],
-  window: [D.windowing, D.crosshair],
+  crosshair: [D.crosshair, WL],
+  window: [WL, D.crosshair],
   pan: [D.pan, D.pan],
-  measure: [D.measurement, D.windowing],
-  point: [D.crosshair, D.windowing],
+  measure: [D.measurement, WL],
+  point: [D.crosshair, WL],
 };
+const niivueMode = (m) => (m === WL ? D.none : m);
 
 function render({ model, el }) {
   // Live collaboration on backend volumes (collab.js): one bridge per model, not per view.
@@ -48,13 +53,29 @@ function render({ model, el }) {
   const canvas = document.createElement("canvas");
   canvas.className = "cjv-canvas";
   stage.appendChild(canvas);
+  // Right-drag is window/level: the page's (JupyterLab's) context menu must not open over it.
+  stage.addEventListener("contextmenu", (e) => {
+    e.preventDefault();
+    e.stopPropagation();
+  });
+  // Keyboard: the stage takes focus (a visible ring) and keeps its keys from JupyterLab.
+  stage.tabIndex = 0;
+  stage.dataset.lmSuppressShortcuts = "true";
+  const infoBox = document.createElement("div");
+  infoBox.className = "cjv-info";
+  const errorBox = document.createElement("div");
+  errorBox.className = "cjv-error";
+  errorBox.hidden = true;
   const side = document.createElement("div");
   side.className = "cjv-side";
   const list = document.createElement("div");
   list.className = "cjv-list";
   const status = document.createElement("div");
   status.className = "cjv-status";
-  side.append(list, status);
+  const legend = document.createElement("div");
+  legend.className = "cjv-legend";
+  legend.hidden = true;
+  side.append(legend, list, status);
   const body = document.createElement("div");
   body.className = "cjv-body";
   body.append(stage, side);
@@ -67,10 +88,12 @@ function render({ model, el }) {
     dragAndDropEnabled: false,
     logLevel: "error",
     loadingText: "",
-    isOrientationTextVisible: true,
-    multiplanarLayout: 3, // ROW
+    isOrientationTextVisible: false, // ours: on all four edges (info.js)
+    multiplanarLayout: 0, // AUTO: row, column or grid, whichever fills the canvas best
   });
   const overlay = new Overlay2D(stage, canvas);
+  overlay.showInfo = !!model.get("show_info");
+  stage.append(infoBox, errorBox); // above the canvases
   const annotations = new AnnotationEditor(model, {
     refresh: () => applyAnnotations(),
     goTo: (mm) => setPosition(mm),
@@ -94,6 +117,8 @@ function render({ model, el }) {
 
   const setStatus = (s) => {
     status.textContent = s;
+    errorBox.hidden = !s.startsWith("error");
+    errorBox.textContent = s.startsWith("error") ? s.replace(/^error: /, "") : "";
     model.set("status", s);
     model.save_changes();
   };
@@ -148,10 +173,10 @@ function render({ model, el }) {
     nv.setSliceType(st);
   }
   function applyTool() {
-    const [left, right] = TOOLS[model.get("tool")] || TOOLS.crosshair;
+    const [left, right] = (TOOLS[model.get("tool")] || TOOLS.crosshair).map(niivueMode);
     nv.opts.dragMode = right;
     nv.setMouseEventConfig({
-      leftButton: { primary: left, withShift: D.measurement, withCtrl: D.pan },
+      leftButton: { primary: left, withShift: D.none, withCtrl: D.pan }, // shift-drag: W/L (ours)
       rightButton: right,
       centerButton: D.pan,
     });
@@ -187,12 +212,26 @@ function render({ model, el }) {
       model.save_changes();
     }
   }
+  let counts = null; // label value -> voxels, of the loaded overlay
   function styleOverlay(ov) {
-    let max = 1;
-    for (let i = 0; i < ov.img.length; i += 7) if (ov.img[i] > max) max = ov.img[i];
+    if (!counts) counts = labelCounts(ov);
+    const max = Math.max(1, ...counts.keys());
     ov.global_max = Math.max(ov.global_max || 0, max);
-    ov.setColormapLabel(labelColormap(ov.global_max, model.get("label_colors"), model.get("label_names")));
+    ov.setColormapLabel(labelColormap(ov.global_max, model.get("label_colors"), model.get("label_names"),
+      model.get("hidden_labels")));
     ov.opacity = model.get("overlay_opacity");
+    const pd = ov.hdr.pixDims;
+    renderLegend(legend, counts, {
+      colors: model.get("label_colors"),
+      names: model.get("label_names"),
+      hidden: model.get("hidden_labels"),
+      mlPerVoxel: Math.abs(pd[1] * pd[2] * pd[3]) / 1000,
+      onToggle: (value, visible) => {
+        const rest = model.get("hidden_labels").filter((v) => v !== value);
+        model.set("hidden_labels", visible ? rest : [...rest, value]);
+        model.save_changes();
+      },
+    });
   }
   function applyOverlayStyle() {
     const ov = nv.volumes[1];
@@ -219,6 +258,92 @@ function render({ model, el }) {
     });
   }
 
+  // ---- on-image information (info.js) ---------------------------------------------------
+  let hover = null; // canvas device pixels of the pointer, while over the canvas
+  let infoPending = false;
+  function updateInfo() {
+    if (infoPending) return;
+    infoPending = true;
+    requestAnimationFrame(() => {
+      infoPending = false;
+      const vol = base();
+      const on = model.get("show_info") && vol && !disposed;
+      infoBox.hidden = !on;
+      if (overlay.showInfo !== !!model.get("show_info")) {
+        overlay.showInfo = !!model.get("show_info");
+        drawSoon();
+      }
+      if (!on) return;
+      const descrip = (vol.hdr.description || "").trim();
+      const modality = descrip.split(" | ")[0];
+      const probe = hover ? probeAt(nv, hover[0], hover[1]) : null;
+      const lines = [];
+      if (descrip) lines.push(descrip);
+      lines.push(`W ${Math.round(model.get("window"))} / L ${Math.round(model.get("level"))}   zoom ${round(nv.scene.pan2Dxyzmm[3], 2)}×`);
+      if (probe) lines.push(probeText(probe, modality));
+      infoBox.textContent = lines.join("\n");
+    });
+  }
+  function toggleInfo() {
+    model.set("show_info", !model.get("show_info"));
+    model.save_changes();
+  }
+  canvas.addEventListener("pointermove", (e) => {
+    if (e.buttons && !wlDrag) return; // a drag: the crosshair moves, the readout follows on release
+    const r = canvas.getBoundingClientRect();
+    const k = canvas.width / Math.max(1, r.width);
+    hover = [(e.clientX - r.left) * k, (e.clientY - r.top) * k];
+    updateInfo();
+  });
+  canvas.addEventListener("pointerleave", () => {
+    hover = null;
+    updateInfo();
+  });
+
+  // ---- keyboard ------------------------------------------------------------------------
+  // Arrows / PageUp / PageDown step slices in the view under the pointer (else the first
+  // one), Home / End jump to the first / last slice; 1-6 pick a layout; I toggles the info.
+  const KEY_LAYOUTS = { 1: "mpr", 2: "axial", 3: "coronal", 4: "sagittal", 5: "mpr3d", 6: "3d" };
+  function tileAxis() {
+    const tiles = (nv.screenSlices || []).filter((t) => t.axCorSag <= 2 && t.leftTopWidthHeight);
+    if (!tiles.length) return 2;
+    const under = hover && tiles.find((t) => {
+      let [l, tp, w, h] = t.leftTopWidthHeight;
+      if (w < 0) [l, w] = [l + w, -w];
+      return hover[0] >= l && hover[0] <= l + w && hover[1] >= tp && hover[1] <= tp + h;
+    });
+    return [2, 1, 0][(under || tiles[0]).axCorSag]; // axial steps z, coronal y, sagittal x
+  }
+  function stepSlices(n, axis) {
+    const vox = [0, 0, 0];
+    vox[axis] = n;
+    nv.moveCrosshairInVox(...vox);
+    updateInfo();
+  }
+  stage.addEventListener("keydown", (e) => {
+    if (e.ctrlKey || e.metaKey || e.altKey || !base()) return;
+    const axis = tileAxis();
+    const n = base().dimsRAS[axis + 1];
+    const at = Math.floor(nv.scene.crosshairPos[axis] * n);
+    const page = Math.max(1, Math.round(n / 10));
+    const steps = {
+      ArrowUp: 1, ArrowRight: 1, ArrowDown: -1, ArrowLeft: -1, PageUp: page, PageDown: -page,
+      Home: -at, End: n - 1 - at,
+    };
+    if (e.key in steps) stepSlices(steps[e.key], axis);
+    else if (e.key in KEY_LAYOUTS) {
+      model.set("view_layout", KEY_LAYOUTS[e.key]);
+      model.save_changes();
+    } else if (e.key === "i" || e.key === "I") toggleInfo();
+    else return;
+    e.preventDefault();
+    e.stopPropagation(); // not JupyterLab's (cell navigation, "1" = heading…)
+  });
+  // After JupyterLab's own mousedown handling, which focuses the notebook: take the focus back.
+  const takeFocus = () => setTimeout(() => !disposed && stage.focus({ preventScroll: true }), 0);
+  stage.addEventListener("pointerdown", takeFocus);
+  stage.addEventListener("pointerup", takeFocus);
+
   // ---- view -> model -------------------------------------------------------------------
   // Crosshair -> kernel at most ~15 times a second (trailing edge kept): the view
   // itself moves at frame rate, the comm and the kernel need not.
@@ -239,7 +364,10 @@ function render({ model, el }) {
       model.save_changes();
     }, wait);
   }
-  nv.onLocationChange = () => pushLocation();
+  nv.onLocationChange = () => {
+    pushLocation();
+    updateInfo();
+  };
   // niivue's own hotkey (V) cycles the layout: keep the trait in step.
   nv.onSliceTypeChange = (st) => {
     const render = nv.opts.multiplanarShowRender === SHOW_RENDER.ALWAYS;
@@ -257,6 +385,16 @@ function render({ model, el }) {
     model.set("preset", "");
     model.save_changes();
   }
+  // The first window: the file's display range (the backend writes the series' own
+  // WindowCenter/WindowWidth or the modality's preset there), else the 1st-99th percentile.
+  function initialWindow(vol) {
+    const lo = vol.hdr.cal_min;
+    const hi = vol.hdr.cal_max;
+    const [w, l] = Number.isFinite(lo) && Number.isFinite(hi) && hi > lo ? [hi - lo, (hi + lo) / 2] : autoWindow(vol);
+    vol.cal_min = l - w / 2;
+    vol.cal_max = l + w / 2;
+    intensityToModel(vol);
+  }
   nv.onIntensityChange = (vol) => {
     if (vol === base()) intensityToModel(vol);
   };
@@ -266,25 +404,35 @@ function render({ model, el }) {
     const p1 = Array.from(nv.frac2mm(nv.mm2frac(m.endMM), 0, true)).slice(0, 3);
     annotations.add("distance", [p0, p1]);
   };
-  // niivue's windowing drag changes cal_min/cal_max without a callback: mirror it.
-  let intensityPending = false;
-  function syncIntensity() {
-    if (intensityPending) return;
-    intensityPending = true;
-    requestAnimationFrame(() => {
-      intensityPending = false;
-      const vol = base();
-      if (!vol || disposed) return;
-      const w = round(vol.cal_max - vol.cal_min, 3);
-      const l = round((vol.cal_max + vol.cal_min) / 2, 3);
-      if (Math.abs(w - model.get("window")) > 1e-3 || Math.abs(l - model.get("level")) > 1e-3) {
-        nv.onIntensityChange(vol);
-      }
-    });
+  // Window/level drag: right button (or shift + left, or the W/L tool), as in clinical viewers:
+  // right = wider window, up = brighter (lower level). Only the model changes; applyWindow
+  // re-colours at most once per frame.
+  let wlDrag = null;
+  function wantsWindowing(e) {
+    const [left, right] = TOOLS[model.get("tool")] || TOOLS.crosshair;
+    if (e.button === 2) return right === WL;
+    return e.button === 0 && (e.shiftKey || left === WL);
   }
-  canvas.addEventListener("pointermove", (e) => {
-    if (e.buttons) syncIntensity();
+  canvas.addEventListener("pointerdown", (e) => {
+    if (!base() || !wantsWindowing(e)) return;
+    const w = model.get("window") > 0 ? model.get("window") : 1;
+    wlDrag = { x: e.clientX, y: e.clientY, w, l: model.get("level"), perPx: Math.max(w, 1) / 150, id: e.pointerId };
+    canvas.setPointerCapture(e.pointerId);
   });
+  canvas.addEventListener("pointermove", (e) => {
+    if (!wlDrag || e.pointerId !== wlDrag.id) return;
+    const w = Math.max(1e-3, wlDrag.w + (e.clientX - wlDrag.x) * wlDrag.perPx);
+    const l = wlDrag.l + (e.clientY - wlDrag.y) * wlDrag.perPx;
+    model.set("window", round(w, 3));
+    model.set("level", round(l, 3));
+    if (model.get("preset")) model.set("preset", "");
+    model.save_changes();
+  });
+  const endWl = (e) => {
+    if (wlDrag && e.pointerId === wlDrag.id) wlDrag = null;
+  };
+  canvas.addEventListener("pointerup", endWl);
+  canvas.addEventListener("pointercancel", endWl);
   let down = null;
   canvas.addEventListener("pointerdown", (e) => {
     down = [e.clientX, e.clientY, e.button];
@@ -292,7 +440,6 @@ function render({ model, el }) {
   canvas.addEventListener("pointerup", (e) => {
     const d = down;
     down = null;
-    syncIntensity();
     if (!d || d[2] !== 0 || model.get("tool") !== "point" || !base()) return;
     if (Math.hypot(e.clientX - d[0], e.clientY - d[1]) > 4) return;
     setTimeout(() => annotations.add("point", [worldMm()]), 0);
@@ -327,10 +474,11 @@ function render({ model, el }) {
       const img = await NVImage.new(buf, niftiName(url), "gray");
       // Window before the first GPU upload, so the volume is coloured once.
       if (model.get("preset")) presetToModel(img);
-      if (!windowFromModel(img)) intensityToModel(img);
+      if (!windowFromModel(img)) initialWindow(img);
       nv.chrisSkipGradient = true;
       applyLayout();
       nv.addVolume(img); // one upload + colour pass of the base
+      counts = null;
       if (ovBuf) {
         const ov = await NVImage.new(ovBuf, niftiName(ovUrl), "gray");
         styleOverlay(ov);
@@ -346,6 +494,7 @@ function render({ model, el }) {
       applyCrosshair();
       if (model.get("interpolation") !== "linear") applyInterpolation();
       applyAnnotations();
+      updateInfo();
       pushLocation();
       if (preview) preview.done();
       timing.firstSlice = performance.now();
@@ -359,8 +508,6 @@ function render({ model, el }) {
   }
 
   const handlers = {
-    "change:window": applyWindow,
-    "change:level": applyWindow,
     "change:preset": applyPreset,
     "change:view_layout": applyLayout,
     "change:tool": applyTool,
@@ -369,24 +516,28 @@ function render({ model, el }) {
     "change:interpolation": applyInterpolation,
     "change:position_mm": () => setPosition(model.get("position_mm")),
     "change:ijk": applyIjk,
-    "change:zoom": () => {
+    "change:zoom": [() => {
       if (Math.abs(nv.scene.pan2Dxyzmm[3] - model.get("zoom")) > 1e-3) setZoom(model.get("zoom"));
-    },
+    }, updateInfo],
     "change:overlay_opacity": applyOverlayStyle,
     "change:label_colors": applyOverlayStyle,
     "change:label_names": applyOverlayStyle,
+    "change:hidden_labels": applyOverlayStyle,
     "change:annotations": applyAnnotations,
     "change:peers": applyAnnotations,
     "change:source_url": loadAll,
     "change:volume_id": loadAll,
     "change:overlay_url": loadAll,
     "change:overlay_volume_id": loadAll,
+    "change:show_info": updateInfo,
+    "change:window": [applyWindow, updateInfo],
+    "change:level": [applyWindow, updateInfo],
     "change:height": () => {
       stage.style.height = `${model.get("height")}px`;
       nv.resizeListener();
     },
   };
-  for (const [ev, fn] of Object.entries(handlers)) model.on(ev, fn);
+  for (const [ev, fns] of Object.entries(handlers)) for (const fn of [fns].flat()) model.on(ev, fn);
 
   // Test and benchmark hook: the page can reach niivue and our timings.
   el.chrisViewer = {
@@ -406,7 +557,7 @@ function render({ model, el }) {
     disposed = true;
     abort.abort();
     leaveCollab();
-    for (const [ev, fn] of Object.entries(handlers)) model.off(ev, fn);
+    for (const [ev, fns] of Object.entries(handlers)) for (const fn of [fns].flat()) model.off(ev, fn);
     toolbar.dispose();
     nv.cleanup(); // niivue's window/resize listeners and observers
     const lose = nv.gl && nv.gl.getExtension("WEBGL_lose_context");

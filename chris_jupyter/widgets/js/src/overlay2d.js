@@ -1,6 +1,7 @@
 // A 2-D canvas laid over the WebGL canvas: annotations and remote peers' cursors.
 // Drawn after every niivue frame, in canvas device pixels.
 import { mmToScreen, sliceTolerance } from "./geometry.js";
+import { drawTileInfo } from "./info.js";
 
 const ANNOTATION_COLOR = "#ffd400";
 const SELECTED_COLOR = "#00e5ff";
@@ -19,6 +20,7 @@ export class Overlay2D {
     this.annotations = [];
     this.peers = [];
     this.selected = null;
+    this.showInfo = true; // orientation markers and slice numbers per tile
     this.dirty = false;
   }
 
@@ -30,7 +32,7 @@ export class Overlay2D {
       this.dirty = false;
     }
     const ctx = this.ctx;
-    const empty = !nv.volumes.length || (!this.annotations.length && !this.peers.length);
+    const empty = !nv.volumes.length || (!this.annotations.length && !this.peers.length && !this.showInfo);
     // an untouched layer costs nothing to composite: clear only what was drawn
     if (this.dirty) ctx.clearRect(0, 0, c.width, c.height);
     this.dirty = !empty;
@@ -38,6 +40,8 @@ export class Overlay2D {
     const tol = sliceTolerance(nv.volumes[0]);
     const dpr = c.width / Math.max(1, c.clientWidth || c.width);
     ctx.font = `${Math.round(12 * dpr)}px sans-serif`;
+    if (this.showInfo) drawTileInfo(ctx, nv, dpr);
+    ctx.lineWidth = 2 * dpr;
     ctx.lineWidth = 2 * dpr;
     for (const a of this.annotations) {
       const color = a.id === this.selected ? SELECTED_COLOR : a.color || ANNOTATION_COLOR;

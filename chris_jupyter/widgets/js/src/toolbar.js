@@ -6,8 +6,8 @@ const LAYOUT_LABELS = {
   mpr: "MPR", mpr3d: "MPR + 3D", axial: "Axial", coronal: "Coronal", sagittal: "Sagittal", "3d": "3D",
 };
 const TOOL_LABELS = {
-  crosshair: ["✛", "Crosshair: click/drag; wheel: slices; right-drag: window/level"],
-  window: ["W/L", "Window/level: drag right = wider window, drag up = brighter"],
+  crosshair: ["✛", "Crosshair: click/drag; wheel: slices; right-drag or shift-drag: window/level"],
+  window: ["W/L", "Window/level: drag right = wider window, drag up = brighter (shift-drag too)"],
   pan: ["Pan", "Pan by dragging; wheel: zoom"],
   measure: ["Dist", "Distance in mm: drag from one point to another"],
   point: ["Pt", "Point annotation: click to place, then type a note"],
@@ -75,6 +75,9 @@ export function buildToolbar(model, presetLabels, { onZoom }) {
   opacity.title = "Label overlay opacity";
   opacity.className = "cjv-opacity";
   opacity.addEventListener("input", () => set("overlay_opacity", parseFloat(opacity.value)));
+  const opacityBox = document.createElement("label");
+  opacityBox.className = "cjv-check cjv-opacity-box";
+  opacityBox.append("labels ", opacity);
 
   function sync() {
     layout.value = model.get("view_layout");
@@ -82,15 +85,16 @@ export function buildToolbar(model, presetLabels, { onZoom }) {
     for (const [name, b] of Object.entries(toolButtons)) {
       b.classList.toggle("cjv-active", name === model.get("tool"));
     }
-    wl.textContent = `W ${Math.round(model.get("window"))} / L ${Math.round(model.get("level"))}`;
+    wl.textContent = model.get("window") > 0
+      ? `W ${Math.round(model.get("window"))} / L ${Math.round(model.get("level"))}` : "W – / L –";
     crossBox.checked = model.get("crosshair");
     opacity.value = String(model.get("overlay_opacity"));
-    opacity.style.display = model.get("overlay_url") || model.get("overlay_volume_id") ? "" : "none";
+    opacityBox.style.display = model.get("overlay_url") || model.get("overlay_volume_id") ? "" : "none";
   }
   const keys = ["view_layout", "preset", "tool", "window", "level", "crosshair", "overlay_opacity"];
   for (const k of keys) model.on(`change:${k}`, sync);
   sync();
-  bar.append(layout, tools, preset, wl, zoom, cross, opacity);
+  bar.append(layout, tools, preset, wl, zoom, cross, opacityBox);
   bar.dispose = () => keys.forEach((k) => model.off(`change:${k}`, sync));
   return bar;
 }
