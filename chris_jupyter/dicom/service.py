@@ -214,7 +214,10 @@ class DicomService:
                 vol: Volume = load_nifti(disks[0]) if nifti else load_series(
                     disks, allow_irregular=True, allow_missing_geometry=len(disks) == 1)
             except VolumeError as e:
-                raise BadRequest(f"cannot make a volume of {key!r}: {e}") from None
+                # The reader names files by their disk path: say the library path instead, so a
+                # refusal never tells a user where the server keeps its data.
+                root = os.path.realpath(self.library.store.root) + os.sep
+                raise BadRequest(f"cannot make a volume of {key!r}: {str(e).replace(root, '')}") from None
             tmp = out.with_name(f"part-{os.getpid()}-{out.name}")
             tmp.write_bytes(vol.to_nifti_bytes())
             os.replace(tmp, out)
