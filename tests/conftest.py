@@ -11,7 +11,8 @@ import pytest
 pytest_plugins = [
     *[
         p
-        for p in ("tests.fixtures.services", "tests.fixtures.orthanc", "tests.fixtures.browser")
+        for p in ("tests.fixtures.services", "tests.fixtures.orthanc", "tests.fixtures.browser",
+                  "tests.fixtures.notebooks")
         if importlib.util.find_spec(p) is not None
     ],
     "tests.fixtures.server",  # after services, which it imports

@@ -8,54 +8,9 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from chris_jupyter.dicom import synth
-from chris_jupyter.testing import free_port
+from tests.fixtures.notebooks import LOCAL_RUNNER  # the notebook fixtures come from that plugin
 
 NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
-
-
-@pytest.fixture(scope="session")
-def reference_images(build_image):
-    """The reference plugins' images under the tags `chris-jupyter up` looks for."""
-    import tomllib
-
-    plugins = Path(__file__).parent.parent / "spawners" / "plugins"
-    for d in sorted(plugins.glob("pl-*")):
-        version = tomllib.loads((d / "pyproject.toml").read_text())["project"]["version"]
-        build_image(d, f"chris-jupyter/{d.name}:{version}")
-
-
-# Notebooks whose demo registers a plugin from this environment run with the local runner.
-LOCAL_RUNNER = {"04-panels"}
-
-
-@pytest.fixture(scope="session")
-def pacs_demo_study(orthanc, tmp_path_factory):
-    """The CT study notebook 02 looks for on the PACS (its ``PATIENT_ID``)."""
-    info = synth.write_ct_series(tmp_path_factory.mktemp("nb-pacs"), n_slices=20, rows=96, cols=96,
-                                 patient_id="NBPACS01", patient_name="Notebook^Demo",
-                                 study_description="NOTEBOOK DEMO CT")
-    orthanc.upload(info.paths)
-    return info
-
-
-@pytest.fixture(scope="session")
-def notebook_servers(orthanc, chris_server_factory, pacs_demo_study, reference_images):
-    """Servers (per runner) that know the test Orthanc as PACS 'orthanc', holding one CT study."""
-    servers: dict[str, object] = {}
-
-    def get(runner: str):  # noqa: ANN202
-        if runner not in servers:
-            port = free_port()
-            servers[runner] = chris_server_factory(config={"ChrisApp": {
-                "runner": runner, "dicom_receiver_port": port,
-                "pacs_nodes": {"orthanc": {"ae_title": orthanc.aet, "host": "127.0.0.1",
-                                           "port": orthanc.dicom_port}},
-            }})
-            orthanc.add_modality(f"chris-notebooks-{runner}", "CHRIS", "127.0.0.1", port)
-        return servers[runner]
-
-    return get
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])

@@ -14,7 +14,7 @@ import pytest
 from nbclient import NotebookClient
 
 from chris_jupyter import Client
-from tests.test_notebooks import LOCAL_RUNNER, notebook_servers, pacs_demo_study, reference_images  # noqa: F401
+from tests.fixtures.notebooks import LOCAL_RUNNER
 
 NOTEBOOKS = Path(__file__).parent.parent / "notebooks"
 
@@ -72,7 +72,7 @@ def _twice(name: str, server, tmp_path: Path, monkeypatch) -> tuple:  # noqa: AN
 
 
 @pytest.mark.parametrize("name", ["01-library", "03-plugins-pipelines", "04-panels", "05-viewer-collaboration"])
-def test_notebook_runs_twice_on_the_test_servers(name: str, notebook_servers, tmp_path: Path,  # noqa: F811
+def test_notebook_runs_twice_on_the_test_servers(name: str, notebook_servers, tmp_path: Path,
                                                   monkeypatch) -> None:
     _twice(name, notebook_servers("local" if name in LOCAL_RUNNER else "auto"), tmp_path, monkeypatch)
 
