@@ -36,6 +36,11 @@ def server_args(environ: dict[str, str] | os._Environ[str] = os.environ) -> list
 
 
 def main(argv: list[str] | None = None) -> None:
+    from jupyter_core.paths import jupyter_runtime_dir
+
+    # Its own runtime folder: the service's `jpserver-*.json` in the shared one would make Client()
+    # and view() on this machine take the service for "the only local Jupyter server".
+    os.environ["JUPYTER_RUNTIME_DIR"] = os.path.join(jupyter_runtime_dir(), "chris-hub-service")
     from .app import ChrisHubApp, ServiceServerApp
 
     args = server_args() + list(sys.argv[1:] if argv is None else argv)
