@@ -20,7 +20,7 @@ DOCKER = "/usr/bin/docker"
 
 
 def build(name: str, tag: str) -> str:
-    subprocess.run(["bash", str(REPO / "spawners/images/build-image.sh"), str(REPO / "spawners/plugins" / name),
+    subprocess.run(["bash", str(REPO / "images/build-image.sh"), str(REPO / "plugins" / name),
                     tag], check=True, stdout=subprocess.DEVNULL)
     return tag
 

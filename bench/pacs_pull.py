@@ -35,8 +35,8 @@ sys.path.insert(0, str(ROOT))
 
 from chris_jupyter import Client  # noqa: E402
 from chris_jupyter.dicom import synth  # noqa: E402
-from chris_jupyter.dicom.netutil import free_port  # noqa: E402
 from chris_jupyter.testing import ChrisServer  # noqa: E402
+from chris_jupyter.utils.net import free_port  # noqa: E402
 from tests.fixtures.orthanc import OrthancServer, find_dcmtk  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))

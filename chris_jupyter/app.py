@@ -8,10 +8,16 @@ from typing import Any
 
 from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Dict, Enum, Float, Int, List, Unicode, default, validate
+from traitlets import Bool, Dict, Enum, Float, Int, List, Type, Unicode, default, validate
 
 from ._version import __version__
 from .backend import Backend, Settings
+from .compute.runners.base import Runner
+from .compute.runners.docker import DockerRunner
+from .compute.runners.kubernetes import KubernetesRunner
+from .compute.runners.local import LocalRunner
+from .compute.runners.slurm import SlurmRunner
+from .compute.runners.swarm import SwarmRunner
 from .identity import Principal
 
 
@@ -22,6 +28,14 @@ class ChrisApp(ExtensionApp):
     description = __doc__
     version = __version__
     load_other_extensions = True
+    #: Configurable classes of this extension, so that ``--DockerRunner.pids_limit=…`` and
+    #: ``c.DockerRunner.pids_limit`` are known (and listed by ``--help-all``).
+    classes = [*ExtensionApp.classes, LocalRunner, DockerRunner, SwarmRunner, SlurmRunner, KubernetesRunner]
+    #: Whether the Jupyter server's identity provider is the hub (the ChRIS hub service). Then the
+    #: hub is the one source of identity: routes that take credentials from headers (the
+    #: CUBE-compatible ``api/v1/``) accept hub tokens only, never backend ``chris_…`` tokens or
+    #: ChRIS passwords. Not a config option: :class:`chris_jupyter.hub.app.ChrisHubApp` sets it.
+    identity_from_hub = False
 
     data_dir = Unicode(
         help="""Folder that holds the library tree (``library/``), uploads in progress (``tmp/``)
@@ -45,15 +59,40 @@ class ChrisApp(ExtensionApp):
     ).tag(config=True)
 
     runner = Enum(
-        ["auto", "local", "docker"],
+        ["auto", "local", "docker", "swarm", "slurm", "kubernetes"],
         default_value="auto",
         help="""Where plugin jobs run. ``local`` runs plugins as subprocesses of the server (only
         for plugins installed in its Python environment); ``docker`` runs each job in a container
         without network, as a non-root user, with the plugin's CPU and memory limits, the input
         folder mounted read-only and the output folder read-write straight from the library.
         ``auto`` picks ``docker`` when a Docker engine answers and ``local`` otherwise. The
+        ``swarm`` runs each job as a one-shot Docker Swarm service, ``slurm`` as a SLURM batch
+        job and ``kubernetes`` as a Kubernetes Job (configured on ``SwarmRunner``,
+        ``SlurmRunner`` and ``KubernetesRunner``; usually added as further compute
+        resources instead, see ``compute_resources``). The
         ``local`` runner does not confine jobs, so with it the server serves only ``embedded_user``
-        and administrators (see ``unsafe_unconfined_jobs_for_all_users``).""",
+        and administrators (see ``unsafe_unconfined_jobs_for_all_users``). Each runner's own
+        settings are configured on its class (``c.DockerRunner.pids_limit = 256``,
+        ``c.LocalRunner.kill_grace = 10``).""",
+    ).tag(config=True)
+
+    runner_class = Type(
+        None,
+        klass=Runner,
+        allow_none=True,
+        help="""A runner class (a subclass of ``chris_jupyter.compute.runners.base.Runner``, or its
+        dotted import path) that runs plugin jobs instead of the one ``runner`` names. It is
+        configured like the built-in ones, from its own section (``c.MyRunner.setting = …``).""",
+    ).tag(config=True)
+
+    compute_resources = List(
+        Dict(),
+        help="""Compute resources besides this server's own runner, added (or updated to match) at
+        start: ``[{"name": "cluster", "kind": "slurm", "settings": {"partition": "debug"},
+        "description": "the lab's cluster", "max_job_time": 86400}]``. ``kind`` is ``local``,
+        ``docker``, ``swarm``, ``slurm`` or a dotted path to a Runner class; ``settings`` are
+        that runner's traits (on top of ``c.<RunnerClass>.…``). Administrators can also add and
+        remove resources over REST, the client and ``chris-jupyter compute-resource``.""",
     ).tag(config=True)
 
     embedded_user = Unicode(
@@ -70,9 +109,24 @@ class ChrisApp(ExtensionApp):
 
     @validate("embedded_user")
     def _check_user(self, proposal: dict[str, Any]) -> str:
-        from .library.paths import check_name
+        from .paths import check_name
 
         return check_name(proposal["value"])
+
+    hub_service_url = Unicode(
+        help="""Client mode (a JupyterHub user's server): URL of the ChRIS hub service, e.g.
+        ``http://127.0.0.1:8000/services/chris/``. When set, this server runs no backend of its
+        own: its ``chris/api/v1/`` routes forward to the service with the server's hub token
+        (``JUPYTERHUB_API_TOKEN``), so the panels, widgets and viewer act as the server's user on
+        the shared library. The ChRIS spawner sets it through the CHRIS_HUB_SERVICE_URL
+        environment variable (the default).""",
+    ).tag(config=True)
+
+    @default("hub_service_url")
+    def _default_hub_service_url(self) -> str:
+        import os
+
+        return os.environ.get("CHRIS_HUB_SERVICE_URL", "")
 
     unsafe_unconfined_jobs_for_all_users = Bool(
         False,
@@ -152,7 +206,7 @@ class ChrisApp(ExtensionApp):
 
     @validate("dicom_receiver_calling_aes")
     def _check_calling_aes(self, proposal: dict[str, Any]) -> list[str]:
-        from .dicom.ul import check_ae_title
+        from .dicom.net.ul import check_ae_title
 
         return [check_ae_title(a) for a in proposal["value"]]
 
@@ -232,14 +286,14 @@ class ChrisApp(ExtensionApp):
     def _link_jupyter_server_extension(self, serverapp: Any) -> None:
         try:
             super()._link_jupyter_server_extension(serverapp)
-        except Exception as e:  # noqa: BLE001  (linking only reads configuration)
+        except Exception as e:
             self._refuse_to_start(serverapp, "configuration error", e)
 
     @classmethod
     def _load_jupyter_server_extension(cls, serverapp: Any) -> Any:
         try:
             return super()._load_jupyter_server_extension(serverapp)
-        except Exception as e:  # noqa: BLE001  (a backend that cannot start with this configuration)
+        except Exception as e:
             cls._refuse_to_start(serverapp, "cannot start", e)
 
     @staticmethod
@@ -256,6 +310,9 @@ class ChrisApp(ExtensionApp):
             pacs_group=self.pacs_group,
             fsync_uploads=self.fsync_uploads,
             runner=self.runner,
+            runner_class=self.runner_class,
+            config=self.config,
+            compute_resources=list(self.compute_resources),
             job_timeout=self.job_timeout or None,
             max_parallel_jobs=self.max_parallel_jobs,
             start_services=True,
@@ -268,6 +325,10 @@ class ChrisApp(ExtensionApp):
 
     def initialize_settings(self) -> None:
         self._wire_logging()
+        if self.hub_service_url:
+            self.backend = None
+            self.log.info("ChRIS in client mode: chris/api/v1/ forwards to the hub service %s", self.hub_service_url)
+            return
         settings = self.backend_settings()
         self.backend = Backend(settings)
         if settings.embedded_user:
@@ -283,10 +344,18 @@ class ChrisApp(ExtensionApp):
         return self.backend.principal(self.embedded_user, via="jupyter")
 
     def initialize_handlers(self) -> None:
+        if self.hub_service_url:
+            from .api.forward import client_mode_handlers
+
+            self.handlers.extend(client_mode_handlers(self.hub_service_url))
+            return
         from .api import all_handlers
+        from .api.cube import all_handlers as cube_handlers
 
         kwargs = {"backend": self.backend, "chris_app": self}
         self.handlers.extend((pattern, cls, kwargs) for pattern, cls in all_handlers())
+        # The CUBE-compatible API (api/v1/) for the existing ChRIS clients.
+        self.handlers.extend((pattern, cls, kwargs) for pattern, cls in cube_handlers())
 
     async def stop_extension(self) -> None:
         backend = getattr(self, "backend", None)

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from .client import ChrisApiError, Client
+from .client import ChrisApiError, Client, HubServer
 from .utils.text import human_size
 
 
@@ -95,6 +95,23 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_user_passwd(args: argparse.Namespace) -> int:
+    if args.remove:
+        password = None
+    elif args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        import getpass
+
+        password = getpass.getpass(f"new password for {args.username}: ")
+        if getpass.getpass("again: ") != password:
+            print("chris-jupyter: the passwords differ; nothing changed", file=sys.stderr)
+            return 1
+    _client(args).set_password(args.username, password)
+    print(f"password of {args.username} {'removed' if password is None else 'set'}")
+    return 0
+
+
 def cmd_plugin_add(args: argparse.Namespace) -> int:
     c = _client(args)
     extra = {"name": args.name, "version": args.version}
@@ -113,6 +130,70 @@ def cmd_plugin_add(args: argparse.Namespace) -> int:
 def cmd_plugin_ls(args: argparse.Namespace) -> int:
     for p in _client(args).plugins():
         print(f"{p['id']:>4}  {p['name']:<28} {p['version']:<10} {p['type']}  {p['title']}")
+    return 0
+
+
+def cmd_resource_ls(args: argparse.Namespace) -> int:
+    for r in _client(args).compute_resources():
+        limit = f"max {r['max_job_time']:g} s" if r.get("max_job_time") else "no time limit"
+        print(f"{r['name']:<20} {r['kind']:<10} {limit:<16} {r['description']}")
+    return 0
+
+
+def cmd_share_server(args: argparse.Namespace) -> int:
+    """Share codes for the JupyterHub server this runs in (no ChRIS connection needed)."""
+    server = HubServer.from_env()
+    if args.list:
+        codes, shares = server.codes(), server.shares()
+        if args.json:
+            _print({"codes": codes, "shares": shares}, True)
+            return 0
+        for c in codes:
+            print(f"{c['id']}  expires {c['expires_at']}  accepted {c['exchange_count']}x")
+        for s in shares:
+            print(f"shared with {(s['user'] or s['group'])['name']} ({s['kind']})")
+        return 0
+    if args.revoke:
+        server.revoke_code(args.revoke)
+        print("revoked the share code")
+        return 0
+    if args.stop:
+        server.revoke_code()
+        server.revoke_shares()
+        print(f"{server.user}'s server is shared with no one now (all codes revoked)")
+        return 0
+    model = server.create_code(args.expires_in)
+    if args.json:
+        _print(model, True)
+        return 0
+    print(f"share link (valid until {model['expires_at']}): {model['full_accept_url']}")
+    print("whoever accepts it works in this server as you: your files, your kernels, your ChRIS identity",
+          file=sys.stderr)
+    return 0
+
+
+def cmd_resource_add(args: argparse.Namespace) -> int:
+    settings = {}
+    for name, value in args.setting or []:
+        try:
+            settings[name] = json.loads(value)  # numbers, true/false, lists as JSON
+        except ValueError:
+            settings[name] = value
+    r = _client(args).add_compute_resource(args.name, args.kind, settings, description=args.description,
+                                           max_job_time=args.max_job_time)
+    print(f"added compute resource {r['name']} ({r['kind']})")
+    return 0
+
+
+def cmd_resource_rm(args: argparse.Namespace) -> int:
+    _client(args).remove_compute_resource(args.name)
+    print(f"removed compute resource {args.name}")
+    return 0
+
+
+def cmd_plugin_resources(args: argparse.Namespace) -> int:
+    p = _client(args).set_plugin_compute_resources(args.plugin, args.names)
+    print(f"{p['name']} {p['version']} runs on: {', '.join(p['compute_resources'])}")
     return 0
 
 
@@ -154,7 +235,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     ref = f"{args.plugin}@{args.version}" if args.version and not args.plugin.isdigit() else args.plugin
     params = typed_params(c.plugin(ref), dict(args.param or []))
     inst = c.run(args.plugin, params, previous_id=args.previous, version=args.version,
-                 title=args.title)
+                 title=args.title, compute_resource_name=args.compute_resource)
     print(f"instance {inst['id']} ({inst['plugin']} {inst['plugin_version']}): {inst['state']}")
     if args.wait:
         inst = c.wait(inst["id"], timeout=args.wait)
@@ -198,7 +279,7 @@ def up_banner(url: str, token: str, user: str, data_dir: Path, workspace: Path, 
             "  WARNING: the local runner has no sandbox: plugins run as this process, with its rights",
             "           on every file it can reach. This server therefore serves only its embedded user",
             "           and administrators (no other users or their tokens). Start Docker and build the",
-            "           plugin images (bash spawners/images/build-reference-plugins.sh) to sandbox jobs.",
+            "           plugin images (bash images/build-reference-plugins.sh) to sandbox jobs.",
         ]
     return "\n".join(lines)
 
@@ -248,6 +329,58 @@ def cmd_up(args: argparse.Namespace) -> int:
     return 0  # not reached
 
 
+def _checkout() -> Path | None:
+    """The repository this package runs from (``jupyterhub_config.py`` and the image scripts), if any."""
+    root = Path(__file__).resolve().parent.parent
+    if (root / "jupyterhub_config.py").is_file() and (root / "spawners" / "singleuser" / "build.sh").is_file():
+        return root
+    return None
+
+
+def hub_build_steps(root: Path, environ: dict[str, str] | os._Environ[str] = os.environ,
+                    plugins: bool = True) -> list[list[str]]:
+    """The image builds ``hub`` runs first (each script skips what is up to date)."""
+    steps = [["bash", str(root / "images" / "build-base.sh")]]
+    if environ.get("CHRIS_HUB_SPAWNER", "chris-docker") != "simple":
+        image = environ.get("CHRIS_HUB_IMAGE") or "chris-jupyter/singleuser:latest"
+        steps.append(["bash", str(root / "spawners" / "singleuser" / "build.sh"), image])
+    if plugins:
+        steps.append(["bash", str(root / "images" / "build-reference-plugins.sh")])
+    return steps
+
+
+def cmd_hub(args: argparse.Namespace) -> int:
+    import subprocess
+
+    root = _checkout()
+    config = Path(args.config) if args.config else (root / "jupyterhub_config.py" if root else None)
+    if config is None or not config.is_file():
+        print("chris-jupyter: hub needs jupyterhub_config.py: run it from a checkout of chris_jupyter "
+              "(or pass --config FILE)", file=sys.stderr)
+        return 2
+    if shutil.which("jupyterhub") is None and not (Path(sys.executable).parent / "jupyterhub").exists():
+        print("chris-jupyter: jupyterhub is not installed (pip install 'chris_jupyter[hub]')", file=sys.stderr)
+        return 2
+    if not args.no_build:
+        if root is None:
+            print("chris-jupyter: no image scripts next to the package; building nothing", file=sys.stderr)
+        else:
+            for step in hub_build_steps(root, plugins=not args.no_plugins):
+                print(f"chris-jupyter hub: {' '.join(Path(a).name if a.startswith('/') else a for a in step)}",
+                      flush=True)
+                if subprocess.run(step, stdin=subprocess.DEVNULL).returncode != 0:
+                    print(f"chris-jupyter: building failed: {' '.join(step)}", file=sys.stderr)
+                    return 1
+    state = Path(args.state_dir).resolve()
+    state.mkdir(parents=True, exist_ok=True)
+    os.environ["CHRIS_HUB_STATE_DIR"] = str(state)
+    argv = [sys.executable, "-m", "jupyterhub", "-f", str(config.resolve()), *args.extra]
+    print(f"chris-jupyter hub: jupyterhub -f {config} (state in {state})", flush=True)
+    os.chdir(state)
+    os.execv(sys.executable, argv)
+    return 0  # not reached
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="chris-jupyter", description=__doc__)
     p.add_argument("--url", help="server URL (default: $CHRIS_URL or the local running server)")
@@ -268,6 +401,16 @@ def build_parser() -> argparse.ArgumentParser:
                     help="where plugins run (auto: Docker when an engine answers and the plugin images exist)")
     up.add_argument("extra", nargs="*", help="more JupyterLab options (after --)")
     up.set_defaults(func=cmd_up)
+
+    hb = sub.add_parser("hub", help="multi-user ChRIS: build the missing images, then run "
+                                    "jupyterhub -f jupyterhub_config.py (from a checkout)")
+    hb.add_argument("--state-dir", default=os.environ.get("CHRIS_HUB_STATE_DIR", "chris-hub"),
+                    help="the hub's database, cookie secret and ChRIS data (default: ./chris-hub)")
+    hb.add_argument("--config", help="another jupyterhub config file (default: the checkout's jupyterhub_config.py)")
+    hb.add_argument("--no-build", action="store_true", help="build no images")
+    hb.add_argument("--no-plugins", action="store_true", help="do not build the reference plugin images")
+    hb.add_argument("extra", nargs="*", help="more jupyterhub options (after --)")
+    hb.set_defaults(func=cmd_hub)
 
     ls = sub.add_parser("ls", help="list a library folder")
     ls.add_argument("path", nargs="?", default="")
@@ -299,6 +442,16 @@ def build_parser() -> argparse.ArgumentParser:
     sh.add_argument("--expires-days", type=float, help="with --link: days until it expires (default 7)")
     sh.set_defaults(func=cmd_share)
 
+    ss = sub.add_parser("share-server", help="make a share code for this JupyterHub server (live "
+                                             "co-editing; whoever accepts works as you)")
+    ss.add_argument("--expires-in", type=int, default=86400, metavar="SECONDS",
+                    help="seconds the code may be accepted (60 to a year; default a day)")
+    what = ss.add_mutually_exclusive_group()
+    what.add_argument("--list", action="store_true", help="list this server's valid codes and its shares")
+    what.add_argument("--revoke", metavar="CODE", help="revoke one code (the code or its sc_<n> id)")
+    what.add_argument("--stop", action="store_true", help="revoke every code and every accepted share")
+    ss.set_defaults(func=cmd_share_server)
+
     se = sub.add_parser("search", help="search files you may read")
     se.add_argument("--name")
     se.add_argument("--under")
@@ -320,6 +473,29 @@ def build_parser() -> argparse.ArgumentParser:
                                       "its --version says, else the image tag)")
     pa.set_defaults(func=cmd_plugin_add)
     pl.add_parser("ls", help="list plugins").set_defaults(func=cmd_plugin_ls)
+    pr = pl.add_parser("resources", help="set the compute resources a plugin runs on (administrators)")
+    pr.add_argument("plugin", help="name, name@version or id")
+    pr.add_argument("names", nargs="+", help="compute resource names; the first is the plugin's default")
+    pr.set_defaults(func=cmd_plugin_resources)
+
+    cr = sub.add_parser("compute-resource", help="compute resources: where plugin jobs run").add_subparsers(
+        dest="resource_cmd", required=True)
+    cr.add_parser("ls", help="list compute resources").set_defaults(func=cmd_resource_ls)
+    ca = cr.add_parser("add", help="add a compute resource (administrators)")
+    ca.add_argument("name")
+    ca.add_argument("kind", help="local, docker, swarm, slurm, kubernetes or a dotted Runner class path")
+    ca.add_argument("-s", "--setting", action="append", type=_param,
+                    help="runner setting name=value (a JSON value or a string; repeat)")
+    ca.add_argument("--description", default="")
+    ca.add_argument("--max-job-time", type=float, help="seconds a job may run there")
+    ca.set_defaults(func=cmd_resource_add)
+    crm = cr.add_parser("rm", help="remove a compute resource without unfinished jobs (administrators)")
+    crm.add_argument("name")
+    crm.set_defaults(func=cmd_resource_rm)
+
+    from .remote.cli import register as register_compute_serve
+
+    register_compute_serve(sub)
 
     rn = sub.add_parser("run", help="run a plugin")
     rn.add_argument("plugin", help="name, name@version or id")
@@ -327,6 +503,7 @@ def build_parser() -> argparse.ArgumentParser:
     rn.add_argument("--previous", type=int, help="instance to run after (ds plugins)")
     rn.add_argument("--version")
     rn.add_argument("--title")
+    rn.add_argument("--compute-resource", help="where to run it (default: the plugin's first compute resource)")
     rn.add_argument("--wait", type=float, nargs="?", const=3600, help="wait until it ends (seconds)")
     rn.set_defaults(func=cmd_run)
 
@@ -344,6 +521,11 @@ def build_parser() -> argparse.ArgumentParser:
     ua.add_argument("--group", action="append")
     ua.add_argument("--admin", action="store_true")
     ua.set_defaults(func=cmd_user_add)
+    up = us.add_parser("passwd", help="set a user's password (for ChRIS clients that log in with one)")
+    up.add_argument("username")
+    up.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    up.add_argument("--remove", action="store_true", help="remove the password (no password login)")
+    up.set_defaults(func=cmd_user_passwd)
     return p
 
 
@@ -367,7 +549,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except KeyboardInterrupt:
         return 130
-    except Exception as e:  # noqa: BLE001  (known errors become one line; anything else is a bug)
+    except Exception as e:
         line = error_line(e, args)
         if line is None:
             raise

@@ -29,3 +29,7 @@ class Conflict(ChrisError):
 
 class TooLarge(ChrisError):
     status = 413
+
+
+class TooManyRequests(ChrisError):
+    status = 429

@@ -51,10 +51,10 @@ if importlib.util.find_spec("tests.fixtures.services") is None:  # pragma: no co
         return f"sqlite:///{tmp_path / 'test.db'}"
 
 
-def pytest_collection_modifyitems(config, items) -> None:  # noqa: ANN001
+def pytest_collection_modifyitems(config, items) -> None:
     """Browser tests last: Playwright's sync API keeps an event loop running in the main thread
     for the rest of the session, which asyncio tests after it cannot share."""
-    def uses_browser(item) -> bool:  # noqa: ANN001
+    def uses_browser(item) -> bool:
         names = getattr(item, "fixturenames", ())
         return "tests/browser/" in str(item.path).replace("\\", "/") or "browser" in names or "page" in names
 

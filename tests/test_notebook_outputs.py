@@ -11,7 +11,7 @@ from nbclient import NotebookClient
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
-def _run(cells: list[str], server, tmp_path: Path, monkeypatch) -> nbformat.NotebookNode:  # noqa: ANN001
+def _run(cells: list[str], server, tmp_path: Path, monkeypatch) -> nbformat.NotebookNode:
     monkeypatch.setenv("CHRIS_URL", server.url)
     monkeypatch.setenv("CHRIS_TOKEN", server.token)
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])

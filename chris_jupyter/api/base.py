@@ -4,8 +4,12 @@ A handler method is exposed only through one of two decorators, and a test check
 method of every registered handler carries one:
 
 - :func:`endpoint` — an authenticated caller, authorized by the Jupyter server's authorizer
-  for the ``chris`` resource (read for GET/HEAD, write otherwise); the core then checks the
+  for the handler's resource (read for GET/HEAD, write otherwise); the core then checks the
   caller's rights on the data itself.
+
+Each API module names its resource in ``AUTH_RESOURCE`` (``chris:files``, ``chris:compute``,
+``chris:dicom``, …), as jupyter_server's services do, so that an ``Authorizer`` can allow one
+area and not another; every handler class of the module takes it as its ``auth_resource``.
 - :func:`link_endpoint` — anonymous access through a private share link token in the URL,
   read-only and confined to the link's target.
 """
@@ -16,6 +20,7 @@ import datetime as dt
 import functools
 import json
 import math
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -28,11 +33,12 @@ from tornado import web
 from ..backend import Backend
 from ..errors import ChrisError
 from ..identity import TOKEN_PREFIX, AuthError, Principal
-from ..library.paths import InvalidPath
+from ..paths import InvalidPath
 from ..utils.aio import run_blocking
 
 API_PREFIX = "chris/api/v1"
 AUTH_RESOURCE = "chris"
+"""The resource of a handler whose module names none (each API module names its own)."""
 MAX_LIMIT = 1000
 _MISSING: Any = object()
 AUTH_REQUIRED = ("authentication required: send a ChRIS API token (Authorization: Bearer chris_…) "
@@ -42,6 +48,7 @@ F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
 
 def api_path(suffix: str) -> str:
+    """The URL pattern of an API route: ``chris/api/v1/<suffix>``."""
     return f"{API_PREFIX}/{suffix}".rstrip("/")
 
 
@@ -61,13 +68,17 @@ def _translate_errors(method: F) -> F:
 def endpoint(method: F) -> F:
     """Expose a handler method to authenticated, authorized callers only."""
     action = "read" if method.__name__ in ("get", "head") else "write"
-    checked = authorized(action, AUTH_RESOURCE)(_translate_errors(method))
+    translated = _translate_errors(method)
+    checked: dict[str, Callable[..., Awaitable[Any]]] = {}  # per resource (a subclass may name another)
 
     @functools.wraps(method)
     async def wrapper(self: ChrisHandler, *args: Any, **kwargs: Any) -> Any:
         if self.principal is None or self.principal.via == "link":
             raise web.HTTPError(401, getattr(self.chris_app, "auth_required_message", AUTH_REQUIRED))
-        return await checked(self, *args, **kwargs)
+        resource = self.auth_resource
+        if resource not in checked:
+            checked[resource] = authorized(action, resource)(translated)
+        return await checked[resource](self, *args, **kwargs)
 
     wrapper.__chris_auth__ = "user"  # type: ignore[attr-defined]
     return wrapper  # type: ignore[return-value]
@@ -87,12 +98,22 @@ def link_endpoint(method: F) -> F:
 
 
 class ChrisHandler(APIHandler):
+    """The base of every REST handler: the caller's :class:`Principal`, the backend, JSON replies."""
+
     auth_resource = AUTH_RESOURCE
     principal: Principal | None = None
     link_target: str | None = None
     api_token: str | None = None  # the backend API token the caller authenticated with, if any
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # The module's AUTH_RESOURCE, unless the class names its own.
+        super().__init_subclass__(**kwargs)
+        if "auth_resource" not in cls.__dict__:
+            module = sys.modules.get(cls.__module__)
+            cls.auth_resource = getattr(module, "AUTH_RESOURCE", cls.auth_resource)
+
     def initialize(self, backend: Backend, chris_app: Any) -> None:
+        """Receive the backend and the extension app (tornado's per-handler arguments)."""
         self.backend = backend
         self.chris_app = chris_app
 
@@ -106,6 +127,7 @@ class ChrisHandler(APIHandler):
         return None
 
     async def prepare(self) -> None:  # type: ignore[override]
+        """Identify the caller (Jupyter user, API token or hub user) before any method runs."""
         token = self._bearer()
         if token is None:
             await super().prepare()
@@ -131,8 +153,10 @@ class ChrisHandler(APIHandler):
         self.set_cors_headers()  # as the Jupyter path does (ServerApp.allow_origin)
 
     def finish(self, *args: Any, **kwargs: Any) -> Any:
-        # jupyter_server's APIHandler labels every response JSON; keep the type a handler chose
-        # (files, logs, event streams) and use JSON only where none was chosen.
+        """Finish the response, keeping the Content-Type a handler chose (files, logs, event streams).
+
+        jupyter_server's APIHandler labels every response JSON; JSON is used only where none was chosen.
+        """
         chosen = self._headers.get("Content-Type", "")
         if chosen and not chosen.startswith("text/html"):
             kwargs.setdefault("set_content_type", chosen)
@@ -156,7 +180,7 @@ class ChrisHandler(APIHandler):
 
         Tornado's own ``get_argument`` turns control characters into spaces and strips
         whitespace, so ``path=a%00b`` would arrive as ``a b`` and ``path=x/%00`` as ``x/``:
-        the path rule (``library/paths.py``) must see what was sent to refuse it. Only UTF-8
+        the path rule (``chris_jupyter/paths.py``) must see what was sent to refuse it. Only UTF-8
         decoding happens here (invalid UTF-8 is a 400); ``strip`` is accepted for compatibility
         and strips nothing but surrounding whitespace when asked for explicitly.
         """
@@ -194,6 +218,7 @@ class ChrisHandler(APIHandler):
         return await run_blocking(func, *args, **kwargs)
 
     def json_body(self) -> dict[str, Any]:
+        """The request body as a JSON object (``{}`` when empty); 400 for anything else."""
         if not self.request.body:
             return {}
         try:
@@ -205,11 +230,17 @@ class ChrisHandler(APIHandler):
         return body
 
     def reply(self, data: Any, status: int = 200) -> None:
+        """Send what the core returned as JSON: the core shapes its results (JSON-ready dicts and
+        lists, or objects with a ``to_json()`` method such as :class:`~chris_jupyter.library.service.Page`);
+        a handler adds at most an envelope (``{"items": [...]}``)."""
+        if hasattr(data, "to_json"):
+            data = data.to_json()
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(data, default=str))
 
     def int_arg(self, name: str, default: int, *, lo: int = 0, hi: int | None = None) -> int:
+        """A whole-number query argument within ``lo``..``hi``; 400 with the rule otherwise."""
         raw = self.get_argument(name, None)
         if raw is None or raw == "":
             return default
@@ -223,9 +254,11 @@ class ChrisHandler(APIHandler):
         return val
 
     def page_args(self, default_limit: int = 100) -> tuple[int, int]:
+        """``limit`` and ``offset`` of a paginated listing."""
         return (self.int_arg("limit", default_limit, lo=1, hi=MAX_LIMIT), self.int_arg("offset", 0))
 
     def date_arg(self, name: str) -> dt.datetime | None:
+        """A date or date-time query argument (ISO 8601), or ``None``."""
         raw = self.get_argument(name, None)
         if not raw:
             return None
@@ -236,6 +269,7 @@ class ChrisHandler(APIHandler):
         return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
     def bool_arg(self, name: str, default: bool = False) -> bool:
+        """A yes/no query argument (``1``/``true``/``yes`` or ``0``/``false``/``no``)."""
         raw = self.get_argument(name, None)
         if raw is None:
             return default
@@ -246,6 +280,7 @@ class ChrisHandler(APIHandler):
         raise web.HTTPError(400, f"'{name}' must be true or false, got {raw!r}")
 
     def required_arg(self, name: str) -> str:
+        """A query argument that must be given; 400 naming it otherwise."""
         raw = self.get_argument(name, None)
         if raw is None:
             raise web.HTTPError(400, f"the query argument '{name}' is required")

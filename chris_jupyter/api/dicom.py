@@ -13,7 +13,7 @@ from ..library.service import Entry
 from .base import ChrisHandler, api_path, endpoint
 from .transfer import send_file
 
-AUTH_RESOURCE = "chris"
+AUTH_RESOURCE = "chris:dicom"
 _FILTERS = ("patient_id", "patient_name", "study_date", "date_from", "date_to", "modality", "description",
             "study_description", "series_description", "accession", "uid", "pacs")
 
@@ -23,6 +23,7 @@ class StudiesHandler(ChrisHandler):
 
     @endpoint
     async def get(self) -> None:
+        """Search the DICOM index (visible studies only)."""
         limit, offset = self.page_args(50)
         filters = {k: self.get_argument(k) for k in _FILTERS if self.get_argument(k, None)}
         if "modality" in filters and "," in filters["modality"]:
@@ -32,8 +33,11 @@ class StudiesHandler(ChrisHandler):
 
 
 class SeriesHandler(ChrisHandler):
+    """``GET dicom/series/<uid>``: the readable instances of one series."""
+
     @endpoint
     async def get(self, series_uid: str) -> None:
+        """The instances of a series the caller may read."""
         self.reply({"items": await self.run(self.backend.dicom.series, self.principal, series_uid)})
 
 
@@ -42,6 +46,7 @@ class IndexHandler(ChrisHandler):
 
     @endpoint
     async def post(self) -> None:
+        """Index (again) the DICOM files below a folder."""
         path = self.json_body().get("path")
         if not isinstance(path, str):
             raise web.HTTPError(400, "'path' (a library folder) is required")
@@ -49,8 +54,11 @@ class IndexHandler(ChrisHandler):
 
 
 class VolumeHandler(ChrisHandler):
+    """``GET volumes/<id>``: a NIfTI volume for ``series:<uid>`` or ``path:<library path>``."""
+
     @endpoint
     async def get(self, volume_id: str) -> None:
+        """Send the (cached) NIfTI file of a volume."""
         disk = await self.run(self.backend.dicom.volume, self.principal, volume_id)  # tornado decoded it
         self.set_header("Cache-Control", "private, max-age=3600")
         await send_file(self, disk, Entry(volume_id, "volume.nii", "file", disk.stat().st_size,
@@ -58,8 +66,11 @@ class VolumeHandler(ChrisHandler):
 
 
 class VolumesHandler(ChrisHandler):
+    """``POST volumes``: keep a NIfTI volume sent by a notebook, for the viewer."""
+
     @endpoint
     async def post(self) -> None:
+        """Store the NIfTI bytes of the request body; answers the new volume's id."""
         if len(self.request.body) < 352:
             raise web.HTTPError(400, "send the volume as NIfTI-1 bytes in the request body")
         vid = await self.run(self.backend.dicom.put_volume, self.principal, self.request.body)

@@ -1,7 +1,8 @@
 """The change-event stream (Server-Sent Events): files, feeds, jobs, PACS progress.
 
 A client sees an event when it is named in the event's audience or may read the event's
-library path. ``Last-Event-ID`` (or ``?since=``) replays what a reconnecting client missed.
+library path (the rule is :meth:`~chris_jupyter.library.permissions.Grants.can_see`).
+``Last-Event-ID`` (or ``?since=``) replays what a reconnecting client missed.
 
 A stream never outlives its credential: a stream opened with an API token checks the token
 at least every :data:`CREDENTIAL_CHECK_SECONDS`, busy or idle, and ends
@@ -21,17 +22,19 @@ import time
 
 from tornado import iostream
 
-from ..events import Event
 from .base import ChrisHandler, api_path, endpoint
 
-AUTH_RESOURCE = "chris"
+AUTH_RESOURCE = "chris:events"
 KEEPALIVE_SECONDS = 15.0
 CREDENTIAL_CHECK_SECONDS = 2.0
 
 
 class EventsHandler(ChrisHandler):
+    """``GET events?since=&types=``: the change events the caller may see, as Server-Sent Events."""
+
     @endpoint
     async def get(self) -> None:
+        """Stream the events the caller may see until the client goes or its credential ends."""
         since_raw = self.request.headers.get("Last-Event-ID") or self.get_argument("since", None)
         since = int(since_raw) if since_raw and since_raw.isdigit() else None
         types = [t for t in self.get_argument("types", "").split(",") if t] or None
@@ -39,13 +42,6 @@ class EventsHandler(ChrisHandler):
         self.set_header("Cache-Control", "no-cache")
         self.set_header("X-Accel-Buffering", "no")
         grants = await self.run(self.backend.library.grants, self.principal)
-        me = self.principal.username
-
-        def visible(ev: Event) -> bool:
-            if self.principal.is_admin or me in ev.users:
-                return True
-            return ev.path is not None and grants.can_read(ev.path)
-
         # ": connected" is the readiness signal: the stream replays from the id it names, so an event
         # published between reading that id and the subscription taking effect is not lost.
         last_id = self.backend.events.last_id
@@ -80,7 +76,7 @@ class EventsHandler(ChrisHandler):
                     continue
                 ev = next_event.result()
                 next_event = asyncio.ensure_future(it.__anext__())
-                if not visible(ev):
+                if not grants.can_see(ev):
                     continue
                 self.write(f"id: {ev.id}\nevent: {ev.type}\ndata: {json.dumps(ev.to_json(), default=str)}\n\n")
                 await self.flush()

@@ -6,12 +6,12 @@ import copy
 
 from tornado import web
 
+from .. import paths
 from ..errors import ChrisError
-from ..library import paths
 from .base import ChrisHandler, api_path, endpoint
 from .transfer import send_file, send_zip
 
-AUTH_RESOURCE = "chris"
+AUTH_RESOURCE = "chris:files"
 
 
 class FilesHandler(ChrisHandler):
@@ -19,28 +19,81 @@ class FilesHandler(ChrisHandler):
 
     @endpoint
     async def get(self) -> None:
+        """One page of a folder's children (folders first), optionally filtered by ``name``."""
         limit, offset = self.page_args()
         page = await self.run(
             self.backend.library.list, self.principal, self.get_argument("path", ""),
             limit=limit, offset=offset, name_contains=self.get_argument("name", None),
         )
-        self.reply(page.to_json())
+        self.reply(page)
 
     @endpoint
     async def delete(self) -> None:
+        """Delete a file or a folder with everything below it."""
         await self.run(self.backend.library.delete, self.principal, self.required_arg("path"))
         self.set_status(204)
         await self.finish()
 
 
 class StatHandler(ChrisHandler):
+    """``GET files/stat?path=``: one file or folder."""
+
     @endpoint
     async def get(self) -> None:
+        """The entry at ``path``."""
         entry = await self.run(self.backend.library.stat, self.principal, self.get_argument("path", ""))
-        self.reply(entry.to_json())
+        self.reply(entry)
 
 
 UPLOAD_READ_SIZE = 4 * 1024 * 1024
+
+
+#: How far past ``max_upload_size`` a body may run before the connection is cut. Within it the
+#: body is read, counted (:class:`BodyLimit`) and discarded, and the 413 answered after it: an
+#: answer sent while the client still writes reaches most HTTP clients as a broken connection
+#: (aiohttp: "Can not write request body"), not as our message. Larger declared bodies are
+#: refused at once.
+REFUSAL_SLACK = 16 * 1024 * 1024
+
+
+class BodyLimit:
+    """A streamed request body against ``max_upload_size``: declared and counted as it arrives."""
+
+    def __init__(self, limit: int, declared: int | None) -> None:
+        self.limit = limit
+        self.declared = declared
+        self.received = 0
+
+    @property
+    def exceeded(self) -> bool:
+        return max(self.received, self.declared or 0) > self.limit
+
+    def over(self, chunk: bytes) -> bool:
+        """Count ``chunk``; true once the body is (or was declared) larger than the limit."""
+        self.received += len(chunk)
+        return self.exceeded
+
+    def error(self) -> web.HTTPError:
+        size = max(self.received, self.declared or 0)
+        more = "" if self.declared is None else f"of {size} bytes "
+        return web.HTTPError(413, f"upload {more}exceeds the limit of {self.limit} bytes")
+
+
+def open_upload_body(handler: ChrisHandler) -> BodyLimit:
+    """Before a streamed upload body: let the connection take up to ``max_upload_size`` plus
+    :data:`REFUSAL_SLACK`, with an hour to send it, in 4 MiB reads. The handler refuses (413)
+    once the returned :class:`BodyLimit` is exceeded, after the body; a body declared larger
+    than the limit plus the slack is refused here, at once."""
+    limit = handler.chris_app.max_upload_size
+    raw = handler.request.headers.get("Content-Length")
+    body = BodyLimit(limit, int(raw) if raw is not None and raw.isdigit() else None)
+    if (body.declared or 0) > limit + REFUSAL_SLACK:
+        raise body.error()
+    conn = handler.request.connection
+    conn.set_max_body_size(limit + REFUSAL_SLACK)  # type: ignore[union-attr]
+    conn.set_body_timeout(3600)  # type: ignore[union-attr]
+    _widen_reads(conn)
+    return body
 
 
 def _widen_reads(conn: object) -> None:
@@ -65,22 +118,20 @@ class ContentHandler(ChrisHandler):
 
     ticket = None
     refusal: Exception | None = None
+    limit: BodyLimit | None = None
 
     async def prepare(self) -> None:  # type: ignore[override]
+        """Before the body streams in: check the size, the caller and the target, and open the upload."""
         await super().prepare()
         if self.request.method != "PUT":
             return
         if self.principal is None:
             raise web.HTTPError(401, "authentication required")
-        limit = self.chris_app.max_upload_size
-        declared = self.request.headers.get("Content-Length")
-        if declared is not None and int(declared) > limit:
-            raise web.HTTPError(413, f"upload of {declared} bytes exceeds the limit of {limit} bytes")
-        conn = self.request.connection
-        conn.set_max_body_size(limit)  # type: ignore[union-attr]
-        conn.set_body_timeout(3600)  # type: ignore[union-attr]
-        _widen_reads(conn)
+        self.limit = open_upload_body(self)
         self._check_authorized_put()
+        if self.limit.exceeded:
+            self.refusal = self.limit.error()
+            return
         # A refused upload is answered after the body was read (and discarded): answering
         # while the client still sends makes most HTTP clients report a broken connection
         # instead of our message.
@@ -97,17 +148,27 @@ class ContentHandler(ChrisHandler):
             raise web.HTTPError(403, "not authorized to upload")
 
     def data_received(self, chunk: bytes) -> None:
+        """Write a piece of the request body to the upload's temporary file."""
+        if self.limit is not None and self.limit.over(chunk):
+            if self.refusal is None:
+                self.refusal = self.limit.error()
+            if self.ticket is not None:
+                self.backend.library.abort_upload(self.ticket)
+                self.ticket = None
+            return
         if self.ticket is not None:
             self.ticket.temp.write(chunk)
 
     def on_connection_close(self) -> None:
         # Client went away mid-upload: nothing may appear.
+        """A client that goes away mid-upload leaves nothing behind."""
         if self.ticket is not None and self.request.method == "PUT" and not self._finished:
             self.backend.library.abort_upload(self.ticket)
             self.ticket = None
 
     @endpoint
     async def put(self) -> None:
+        """Make the uploaded file appear (one rename) once the whole body has arrived."""
         if self.refusal is not None:
             raise self.refusal
         ticket = self.ticket
@@ -124,15 +185,17 @@ class ContentHandler(ChrisHandler):
             raise
         finally:
             self.ticket = None
-        self.reply(entry.to_json(), status=201)
+        self.reply(entry, status=201)
 
     @endpoint
     async def get(self) -> None:
+        """Send a file (with HTTP range support)."""
         disk, entry = await self.run(self.backend.library.open_file, self.principal, self.required_arg("path"))
         await send_file(self, disk, entry)
 
     @endpoint
     async def head(self) -> None:
+        """A file's headers (size, type) without its bytes."""
         disk, entry = await self.run(self.backend.library.open_file, self.principal, self.required_arg("path"))
         await send_file(self, disk, entry, head=True)
 
@@ -142,13 +205,13 @@ class ZipHandler(ChrisHandler):
 
     @endpoint
     async def get(self) -> None:
+        """Stream the folder at ``path`` as a zip (``deidentify=1``: its DICOM files, de-identified)."""
         path = self.get_argument("path", "")
         if self.bool_arg("deidentify"):
-            chunks, name = await self.run(self.backend.dicom.deidentified_zip, self.principal, path)
-            await send_zip(self, chunks, name)
-            return
-        chunks = await self.run(self.backend.library.zip, self.principal, path)
-        await send_zip(self, chunks, paths.basename(path) or "library")
+            archive = await self.run(self.backend.dicom.deidentified_zip, self.principal, path)
+        else:
+            archive = await self.run(self.backend.library.zip, self.principal, path)
+        await send_zip(self, archive)
 
 
 class FoldersHandler(ChrisHandler):
@@ -156,9 +219,10 @@ class FoldersHandler(ChrisHandler):
 
     @endpoint
     async def post(self) -> None:
+        """Create the folder ``path``."""
         body = self.json_body()
         entry = await self.run(self.backend.library.mkdir, self.principal, str(body.get("path", "")))
-        self.reply(entry.to_json(), status=201)
+        self.reply(entry, status=201)
 
 
 class MoveHandler(ChrisHandler):
@@ -166,11 +230,12 @@ class MoveHandler(ChrisHandler):
 
     @endpoint
     async def post(self) -> None:
+        """Move ``src`` to ``dst``."""
         body = self.json_body()
         if "src" not in body or "dst" not in body:
             raise web.HTTPError(400, "give 'src' and 'dst'")
         entry = await self.run(self.backend.library.move, self.principal, str(body["src"]), str(body["dst"]))
-        self.reply(entry.to_json())
+        self.reply(entry)
 
 
 class SearchFilesHandler(ChrisHandler):
@@ -178,6 +243,7 @@ class SearchFilesHandler(ChrisHandler):
 
     @endpoint
     async def get(self) -> None:
+        """One page of readable files matching every given filter, newest first."""
         limit, offset = self.page_args()
         page = await self.run(
             self.backend.library.search, self.principal,
@@ -186,7 +252,7 @@ class SearchFilesHandler(ChrisHandler):
             created_after=self.date_arg("created_after"), created_before=self.date_arg("created_before"),
             limit=limit, offset=offset,
         )
-        self.reply(page.to_json())
+        self.reply(page)
 
 
 default_handlers = [

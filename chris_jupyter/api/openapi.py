@@ -7,10 +7,11 @@ from typing import Any
 from .._version import __version__
 from .base import ChrisHandler, api_path, endpoint
 
-AUTH_RESOURCE = "chris"
+AUTH_RESOURCE = "chris:api"
 
 
 def document(modules: list[Any]) -> dict[str, Any]:
+    """The OpenAPI 3 description of the API, assembled from every module's ``openapi_paths``."""
     paths: dict[str, Any] = {}
     for mod in modules:
         for p, ops in getattr(mod, "openapi_paths", {}).items():
@@ -33,8 +34,11 @@ def document(modules: list[Any]) -> dict[str, Any]:
 
 
 class OpenAPIHandler(ChrisHandler):
+    """``GET openapi.json``: the API's OpenAPI description."""
+
     @endpoint
     async def get(self) -> None:
+        """The OpenAPI document."""
         from . import api_modules
 
         self.reply(document(api_modules()))

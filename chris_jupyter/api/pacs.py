@@ -6,25 +6,30 @@ from tornado import web
 
 from .base import ChrisHandler, api_path, endpoint
 
-AUTH_RESOURCE = "chris"
+AUTH_RESOURCE = "chris:pacs"
 
 
 class PacsHandler(ChrisHandler):
+    """``GET pacs``: our AE title, the receiver and the configured PACS nodes."""
+
     @endpoint
     async def get(self) -> None:
-        pacs = self.backend.pacs
-        status = await self.run(pacs.status, self.principal)
-        status["nodes"] = await self.run(pacs.list_nodes, self.principal)
-        self.reply(status)
+        """The PACS status."""
+        self.reply(await self.run(self.backend.pacs.status, self.principal))
 
 
 class EchoHandler(ChrisHandler):
+    """``POST pacs/<name>/echo``: C-ECHO a PACS node."""
+
     @endpoint
     async def post(self, name: str) -> None:
+        """Verify the association with the node; answers the round trip."""
         self.reply(await self.run(self.backend.pacs.echo, self.principal, name))
 
 
 class FindHandler(ChrisHandler):
+    """``POST pacs/<name>/find``: C-FIND at one query level."""
+
     @endpoint
     async def post(self, name: str) -> None:
         """``{"level": "STUDY", "query": {"PatientName": "DOE*", "StudyDate": "20240101-"}}``"""
@@ -35,6 +40,8 @@ class FindHandler(ChrisHandler):
 
 
 class RetrieveHandler(ChrisHandler):
+    """``POST pacs/<name>/retrieve``: C-GET or C-MOVE a study or series into the library."""
+
     @endpoint
     async def post(self, name: str) -> None:
         """``{"study_uid", "series_uid"?, "method": "get"|"move"}``; progress: ``pacs.progress`` events."""
@@ -47,14 +54,20 @@ class RetrieveHandler(ChrisHandler):
 
 
 class RetrievalsHandler(ChrisHandler):
+    """``GET pacs/retrievals``: the caller's retrievals."""
+
     @endpoint
     async def get(self) -> None:
+        """The caller's retrievals and their progress."""
         self.reply({"items": await self.run(self.backend.pacs.retrievals, self.principal)})
 
 
 class RetrievalHandler(ChrisHandler):
+    """``GET pacs/retrievals/<id>``: one retrieval."""
+
     @endpoint
     async def get(self, job_id: str) -> None:
+        """One retrieval and its progress."""
         self.reply(await self.run(self.backend.pacs.retrieval, self.principal, int(job_id)))
 
 

@@ -6,12 +6,15 @@ from tornado import web
 
 from .base import ChrisHandler, api_path, endpoint
 
-AUTH_RESOURCE = "chris"
+AUTH_RESOURCE = "chris:pipelines"
 
 
 class PipelinesHandler(ChrisHandler):
+    """``GET pipelines`` lists saved pipelines; ``POST pipelines`` saves one (YAML or JSON)."""
+
     @endpoint
     async def get(self) -> None:
+        """The pipelines the caller may run."""
         items = await self.run(self.backend.compute.pipelines, self.principal)
         self.reply({"total": len(items), "items": items})
 
@@ -30,19 +33,32 @@ class PipelinesHandler(ChrisHandler):
 
 
 class PipelineHandler(ChrisHandler):
+    """``DELETE pipelines/<id>`` removes a pipeline."""
+
     @endpoint
     async def delete(self, pid: str) -> None:
+        """Delete a saved pipeline (its owner or an administrator)."""
         await self.run(self.backend.compute.delete_pipeline, self.principal, int(pid))
         self.set_status(204)
         await self.finish()
 
 
 class PipelineRunsHandler(ChrisHandler):
+    """``POST pipelines/<id>/runs``: run a pipeline on a parent instance."""
+
     @endpoint
     async def post(self, pid: str) -> None:
-        """Run on ``previous_id``: ``{"previous_id", "title"?, "params"?: {piping: {…}}, "resources"?}``."""
+        """Run on ``previous_id``: ``{"previous_id", "title"?, "params"?: {piping: {…}},
+        "resources"?: {piping: {…}}, "compute_resources"?: {piping: name}}``."""
         body = self.json_body()
-        self.reply(await self.run(self.backend.compute.run_pipeline, self.principal, int(pid), body), 201)
+        where_to = body.get("compute_resources")
+        if where_to is not None and not (isinstance(where_to, dict)
+                                         and all(isinstance(v, str) for v in where_to.values())):
+            raise web.HTTPError(400, "compute_resources: a mapping of piping title to compute resource name")
+        self.reply(await self.run(self.backend.compute.run_pipeline, self.principal, int(pid),
+                                  previous_id=body.get("previous_id"), title=body.get("title"),
+                                  params=body.get("params"), resources=body.get("resources"),
+                                  compute_resources=where_to), 201)
 
 
 default_handlers = [

@@ -140,3 +140,20 @@ def render(info: dict[str, Any], target: str, rel: str, listing: dict[str, Any])
                      f"<tbody>{''.join(rows)}</tbody></table>")
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{e(title)} — ChRIS share'
             f"</title><style>{STYLE}</style></head><body>{''.join(parts)}</body></html>")
+
+
+def render_error(status: int, message: str) -> str:
+    """The page for a link that opens nothing: unknown, expired or revoked (the server does not say
+    which, so a guessed token learns nothing), or a path the link does not hold."""
+    e = html.escape
+    if status == 404 and "link" in message:
+        head = "This share link does not work any more"
+        hint = ("It may have expired, been revoked by the person who shared it, or been copied "
+                "incompletely. Ask them for a new link.")
+    else:
+        head = "This shared item cannot be shown"
+        hint = "The link works, but not for this item. Go back to the shared folder and pick another."
+    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{e(head)} — ChRIS share'
+            f'</title><style>{STYLE}</style></head><body><h1 id="error">{e(head)}</h1>'
+            f'<p class="meta">{e(hint)}</p><p>The server said: {e(message)} (HTTP {int(status)})</p>'
+            "</body></html>")

@@ -3,23 +3,32 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from ..library import paths
+from tornado import web
+
+from .. import paths
 from ..library.sharing import MAX_LINK_LIFETIME
 from . import share_page
 from .base import ChrisHandler, api_path, endpoint, link_endpoint
 from .transfer import send_file, send_zip
 
-AUTH_RESOURCE = "chris"
+AUTH_RESOURCE = "chris:shares"
 
 
 class SharesHandler(ChrisHandler):
+    """``GET shares`` lists the caller's shares; ``POST shares`` shares a path or feed."""
+
     @endpoint
     async def get(self) -> None:
+        """Shares the caller made or received."""
         self.reply({"items": await self.run(self.backend.sharing.list, self.principal)})
 
     @endpoint
     async def post(self) -> None:
+        """Share a path or feed with a user, a group or everyone: ``{"path"|"feed_id", "user"|"group"|"public",
+        "permission"}``.
+        """
         b = self.json_body()
         out = await self.run(
             self.backend.sharing.create, self.principal, path=b.get("path"), feed_id=b.get("feed_id"),
@@ -30,20 +39,27 @@ class SharesHandler(ChrisHandler):
 
 
 class ShareHandler(ChrisHandler):
+    """``DELETE shares/<id>`` withdraws a share."""
+
     @endpoint
     async def delete(self, share_id: str) -> None:
+        """Withdraw one share."""
         await self.run(self.backend.sharing.delete, self.principal, int(share_id))
         self.set_status(204)
         await self.finish()
 
 
 class LinksHandler(ChrisHandler):
+    """``GET links`` lists the caller's private links; ``POST links`` makes one."""
+
     @endpoint
     async def get(self) -> None:
+        """The caller's live share links (never their token)."""
         self.reply({"items": await self.run(self.backend.sharing.list_links, self.principal)})
 
     @endpoint
     async def post(self) -> None:
+        """Make a private read-only link to a path or feed (the token and URL are shown once)."""
         b = self.json_body()
         seconds = self.seconds_from(b, "expires_in", 7 * 86400, hi=MAX_LINK_LIFETIME.total_seconds())
         out = await self.run(
@@ -55,8 +71,11 @@ class LinksHandler(ChrisHandler):
 
 
 class LinkHandler(ChrisHandler):
+    """``DELETE links/<id>`` revokes a link."""
+
     @endpoint
     async def delete(self, link_id: str) -> None:
+        """Revoke one link."""
         await self.run(self.backend.sharing.revoke_link, self.principal, int(link_id))
         self.set_status(204)
         await self.finish()
@@ -78,15 +97,11 @@ class LinkFilesHandler(ChrisHandler):
 
     @link_endpoint
     async def get(self) -> None:
+        """The link's target (or a path below it): JSON, or an HTML page for a browser."""
         limit, offset = self.page_args()
-        path = _link_path(self)
-        lib = self.backend.library
-        entry = await self.run(lib.stat, self.principal, path)
-        if entry.kind == "file":
-            out = {"target": self.link_target, "entry": entry.to_json()}
-        else:
-            page = await self.run(lib.list, self.principal, path, limit=limit, offset=offset)
-            out = {"target": self.link_target, **page.to_json()}
+        found = await self.run(self.backend.library.browse, self.principal, _link_path(self),
+                               limit=limit, offset=offset)
+        out = {"target": self.link_target, **found}
         self.set_header("Vary", "Accept")
         if not share_page.wants_html(self.request.headers.get("Accept")):
             self.reply(out)
@@ -98,19 +113,36 @@ class LinkFilesHandler(ChrisHandler):
                           set_content_type="text/html; charset=utf-8")  # APIHandler's finish sets JSON
 
 
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """A browser gets a page for a link that opens nothing (expired, revoked, unknown); API
+        clients the usual JSON error."""
+        if not share_page.wants_html(self.request.headers.get("Accept")):
+            return super().write_error(status_code, **kwargs)
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        message = exc.log_message if isinstance(exc, web.HTTPError) and exc.log_message else self._reason
+        self.set_header("Vary", "Accept")
+        self.set_header("Content-Security-Policy", share_page.CSP)
+        self.finish(share_page.render_error(status_code, str(message)), set_content_type="text/html; charset=utf-8")
+        return None
+
+
 class LinkContentHandler(ChrisHandler):
+    """``GET links/<token>/content?path=``: a file through a link."""
+
     @link_endpoint
     async def get(self) -> None:
+        """Send a file below the link's target."""
         disk, entry = await self.run(self.backend.library.open_file, self.principal, _link_path(self))
         await send_file(self, disk, entry)
 
 
 class LinkZipHandler(ChrisHandler):
+    """``GET links/<token>/zip?path=``: a folder through a link, as a zip."""
+
     @link_endpoint
     async def get(self) -> None:
-        path = _link_path(self)
-        chunks = await self.run(self.backend.library.zip, self.principal, path)
-        await send_zip(self, chunks, paths.basename(path))
+        """Stream a folder below the link's target as a zip."""
+        await send_zip(self, await self.run(self.backend.library.zip, self.principal, _link_path(self)))
 
 
 _TOKEN = r"(chrislink_[A-Za-z0-9_\-]+)"

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
 from tornado import iostream, web
 
-from ..library.service import Entry
+from ..library.service import Archive, Entry
 from ..utils.aio import run_blocking
 from .base import ChrisHandler
 
@@ -69,14 +68,14 @@ async def send_file(handler: ChrisHandler, disk: Path, entry: Entry, *, head: bo
     await handler.finish()
 
 
-async def send_zip(handler: ChrisHandler, chunks: Iterator[bytes], name: str) -> None:
-    """Send a zip archive produced on the fly by ``chunks`` (chunked transfer encoding)."""
+async def send_zip(handler: ChrisHandler, archive: Archive) -> None:
+    """Send a zip archive produced on the fly (chunked transfer encoding)."""
     handler.set_header("Content-Type", "application/zip")
-    handler.set_header("Content-Disposition", _disposition(name + ".zip"))
+    handler.set_header("Content-Disposition", _disposition(archive.name + ".zip"))
     sentinel = object()
     try:
         while True:
-            data = await run_blocking(next, chunks, sentinel)
+            data = await run_blocking(next, archive.chunks, sentinel)
             if data is sentinel:
                 break
             handler.write(data)
@@ -85,7 +84,5 @@ async def send_zip(handler: ChrisHandler, chunks: Iterator[bytes], name: str) ->
             except iostream.StreamClosedError:
                 return
     finally:
-        close = getattr(chunks, "close", None)
-        if close:
-            close()
+        archive.close()
     await handler.finish()

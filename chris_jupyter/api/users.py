@@ -3,92 +3,80 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
-from tornado import web
-
-from ..db.models import ApiToken, User
 from ..identity import MAX_TOKEN_LIFETIME
 from .base import ChrisHandler, api_path, endpoint
 
-AUTH_RESOURCE = "chris"
-
-
-def token_json(t: ApiToken) -> dict[str, Any]:
-    return {"id": t.id, "name": t.name, "prefix": t.prefix, "created_at": t.created_at.isoformat(),
-            "expires_at": t.expires_at.isoformat() if t.expires_at else None,
-            "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None}
-
-
-def user_json(u: User) -> dict[str, Any]:
-    return {"username": u.username, "is_admin": u.is_admin, "groups": sorted(g.name for g in u.groups)}
+AUTH_RESOURCE = "chris:users"
 
 
 class MeHandler(ChrisHandler):
+    """``GET me``: the caller's identity."""
+
     @endpoint
     async def get(self) -> None:
-        p = self.principal
-        self.reply({"username": p.username, "is_admin": p.is_admin, "groups": sorted(p.groups),
-                    "auth": p.via})
+        """The caller's name, admin flag, groups and how they authenticated."""
+        self.reply(self.backend.accounts.me(self.principal))
 
 
 class TokensHandler(ChrisHandler):
+    """``GET tokens`` lists the caller's API tokens; ``POST tokens {"name", "user", "expires_in"}`` issues one."""
+
     @endpoint
     async def get(self) -> None:
-        toks = await self.run(self.backend.users.list_tokens, self.principal.username)
-        self.reply({"items": [token_json(t) for t in toks]})
+        """The caller's live API tokens."""
+        self.reply({"items": await self.run(self.backend.accounts.tokens, self.principal)})
 
     @endpoint
     async def post(self) -> None:
         """Issue a token for myself or, as an administrator, for ``user``."""
         b = self.json_body()
-        username = b.get("user") or self.principal.username
-        if username != self.principal.username and not self.principal.is_admin:
-            raise web.HTTPError(403, "only administrators may issue tokens for other users")
         seconds = self.seconds_from(b, "expires_in", hi=MAX_TOKEN_LIFETIME.total_seconds())
-        delta = dt.timedelta(seconds=seconds) if seconds is not None else None
-        if username != self.principal.username:
-            await self.run(self.backend.users.ensure_user, username)
-        tok, clear = await self.run(self.backend.users.issue_token, username,
-                                    name=str(b.get("name", "")), expires_in=delta)
-        self.reply({**token_json(tok), "user": username, "token": clear}, 201)
+        out = await self.run(self.backend.accounts.issue_token, self.principal, user=b.get("user") or None,
+                             name=str(b.get("name", "")),
+                             expires_in=dt.timedelta(seconds=seconds) if seconds is not None else None)
+        self.reply(out, 201)
 
 
 class TokenHandler(ChrisHandler):
+    """``DELETE tokens/<id>`` revokes a token."""
+
     @endpoint
     async def delete(self, token_id: str) -> None:
-        ok = await self.run(self.backend.users.revoke_token, self.principal.username, int(token_id),
-                            is_admin=self.principal.is_admin)
-        if not ok:
-            raise web.HTTPError(404, f"no such token: {token_id}")
+        """Revoke a token of the caller (an administrator: anyone's)."""
+        await self.run(self.backend.accounts.revoke_token, self.principal, int(token_id))
         self.set_status(204)
         await self.finish()
 
 
 class UsersHandler(ChrisHandler):
-    def _admin(self) -> None:
-        if not self.principal.is_admin:
-            raise web.HTTPError(403, "only administrators manage users")
+    """Administrators: ``GET users`` lists users; ``POST users {"username", "groups", "is_admin"}`` creates one."""
 
     @endpoint
     async def get(self) -> None:
-        self._admin()
-        users = await self.run(self.backend.users.list_users)
-        self.reply({"items": [user_json(u) for u in users]})
+        """Every user (administrators only)."""
+        self.reply({"items": await self.run(self.backend.accounts.list_users, self.principal)})
 
     @endpoint
     async def post(self) -> None:
         """Create a user (idempotent) with optional ``groups`` and ``is_admin``."""
-        self._admin()
         b = self.json_body()
-        name = b.get("username")
-        if not isinstance(name, str) or not name:
-            raise web.HTTPError(400, "'username' is required")
-        users = self.backend.users
-        await self.run(users.ensure_user, name, is_admin=bool(b.get("is_admin", False)))
-        for g in b.get("groups", []) or []:
-            await self.run(users.add_to_group, name, str(g))
-        self.reply(user_json(await self.run(users.get, name)), 201)
+        out = await self.run(self.backend.accounts.create_user, self.principal, b.get("username"),
+                             is_admin=bool(b.get("is_admin", False)), groups=list(b.get("groups", []) or []))
+        self.reply(out, 201)
+
+
+class PasswordHandler(ChrisHandler):
+    """``PUT users/<name>/password {"password"}``: set (``null``: remove) a user's password, for
+    the clients of the CUBE-compatible API. Yourself, or anyone as an administrator."""
+
+    @endpoint
+    async def put(self, username: str) -> None:
+        """Set or remove the password of ``username``."""
+        await self.run(self.backend.accounts.set_password, self.principal, username,
+                       self.json_body().get("password"))
+        self.set_status(204)
+        await self.finish()
 
 
 default_handlers = [
@@ -96,6 +84,7 @@ default_handlers = [
     (api_path("tokens"), TokensHandler),
     (api_path(r"tokens/(\d+)"), TokenHandler),
     (api_path("users"), UsersHandler),
+    (api_path(r"users/([\w.\-]+)/password"), PasswordHandler),
 ]
 
 openapi_paths = {
@@ -106,4 +95,5 @@ openapi_paths = {
         {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}]}},
     "/users": {"get": {"summary": "Admin: list users"},
                "post": {"summary": "Admin: create a user, with groups"}},
+    "/users/{name}/password": {"put": {"summary": "Set or remove a password (yourself, or admin)"}},
 }

@@ -18,16 +18,17 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from .. import paths
 from ..db import Database
 from ..db.models.compute import PipelineRun, Plugin, PluginInstance
-from ..feeds.pipelines import PipelineSpec, PipelineStore, parse_pipeline, spec_of
-from ..library import paths
 from ..plugins.cmdline import ParameterError, check_readable, resolve_params
 from ..plugins.descriptor import PluginDescriptor
 from ..plugins.registry import PluginRef, PluginRegistry, descriptor_of
 from . import states as st
 from .instances import check_resources, create_feed, descendants, output_path_for
 from .lifecycle import JobLifecycle
+from .pipelines import PipelineSpec, PipelineStore, parse_pipeline, spec_of
+from .resources import ComputeResources, ResourceError
 from .runners.base import Runner
 
 
@@ -39,7 +40,7 @@ class Coordinator(JobLifecycle):
     db
         The metadata database.
     data_root
-        The library store on disk; outputs go to ``library.paths.feed_dir(owner, feed)/…``.
+        The library store on disk; outputs go to ``paths.feed_dir(owner, feed)/…``.
     runner
         Where jobs run (local subprocesses, Docker…).
     publish
@@ -65,6 +66,9 @@ class Coordinator(JobLifecycle):
         Seconds a job may run (``None``: no limit); a job over time is cancelled.
     max_parallel
         Jobs running at once; the rest stay ``scheduled`` in a queue.
+    resources
+        The compute resources (:class:`~.resources.ComputeResources`) jobs may run on; without,
+        every job runs on ``runner``.
     """
 
     def __init__(
@@ -82,10 +86,13 @@ class Coordinator(JobLifecycle):
         default_timeout: float | None = None,
         max_parallel: int = 8,
         registry: PluginRegistry | None = None,
+        resources: ComputeResources | None = None,
     ) -> None:
         self.db = db
         self.data_root = Path(data_root)
         self.runner = runner
+        self.resources = resources
+        self._job_runners: dict[str, Runner] = {}
         self.publish = publish
         self.register_outputs = register_outputs
         self.create_folder = create_folder
@@ -104,6 +111,26 @@ class Coordinator(JobLifecycle):
         self._stopped = True
         self._changed = threading.Condition()
         self._generation = 0  # bumped on every transition this coordinator makes
+
+    def _runner_for(self, resource: str | None) -> Runner:
+        """The runner of a compute resource (``runner`` when there are no resources)."""
+        if self.resources is None or not resource or resource == self.runner.name:
+            return self.runner
+        return self.resources.runner(resource)
+
+    def _resource_for(self, plugin: Plugin, requested: str | None,
+                      timeout: float | None) -> tuple[str, float | None]:
+        """The compute resource a new instance runs on, and its time limit (the smallest of the
+        request or server default and the resource's ``max_job_time``)."""
+        timeout = timeout if timeout is not None else self.default_timeout
+        if self.resources is None:
+            if requested and requested != self.runner.name:
+                raise ParameterError("compute_resource_name", requested, "no such compute resource")
+            return self.runner.name, timeout
+        name, cap = self.resources.choose(plugin.id, plugin.name, requested)
+        if cap is not None:
+            timeout = cap if timeout is None else min(timeout, cap)
+        return name, timeout
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
@@ -163,8 +190,11 @@ class Coordinator(JobLifecycle):
         resources: Mapping[str, Any] | None = None,
         *,
         timeout: float | None = None,
+        compute_resource: str | None = None,
     ) -> int:
         """Create one plugin instance and start it when its parent(s) have finished.
+
+        It runs on ``compute_resource`` (a name), by default the plugin's first resource.
 
         ``fs`` plugins start a new feed; ``ds`` plugins need ``previous_id``; ``ts`` plugins
         join the instances listed in their ``plugininstances`` parameter (comma-separated ids).
@@ -179,22 +209,24 @@ class Coordinator(JobLifecycle):
         explicit = resolve_params(desc, params)
         res = check_resources(desc, resources)
         check_readable(desc, explicit, lambda p: self.can_read(owner, p))
+        where, timeout = self._resource_for(plugin, compute_resource, timeout)
         with self.db.session() as s:
             joins = self._joins(desc, explicit)
             if desc.type == "ts" and previous_id is None and joins:
                 previous_id, joins = joins[0], joins[1:]
             inst = self._new_instance(
-                s, plugin, desc, owner, explicit, res, previous_id, joins, title, timeout
+                s, plugin, desc, owner, explicit, res, previous_id, joins, title, timeout,
+                resource=where,
             )
             iid, out = inst.id, inst.output_path
-        self._make_output(out, owner)
+        self._make_output(out, owner, where)
         self._spawn(self._advance, iid)
         return iid
 
-    def _make_output(self, output_path: str, owner: str) -> None:
+    def _make_output(self, output_path: str, owner: str, resource: str | None = None) -> None:
         """Create an instance's output folder (on disk and in the library) when the instance is
         created, so the ``output_path`` it reports exists even if it never runs."""
-        self.runner.prepare_output(self._disk(output_path))
+        self._runner_for(resource).prepare_output(self._disk(output_path))
         if self.create_folder is not None:
             self.create_folder(output_path, owner)
 
@@ -222,6 +254,7 @@ class Coordinator(JobLifecycle):
         timeout: float | None,
         run_id: int | None = None,
         piping_title: str | None = None,
+        resource: str = "",
     ) -> PluginInstance:
         parent = None
         if desc.type == "fs":
@@ -254,6 +287,7 @@ class Coordinator(JobLifecycle):
             resources=res,
             image=desc.dock_image,
             timeout_s=timeout if timeout is not None else self.default_timeout,
+            runner=resource,
             pipeline_run_id=run_id,
             piping_title=piping_title,
         )
@@ -272,12 +306,14 @@ class Coordinator(JobLifecycle):
         title: str | None = None,
         params: Mapping[str, Mapping[str, Any]] | None = None,
         resources: Mapping[str, Mapping[str, Any]] | None = None,
+        compute_resources: Mapping[str, str] | None = None,
     ) -> int:
         """Create every instance of a pipeline run at once, each waiting on its parent.
 
-        ``pipeline`` is a saved pipeline id, YAML/JSON source or a parsed spec; ``params`` and
-        ``resources`` override the pipings' defaults by piping title. Everything is checked
-        before anything is created. Returns the :class:`PipelineRun` id.
+        ``pipeline`` is a saved pipeline id, YAML/JSON source or a parsed spec; ``params``,
+        ``resources`` and ``compute_resources`` (a compute resource's name) override the pipings'
+        defaults by piping title, so one run's instances may run on different resources.
+        Everything is checked before anything is created. Returns the :class:`PipelineRun` id.
         """
         pipeline_id = None
         if isinstance(pipeline, int):
@@ -288,7 +324,8 @@ class Coordinator(JobLifecycle):
         else:
             spec = parse_pipeline(pipeline)
         params, resources = dict(params or {}), dict(resources or {})
-        unknown = (set(params) | set(resources)) - {p.title for p in spec.pipings}
+        where_to = dict(compute_resources or {})
+        unknown = (set(params) | set(resources) | set(where_to)) - {p.title for p in spec.pipings}
         if unknown:
             raise ParameterError("pipings", sorted(unknown)[0], "no piping has this title")
         plan = []
@@ -301,29 +338,32 @@ class Coordinator(JobLifecycle):
             try:
                 explicit = resolve_params(desc, values)
                 res = check_resources(desc, {**p.resources, **resources.get(p.title, {})})
+                where, timeout = self._resource_for(plugin, where_to.get(p.title) or p.compute_resource, None)
             except ParameterError as exc:
                 raise ParameterError(f"{p.title}.{exc.field}", exc.value, exc.rule) from None
+            except ResourceError as exc:
+                raise ResourceError(f"{p.title}: {exc}") from None
             check_readable(desc, explicit, lambda q: self.can_read(owner, q))
-            plan.append((p, plugin, desc, explicit, res))
+            plan.append((p, plugin, desc, explicit, res, where, timeout))
         with self.db.session() as s:
             run = PipelineRun(pipeline_id=pipeline_id, pipeline_name=spec.name, owner=owner,
                               title=title or spec.name, previous_id=previous_id)
             s.add(run)
             s.flush()
             made: dict[str, int] = {}
-            outputs: list[str] = []
-            for p, plugin, desc, explicit, res in plan:
+            outputs: list[tuple[str, str]] = []
+            for p, plugin, desc, explicit, res, where, timeout in plan:
                 prev = previous_id if p.previous is None else made[p.previous]
                 joins = [made[t] for t in p.joins]
                 if desc.type == "ts":
                     explicit["plugininstances"] = ",".join(str(i) for i in [prev, *joins])
                 inst = self._new_instance(s, plugin, desc, owner, explicit, res, prev, joins,
-                                          p.title, None, run.id, p.title)
+                                          p.title, timeout, run.id, p.title, resource=where)
                 made[p.title] = inst.id
-                outputs.append(inst.output_path)
+                outputs.append((inst.output_path, where))
             run_id, ids = run.id, list(made.values())
-        for out in outputs:
-            self._make_output(out, owner)
+        for out, where in outputs:
+            self._make_output(out, owner, where)
         for iid in ids:
             self._spawn(self._advance, iid)
         return run_id

@@ -8,17 +8,28 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .. import paths
 from ..db.models.compute import PluginInstance
 from ..db.models.feeds import Feed
 from ..db.models.library import User
-from ..library import paths
 from ..plugins.cmdline import ParameterError
-from ..plugins.descriptor import DescriptorError, PluginDescriptor, parse_cpu, parse_memory
+from ..plugins.descriptor import (
+    DEFAULT_CPU_MILLICORES,
+    DEFAULT_MEMORY_MIB,
+    RESOURCE_KEYS,
+    DescriptorError,
+    PluginDescriptor,
+    parse_cpu,
+    parse_memory,
+)
 
 #: What a run gets when it asks for nothing, clamped to the plugin's min..max. (A plugin's
 #: minimum is what it needs, not a ceiling to throttle it to: 100m of CPU would make Python's
 #: start-up alone take seconds.)
-DEFAULT_REQUEST = {"cpu_limit": 1000, "memory_limit": 200, "gpu_limit": 0, "number_of_workers": 1}
+DEFAULT_REQUEST = {"cpu_limit": DEFAULT_CPU_MILLICORES, "memory_limit": DEFAULT_MEMORY_MIB, "gpu_limit": 0,
+                   "number_of_workers": 1}
+#: How a requested value is read: quantities with units; the counts must be plain ints.
+_PARSERS = {"cpu_limit": parse_cpu, "memory_limit": parse_memory}
 
 
 def check_resources(desc: PluginDescriptor, requested: Mapping[str, Any] | None) -> dict[str, int]:
@@ -29,18 +40,13 @@ def check_resources(desc: PluginDescriptor, requested: Mapping[str, Any] | None)
     ``number_of_workers``. Units as in descriptors ("1500m", "512Mi", "2Gi", ints).
     """
     requested = dict(requested or {})
-    unknown = set(requested) - {"cpu_limit", "memory_limit", "gpu_limit", "number_of_workers"}
+    unknown = set(requested) - set(RESOURCE_KEYS)
     if unknown:
         key = sorted(unknown)[0]
         raise ParameterError(f"resources.{key}", requested[key], "unknown resource")
-    spec = {
-        "cpu_limit": (parse_cpu, desc.min_cpu_limit, desc.max_cpu_limit),
-        "memory_limit": (parse_memory, desc.min_memory_limit, desc.max_memory_limit),
-        "gpu_limit": (None, desc.min_gpu_limit, desc.max_gpu_limit),
-        "number_of_workers": (None, desc.min_number_of_workers, desc.max_number_of_workers),
-    }
     out = {}
-    for key, (parse, lo, hi) in spec.items():
+    for key in RESOURCE_KEYS:
+        parse, (lo, hi) = _PARSERS.get(key), desc.resource_range(key)
         raw = requested.get(key)
         if raw in (None, ""):
             out[key] = min(max(DEFAULT_REQUEST[key], lo), hi)

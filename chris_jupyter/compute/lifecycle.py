@@ -19,13 +19,14 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from .. import paths
 from ..db.models.compute import PluginInstance
-from ..library import paths
 from ..plugins.cmdline import build_argv, library_paths
 from ..plugins.registry import descriptor_of
 from . import states as st
 from .instances import descendants, parents_of
 from .outputs import LinkReport, output_files, remove_outside_links
+from .resources import ResourceError
 from .runners.base import JobSpec, JobStatus, RunnerError
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ class JobLifecycle:
     _slots: set[int]
     _pending: deque[int]
     _watching: set[int]
+    _job_runners: dict[str, Any]
     _stopped: bool
 
     # -- small helpers -------------------------------------------------------------------
@@ -64,12 +66,12 @@ class JobLifecycle:
         with self.db.session() as s:
             return s.get(PluginInstance, iid)
 
-    def _spawn(self, fn, *args) -> None:  # noqa: ANN001
+    def _spawn(self, fn, *args) -> None:
         if self._stopped or self._pool is None:
             return
         self._pool.submit(self._guarded, fn, *args)
 
-    def _guarded(self, fn, *args) -> None:  # noqa: ANN001
+    def _guarded(self, fn, *args) -> None:
         try:
             fn(*args)
         except Exception:
@@ -138,10 +140,13 @@ class JobLifecycle:
             self._free_slot(iid)
             return
         try:
-            spec = self._job_spec(inst)
+            runner = self._runner_for(inst.runner)
+            spec = self._job_spec(inst, runner)
             self._set(iid, runner_job_id=spec.job_id, argv=spec.argv, image=spec.image,
-                      env=spec.env, runner=self.runner.name)
-            self.runner.submit(spec)
+                      env=spec.env, runner=inst.runner or runner.name)
+            with self._lock:
+                self._job_runners[spec.job_id] = runner
+            runner.submit(spec)
         except Exception as exc:  # RunnerError, ParameterError, InvalidPath, OSError…
             msg = str(exc) if isinstance(exc, RunnerError | ValueError) else f"{type(exc).__name__}: {exc}"
             if not isinstance(exc, RunnerError | ValueError):
@@ -151,28 +156,28 @@ class JobLifecycle:
             self._free_slot(iid)
             return
         if not self._move(iid, st.STARTED, expect=st.SCHEDULED):  # cancelled meanwhile
-            self._safely(self.runner.cancel, spec.job_id)
+            self._safely("cancel", spec.job_id)
             self._set(iid, logs=self._job_logs(spec.job_id))
-            self._safely(self.runner.cleanup, spec.job_id)
+            self._safely("cleanup", spec.job_id)
             self._free_slot(iid)
             return
         self._watch(iid, spec.job_id, inst.timeout_s, time.time())
 
-    def _job_spec(self, inst: PluginInstance) -> JobSpec:
+    def _job_spec(self, inst: PluginInstance, runner: Any) -> JobSpec:
         if self.may_run is not None:
             self.may_run(inst.owner)
         desc = descriptor_of(inst.plugin)
         job_id = inst.runner_job_id or f"cj-{inst.id}-{secrets.token_hex(4)}"
         output = self._disk(inst.output_path)
         output.parent.mkdir(parents=True, exist_ok=True)
-        self.runner.prepare_output(output)
+        runner.prepare_output(output)
         parent_rows = [self._load(p) for p in parents_of(inst)]
         inputs = [(f"{r.plugin.name}_{r.id}", self._disk(r.output_path)) for r in parent_rows if r]
         wanted = library_paths(desc, inst.params)
         for p in wanted:
             if not self.can_read(inst.owner, p):  # permissions may have changed since creation
                 raise ValueError(f"path {p!r} does not exist or {inst.owner} may not read it")
-        placement = self.runner.place(
+        placement = runner.place(
             job_id,
             inputs=inputs,
             single_input=desc.type == "ds",
@@ -206,6 +211,7 @@ class JobLifecycle:
             memory_mib=res.get("memory_limit"),
             gpus=res.get("gpu_limit") or 0,
             labels={"chris_jupyter.instance": str(inst.id)},
+            time_limit_s=inst.timeout_s,
         )
 
     # -- watching and finishing -------------------------------------------------------------
@@ -224,7 +230,9 @@ class JobLifecycle:
             while not self._stopped:
                 remaining = None if timeout_s is None else max(0.0, started + timeout_s - time.time())
                 try:
-                    status = self.runner.wait(job_id, remaining)
+                    status = self._job_runner(job_id).wait(job_id, remaining)
+                except ResourceError as e:  # removed while the job ran (only a forced removal)
+                    status = JobStatus("missing", error=str(e))
                 except Exception:  # the engine went away for a moment: try again
                     log.exception("waiting for job %s failed; retrying", job_id)
                     time.sleep(1.0)
@@ -243,24 +251,39 @@ class JobLifecycle:
                 self._watching.discard(iid)
 
     def _time_out(self, iid: int, job_id: str, timeout_s: float) -> None:
-        self._safely(self.runner.cancel, job_id)
+        self._safely("cancel", job_id)
         if self._move(iid, st.CANCELLED, expect=st.STARTED, logs=self._job_logs(job_id),
                       error=f"timed out after {timeout_s:g} s; the job was stopped"):
             self._cascade(iid, "timed out")
-        self._safely(self.runner.cleanup, job_id)
+        self._safely("cleanup", job_id)
         self._free_slot(iid)
 
-    def _safely(self, fn, job_id: str) -> None:  # noqa: ANN001
-        """Runner housekeeping (cancel, cleanup) must not stop the state machine."""
+    def _safely(self, op: str, job_id: str) -> None:
+        """Runner housekeeping (``cancel``, ``cleanup``) must not stop the state machine."""
         try:
-            fn(job_id)
+            getattr(self._job_runner(job_id), op)(job_id)
         except Exception:
-            log.exception("runner %s of job %s failed", getattr(fn, "__name__", fn), job_id)
+            log.exception("runner %s of job %s failed", op, job_id)
+
+    def _runner_for(self, resource: str | None) -> Any:
+        raise NotImplementedError
+
+    def _job_runner(self, job_id: str) -> Any:
+        """The runner of a job: that of the compute resource its instance names."""
+        with self._lock:
+            runner = self._job_runners.get(job_id)
+        if runner is None:
+            with self.db.session() as s:
+                name = s.scalar(select(PluginInstance.runner).where(PluginInstance.runner_job_id == job_id))
+            runner = self._runner_for(name)
+            with self._lock:
+                self._job_runners[job_id] = runner
+        return runner
 
     def _job_logs(self, job_id: str) -> str:
         try:
-            text = self.runner.logs(job_id)
-        except Exception as exc:  # noqa: BLE001
+            text = self._job_runner(job_id).logs(job_id)
+        except Exception as exc:
             return f"(logs unavailable: {exc})"
         return text[-LOG_LIMIT:]
 
@@ -270,7 +293,7 @@ class JobLifecycle:
         if inst is None or inst.state != st.STARTED:  # cancelled (or finished) meanwhile
             if inst is not None:
                 self._set(iid, logs=logs, exit_code=status.exit_code)
-            self._safely(self.runner.cleanup, job_id)
+            self._safely("cleanup", job_id)
             self._free_slot(iid)
             return
         if status.state == "missing":
@@ -282,14 +305,14 @@ class JobLifecycle:
                 self._register(iid)  # before cleanup: the user waits for this, not for that
         else:
             try:
-                errors = self.runner.error_output(job_id)
-            except Exception:  # noqa: BLE001  (the message falls back to the combined log)
+                errors = self._job_runner(job_id).error_output(job_id)
+            except Exception:
                 errors = ""
             msg = self._failure_message(inst, status, errors.strip() and errors or logs)
             if self._move(iid, st.ERROR, expect=st.STARTED, exit_code=status.exit_code, logs=logs,
                           error=msg):
                 self._cascade(iid, "failed")
-        self._safely(self.runner.cleanup, job_id)
+        self._safely("cleanup", job_id)
         self._free_slot(iid)
 
     @staticmethod
@@ -360,7 +383,7 @@ class JobLifecycle:
             if self._move(iid, st.CANCELLED, error=reason):
                 done.append(iid)
                 if inst.runner_job_id and inst.state in (st.SCHEDULED, st.STARTED):
-                    self._safely(self.runner.cancel, inst.runner_job_id)  # its watcher cleans up
+                    self._safely("cancel", inst.runner_job_id)  # its watcher cleans up
                 with self._lock:
                     if iid in self._pending:
                         self._pending.remove(iid)
@@ -387,14 +410,22 @@ class JobLifecycle:
             elif inst.state == st.REGISTERING:
                 self._spawn(self._register, iid)
             elif inst.state == st.SCHEDULED:
-                status = self.runner.status(job) if job else JobStatus("missing")
+                status = self._job_status(job)
                 if status.state == "missing":
                     self._queue_launch(iid)
                 elif self._move(iid, st.STARTED, expect=st.SCHEDULED):
                     self._adopt(inst, status)
             else:  # started
-                status = self.runner.status(job) if job else JobStatus("missing")
+                status = self._job_status(job)
                 self._adopt(inst, status)
+
+    def _job_status(self, job_id: str | None) -> JobStatus:
+        if not job_id:
+            return JobStatus("missing")
+        try:
+            return self._job_runner(job_id).status(job_id)
+        except ResourceError as e:
+            return JobStatus("missing", error=str(e))
 
     def _adopt(self, inst: PluginInstance, status: JobStatus) -> None:
         with self._lock:

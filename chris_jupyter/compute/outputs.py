@@ -17,7 +17,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..library import paths
+from .. import paths
 from ..library.store import walk_disk
 
 

@@ -1,5 +1,8 @@
 """The job state machine of a plugin instance: one table, one function.
 
+The state names and the table of allowed transitions are in :mod:`chris_jupyter.states` (a
+foundation module, so the client and the widgets read the same names); this module applies it.
+
 Every state change goes through :func:`transition`, which writes the row with a compare-and-set
 (``UPDATE … WHERE state = <old>``, so a cancel racing a finish has exactly one winner) and then
 publishes one event. Nothing else assigns ``PluginInstance.state``.
@@ -15,34 +18,22 @@ from sqlalchemy import select, update
 
 from ..db import Database, utcnow
 from ..db.models.compute import PluginInstance
+from ..states import (  # noqa: F401  (the state names, re-exported for the compute modules)
+    ACTIVE,
+    CANCELLED,
+    CREATED,
+    ERROR,
+    EVENT_TYPE,
+    FINAL,
+    REGISTERING,
+    SCHEDULED,
+    STARTED,
+    SUCCESS,
+    TRANSITIONS,
+    WAITING,
+)
 
 log = logging.getLogger(__name__)
-
-CREATED = "created"
-WAITING = "waiting"
-SCHEDULED = "scheduled"
-STARTED = "started"
-REGISTERING = "registeringFiles"
-SUCCESS = "finishedSuccessfully"
-ERROR = "finishedWithError"
-CANCELLED = "cancelled"
-
-#: The one table of allowed transitions (from -> set of to).
-TRANSITIONS: dict[str, frozenset[str]] = {
-    CREATED: frozenset({WAITING, SCHEDULED, ERROR, CANCELLED}),
-    WAITING: frozenset({SCHEDULED, CANCELLED}),
-    SCHEDULED: frozenset({STARTED, ERROR, CANCELLED}),
-    STARTED: frozenset({REGISTERING, ERROR, CANCELLED}),
-    REGISTERING: frozenset({SUCCESS, ERROR, CANCELLED}),
-    SUCCESS: frozenset(),
-    ERROR: frozenset(),
-    CANCELLED: frozenset(),
-}
-FINAL = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)
-ACTIVE = frozenset(TRANSITIONS) - FINAL
-
-#: Event type published on every transition.
-EVENT_TYPE = "plugin_instance.state"
 
 Publish = Callable[[str, dict[str, Any]], None]
 
@@ -73,6 +64,12 @@ def event_payload(inst: PluginInstance, previous_state: str | None = None) -> di
         "output_count": inst.output_count,
         "pipeline_run_id": inst.pipeline_run_id,
     }
+
+
+def _current_state(s: Any, instance_id: int) -> str | None:
+    return s.execute(
+        select(PluginInstance.state).where(PluginInstance.id == instance_id)
+    ).scalar_one_or_none()
 
 
 def transition(
@@ -129,20 +126,23 @@ def transition(
         fields.setdefault("started_at", now)
     elif dst in FINAL:
         fields.setdefault("ended_at", now)
-    with db.session() as s:
-        prev = s.execute(
-            select(PluginInstance.state).where(PluginInstance.id == instance_id)
-        ).scalar_one_or_none()
-        if prev is None or prev not in sources:
-            return False
-        res = s.execute(
-            update(PluginInstance)
-            .where(PluginInstance.id == instance_id, PluginInstance.state == prev)
-            .values(state=dst, **fields)
-            .execution_options(synchronize_session=False)
-        )
-        if res.rowcount != 1:
-            return False
+    # Compare-and-set, retried while the state keeps moving among allowed sources: a cancel
+    # racing the scheduler's created -> waiting must still win, not give up on a stale read.
+    for _attempt in range(len(TRANSITIONS)):
+        with db.session() as s:
+            prev = _current_state(s, instance_id)
+            if prev is None or prev not in sources:
+                return False
+            res = s.execute(
+                update(PluginInstance)
+                .where(PluginInstance.id == instance_id, PluginInstance.state == prev)
+                .values(state=dst, **fields)
+                .execution_options(synchronize_session=False)
+            )
+            if res.rowcount == 1:
+                break
+    else:
+        return False
     if publish is not None:
         with db.session() as s:
             inst = s.get(PluginInstance, instance_id)

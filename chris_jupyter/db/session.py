@@ -15,7 +15,7 @@ from .base import Base
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur = dbapi_conn.cursor()
     # WAL lets readers run while a writer commits; foreign keys make ON DELETE CASCADE real.
     cur.execute("PRAGMA journal_mode=WAL")
@@ -72,7 +72,7 @@ class Database:
         self.engine.dispose()
 
 
-def alembic_config(db: Database):  # noqa: ANN201
+def alembic_config(db: Database):
     from alembic.config import Config
 
     cfg = Config()

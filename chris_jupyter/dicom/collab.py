@@ -3,25 +3,38 @@
 Whoever may read a volume may see and add its annotations and follow the others' cursors.
 Events carry the volume's library folder as their path, so the event stream's own access rule
 decides who receives them (``tmp:`` volumes of a kernel reach their owner only).
+
+Cursors are not stored, but the backend keeps who is viewing what (:class:`Presence`, in memory):
+each viewer session (one per page view of a widget) gets a number among its user's sessions on
+that volume, so that two views of one person show as "alice · 1" and "alice · 2" (and one's own
+other views as "you"); a session that says goodbye (``viewer.left``) or stops sending its
+heartbeat for :data:`PRESENCE_TTL` seconds is dropped for everyone.
 """
 
 from __future__ import annotations
 
 import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 
+from .. import paths
 from ..db import Database
 from ..db.models import Annotation
 from ..errors import BadRequest, NotFound
 from ..events import EventBus
 from ..identity import Principal
-from ..library import paths
 from .service import DicomService
 
 KINDS = {"point": 1, "distance": 2, "roi": None}
 MAX_TEXT = 2000
+#: Seconds without news after which a viewer session is gone (viewers send a heartbeat every 2 s).
+PRESENCE_TTL = 6.0
+MAX_SESSION = 64
 
 
 def _points(raw: Any, kind: str) -> list[list[float]]:
@@ -51,11 +64,81 @@ def annotation_json(a: Annotation) -> dict[str, Any]:
             "author": a.author.username, "created_at": a.created_at.isoformat()}
 
 
+@dataclass
+class _Session:
+    user: str
+    session: str
+    n: int  # its number among the user's live sessions on the volume, from 1
+    position: list[float]
+    seen: float
+
+    def json(self, volume: str) -> dict[str, Any]:
+        return {"volume": volume, "user": self.user, "session": self.session, "n": self.n,
+                "position": self.position}
+
+
+class Presence:
+    """Who views which volume now: live viewer sessions, dropped when they leave or fall silent.
+
+    Memory only (cursors are ephemeral); safe to call from several threads. ``clock`` is for tests.
+    """
+
+    def __init__(self, ttl: float = PRESENCE_TTL, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._volumes: dict[str, dict[tuple[str, str], _Session]] = {}
+
+    def touch(self, volume: str, user: str, session: str, position: list[float]) -> tuple[_Session, list[_Session]]:
+        """Record a session's position; returns it and the sessions of ``volume`` that expired."""
+        with self._lock:
+            gone = self._expire(volume)
+            for other in [v for v in self._volumes if v != volume]:  # forgotten volumes: no one to tell
+                self._expire(other)
+            live = self._volumes.setdefault(volume, {})
+            s = live.get((user, session))
+            if s is None:
+                taken = {x.n for x in live.values() if x.user == user}
+                n = next(i for i in range(1, len(taken) + 2) if i not in taken)
+                s = live[(user, session)] = _Session(user, session, n, position, self.clock())
+            else:
+                s.position, s.seen = position, self.clock()
+            return s, gone
+
+    def leave(self, volume: str, user: str, session: str) -> _Session | None:
+        with self._lock:
+            live = self._volumes.get(volume, {})
+            s = live.pop((user, session), None)
+            if not live:
+                self._volumes.pop(volume, None)
+            return s
+
+    def expire(self, volume: str) -> list[_Session]:
+        with self._lock:
+            return self._expire(volume)
+
+    def sessions(self, volume: str) -> list[_Session]:
+        with self._lock:
+            return sorted(self._volumes.get(volume, {}).values(), key=lambda x: (x.user, x.n))
+
+    def _expire(self, volume: str) -> list[_Session]:
+        live = self._volumes.get(volume, {})
+        now = self.clock()
+        gone = [s for s in live.values() if now - s.seen > self.ttl]
+        for s in gone:
+            del live[(s.user, s.session)]
+        if not live:
+            self._volumes.pop(volume, None)
+        return gone
+
+
 class Collaboration:
-    def __init__(self, db: Database, dicom: DicomService, events: EventBus) -> None:
+    def __init__(self, db: Database, dicom: DicomService, events: EventBus,
+                 presence: Presence | None = None) -> None:
         self.db = db
         self.dicom = dicom
         self.events = events
+        self.presence = presence or Presence()
 
     def _audience(self, principal: Principal, volume: str) -> dict[str, Any]:
         """Check the caller may read the volume; return the events' audience for it."""
@@ -108,9 +191,41 @@ class Collaboration:
             s.delete(a)
         self.events.publish("annotation.deleted", {"id": annotation_id, "volume": volume}, **audience)
 
-    def cursor(self, principal: Principal, volume: str, *, position: Any, session: str = "") -> None:
-        """Tell the other viewers of ``volume`` where this user's crosshair is (not stored)."""
+    def cursor(self, principal: Principal, volume: str, *, position: Any, session: str = "") -> dict[str, Any]:
+        """Tell the other viewers of ``volume`` where this session's crosshair is (not stored).
+
+        Also the session's heartbeat. Returns who the caller is, the session's number among the
+        caller's sessions and every live session of the volume (the caller's own included).
+        """
         pos = _points([position], "point")[0]
+        session = _session(session)
         audience = self._audience(principal, volume)
-        self.events.publish("viewer.cursor", {"volume": volume, "user": principal.username,
-                                              "session": str(session)[:64], "position": pos}, **audience)
+        me, gone = self.presence.touch(volume, principal.username, session, pos)
+        for s in gone:
+            self.events.publish("viewer.left", s.json(volume), **audience)
+        self.events.publish("viewer.cursor", me.json(volume), **audience)
+        return self._peers_reply(principal, volume, me.n)
+
+    def peers(self, principal: Principal, volume: str) -> dict[str, Any]:
+        """The live viewer sessions of ``volume`` (and who the caller is), without joining."""
+        audience = self._audience(principal, volume)
+        for s in self.presence.expire(volume):
+            self.events.publish("viewer.left", s.json(volume), **audience)
+        return self._peers_reply(principal, volume, None)
+
+    def leave(self, principal: Principal, volume: str, *, session: str = "") -> None:
+        """This session stops viewing ``volume`` (its page closed): the others drop its cursor now."""
+        audience = self._audience(principal, volume)
+        s = self.presence.leave(volume, principal.username, _session(session))
+        if s is not None:
+            self.events.publish("viewer.left", s.json(volume), **audience)
+
+    def _peers_reply(self, principal: Principal, volume: str, n: int | None) -> dict[str, Any]:
+        return {"user": principal.username, "n": n,
+                "sessions": [s.json(volume) for s in self.presence.sessions(volume)]}
+
+
+def _session(raw: Any) -> str:
+    if not isinstance(raw, str) or len(raw) > MAX_SESSION:
+        raise BadRequest(f"'session' must be a string of at most {MAX_SESSION} characters")
+    return raw

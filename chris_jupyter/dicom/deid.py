@@ -58,7 +58,7 @@ from pydicom.sequence import Sequence
 from pydicom.tag import BaseTag, Tag
 
 from . import layout
-from .deid_profile import (  # noqa: F401
+from .deid_profile import (
     _METHOD_CODES,
     BASIC_PROFILE,
     DESCRIPTORS,
@@ -307,7 +307,7 @@ class Deidentifier:
                 out.mkdir(parents=True, exist_ok=True)
                 target = out / layout.instance_name(ds)
                 ds.save_as(target, enforce_file_format=True)
-            except Exception as exc:  # noqa: BLE001 - one bad file must not stop the tree
+            except Exception as exc:
                 report.skipped.append((rel, f"{type(exc).__name__}: {exc}"))
                 continue
             report.written.append(str(target.relative_to(dst_dir)))

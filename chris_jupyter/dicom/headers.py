@@ -155,7 +155,7 @@ def read_header(path: str | os.PathLike[str], *, fast: bool = True) -> DicomHead
     if fast:
         try:
             quick = _fast_read(spath)
-        except Exception:  # noqa: BLE001 - anything unusual: let pydicom decide
+        except Exception:
             quick = None
     if quick is not None:
         return NotIndexable(spath, quick) if isinstance(quick, str) else quick
@@ -171,11 +171,11 @@ def read_header(path: str | os.PathLike[str], *, fast: bool = True) -> DicomHead
         return NotIndexable(spath, "permission denied")
     except EOFError:
         return NotIndexable(spath, "truncated DICOM file")
-    except Exception as exc:  # noqa: BLE001 - any parser failure means "corrupt"
+    except Exception as exc:
         return NotIndexable(spath, f"corrupt DICOM file: {type(exc).__name__}: {exc}"[:300])
     try:
         result = header_from_dataset(ds)
-    except Exception as exc:  # noqa: BLE001 - a value that does not decode
+    except Exception as exc:
         return NotIndexable(spath, f"corrupt DICOM header: {type(exc).__name__}: {exc}"[:300])
     if isinstance(result, str):
         return NotIndexable(spath, result)

@@ -26,8 +26,9 @@ from sqlalchemy import String, bindparam, delete, exists, func, insert, or_, sel
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
+from .. import paths as lpaths
 from ..db.models.dicom import DicomInstance, DicomPatient, DicomSeries, DicomStudy
-from ..library import paths as lpaths
+from ..db.query import at_or_below
 from .headers import DicomHeader, NotIndexable, read_header
 
 _IN_CHUNK = 500  # bound parameters per IN (...) list
@@ -356,17 +357,6 @@ def _recount(s: Session, series_ids: set[int], study_ids: set[int], patient_ids:
 # --- deletes and moves ----------------------------------------------------------------------
 
 
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _under(column: Any, path: str) -> Any:
-    """``column`` is ``path`` or lies below it (the library root '' matches everything)."""
-    if path == "":
-        return column.is_not(None)
-    return or_(column == path, column.like(_like_escape(path) + "/%", escape="\\"))
-
-
 def remove_paths(db: Any, library_paths: Iterable[str]) -> int:
     """Forget the instances at these library paths, or below them when a path is a folder.
 
@@ -377,7 +367,7 @@ def remove_paths(db: Any, library_paths: Iterable[str]) -> int:
     removed = 0
     with db.session() as s:
         for chunk in _chunks(library_paths, 50):
-            cond = or_(*[_under(DicomInstance.path, p) for p in chunk])
+            cond = or_(*[at_or_below(DicomInstance.path, p) for p in chunk])
             series_ids = {i for (i,) in s.execute(select(DicomInstance.series_pk).where(cond).distinct())}
             if not series_ids:
                 continue
@@ -389,13 +379,14 @@ def remove_paths(db: Any, library_paths: Iterable[str]) -> int:
 def move_paths(db: Any, old: str, new: str) -> int:
     """Rewrite the paths of instances at or below ``old`` to lie at or below ``new``."""
     with db.session() as s:
-        rows = s.execute(select(DicomInstance.id, DicomInstance.path).where(_under(DicomInstance.path, old))).all()
+        rows = s.execute(select(DicomInstance.id, DicomInstance.path).where(at_or_below(DicomInstance.path, old))).all()
         if rows:
             s.execute(
                 update(DicomInstance),
                 [{"id": i, "path": new + p[len(old):]} for i, p in rows],
             )
-        folders = s.execute(select(DicomSeries.id, DicomSeries.folder).where(_under(DicomSeries.folder, old))).all()
+        q = select(DicomSeries.id, DicomSeries.folder).where(at_or_below(DicomSeries.folder, old))
+        folders = s.execute(q).all()
         if folders:
             s.execute(update(DicomSeries), [{"id": i, "folder": new + f[len(old):]} for i, f in folders])
     return len(rows)

@@ -9,7 +9,7 @@
             <InstanceNumber:04>-<SOPInstanceUID>.dcm
 
 Every component is built from tag values and passes through
-:func:`chris_jupyter.library.paths.safe_component`, so a hostile tag cannot escape the folder.
+:func:`chris_jupyter.paths.safe_component`, so a hostile tag cannot escape the folder.
 
 ``hash7(uid)`` is the first 7 hexadecimal digits of the **MD5** digest of the UID's ASCII
 bytes. It keeps two series that share SeriesNumber and SeriesDescription apart while the folder
@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from ..library import paths
+from .. import paths
 
 
 def hash7(uid: str) -> str:

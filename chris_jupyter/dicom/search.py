@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import and_, exists, func, or_, select
 
 from ..db.models.dicom import DicomInstance, DicomPatient, DicomSeries, DicomStudy
-from .index import _like_escape, _under
+from ..db.query import at_or_below, contains_ci, wildcard
 
 MAX_LIMIT = 1000
 
@@ -66,20 +66,6 @@ class SearchResult:
         return asdict(self)
 
 
-def _wildcard(column: Any, pattern: str, *, ci: bool = True) -> Any:
-    """DICOM-style match: ``*``/``?`` wildcards, exact otherwise."""
-    col = func.lower(column) if ci else column
-    pat = pattern.lower() if ci else pattern
-    if "*" not in pat and "?" not in pat:
-        return col == pat
-    like = _like_escape(pat).replace("*", "%").replace("?", "_")
-    return col.like(like, escape="\\")
-
-
-def _contains(column: Any, text: str) -> Any:
-    return func.lower(column).like("%" + _like_escape(text.lower()) + "%", escape="\\")
-
-
 def _date(value: str | dt.date | None) -> str | None:
     if value is None or value == "":
         return None
@@ -106,7 +92,7 @@ def _visible(prefixes: list[str] | None) -> Any:
         return None
     if not prefixes:
         return DicomInstance.path.is_(None)  # never true (``false()`` would drop the join terms)
-    return or_(*[_under(DicomInstance.path, p) for p in prefixes])
+    return or_(*[at_or_below(DicomInstance.path, p) for p in prefixes])
 
 
 def search_studies(
@@ -158,11 +144,11 @@ def search_studies(
     conds: list[Any] = []
     series_conds: list[Any] = []
     if patient_id:
-        conds.append(_wildcard(DicomPatient.patient_id, patient_id))
+        conds.append(wildcard(DicomPatient.patient_id, patient_id))
     if patient_name:
-        conds.append(_wildcard(DicomPatient.patient_name, patient_name))
+        conds.append(wildcard(DicomPatient.patient_name, patient_name))
     if accession:
-        conds.append(_wildcard(DicomStudy.accession_number, accession))
+        conds.append(wildcard(DicomStudy.accession_number, accession))
     lo, hi = parse_date_range(study_date) if study_date else (None, None)
     lo, hi = _date(date_from) or lo, _date(date_to) or hi
     if lo:
@@ -170,22 +156,22 @@ def search_studies(
     if hi:
         conds.append(DicomStudy.study_date <= hi)
     if study_description:
-        conds.append(_contains(DicomStudy.study_description, study_description))
+        conds.append(contains_ci(DicomStudy.study_description, study_description))
     if pacs is not None:
         conds.append(func.coalesce(DicomStudy.pacs, "") == pacs)
     if modality:
         mods = [modality] if isinstance(modality, str) else list(modality)
         series_conds.append(func.upper(DicomSeries.modality).in_([m.upper() for m in mods]))
     if series_description:
-        series_conds.append(_contains(DicomSeries.series_description, series_description))
+        series_conds.append(contains_ci(DicomSeries.series_description, series_description))
     in_study = DicomSeries.study_pk == DicomStudy.id
     if series_conds:
         conds.append(exists().where(in_study, *series_conds))
     if description:
         conds.append(
             or_(
-                _contains(DicomStudy.study_description, description),
-                exists().where(in_study, _contains(DicomSeries.series_description, description)),
+                contains_ci(DicomStudy.study_description, description),
+                exists().where(in_study, contains_ci(DicomSeries.series_description, description)),
             )
         )
     if uid:

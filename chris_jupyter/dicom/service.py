@@ -1,7 +1,7 @@
 """The DICOM side of the backend: keeps the index in step with the library, searches it with
 the caller's rights, and turns series into volumes (cached NIfTI) for viewers and notebooks.
 
-PACS query/retrieve and the C-STORE receiver are wired in :mod:`chris_jupyter.dicom.pacs_service`.
+PACS query/retrieve and the C-STORE receiver are wired in :mod:`chris_jupyter.dicom.net.pacs_service`.
 """
 
 from __future__ import annotations
@@ -12,18 +12,17 @@ import logging
 import os
 import threading
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pydicom
 
+from .. import paths
 from ..db import Database
 from ..errors import BadRequest, NotFound
 from ..events import EventBus
 from ..identity import Principal
-from ..library import paths
-from ..library.service import Library
+from ..library.service import Archive, Library
 from . import index, search
 from .volume import Volume, VolumeError, load_nifti, load_series
 
@@ -120,7 +119,7 @@ class DicomService:
 
     # -- export -----------------------------------------------------------------------------------
     def deidentified_zip(self, principal: Principal, path: str,
-                         config: dict[str, Any] | None = None) -> tuple[Iterator[bytes], str]:
+                         config: dict[str, Any] | None = None) -> Archive:
         """A zip of the DICOM files below ``path``, de-identified (PS3.15 basic profile) on the fly.
 
         Archive names come from the de-identified headers (no patient name leaks through a
@@ -147,8 +146,7 @@ class DicomService:
             name = f"{layout.patient_dir(ds)}/{layout.study_dir(ds)}/{layout.series_dir(ds)}/{layout.instance_name(ds)}"
             return name, buf.getvalue()
 
-        return self.library.zip(principal, path, transform=transform), \
-            f"{paths.basename(path) or 'library'}-deidentified"
+        return self.library.zip(principal, path, transform=transform, suffix="-deidentified")
 
     # -- volumes ----------------------------------------------------------------------------------
     def volume(self, principal: Principal, volume_id: str) -> Path:

@@ -122,7 +122,7 @@ def orientation(oblique: bool | float = False) -> np.ndarray:
     return np.column_stack([row, col, np.cross(row, col)])
 
 
-def _fmt(values) -> list[str]:  # noqa: ANN001
+def _fmt(values) -> list[str]:
     return [f"{float(v):.6f}".rstrip("0").rstrip(".") if v else "0" for v in values]
 
 

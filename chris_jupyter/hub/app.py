@@ -77,10 +77,15 @@ class ChrisHubApp(ChrisApp):
                              "with the scope access:services!service=chris, or log in at /services/chris/login")
     load_other_extensions = False
     extension_url = "/login"
+    identity_from_hub = True
 
     @default("data_dir")
     def _default_data_dir(self) -> str:
         return os.environ.get("CHRIS_DATA_ROOT") or super()._default_data_dir()
+
+    @default("hub_service_url")
+    def _default_hub_service_url(self) -> str:
+        return ""  # the service itself is never in client mode
 
     @default("db_url")
     def _default_db_url(self) -> str:

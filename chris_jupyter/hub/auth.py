@@ -13,8 +13,9 @@ A caller the hub knows but whose credential lacks the service's access scope
 (``access:services!service=chris``) is refused with 403; no credential at all leaves the
 caller anonymous (the API answers 401, the landing page redirects to the hub's login).
 :class:`HubAuthorizer` checks the scope again for every ``@authorized`` call and allows only
-the ``chris`` resource: the Jupyter server underneath has no contents, kernels or terminals to
-offer in this process, which owns the Docker engine.
+the ChRIS API's resources (``chris:files``, ``chris:compute``, …): the Jupyter server
+underneath has no contents, kernels or terminals to offer in this process, which owns the
+Docker engine.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from tornado import web
 from tornado.httputil import url_concat
 from traitlets import Instance, default
 
-from ..api.base import AUTH_RESOURCE
+from ..api import auth_resources
 from .identity import HubIdentity
 
 SERVICE_NAME_ENV = "JUPYTERHUB_SERVICE_NAME"
@@ -122,6 +123,17 @@ class HubIdentityProvider(IdentityProvider):
         handler.get_login_url = lambda: self._hub_login_url(handler)  # type: ignore[method-assign]
         self.hub_auth._patch_xsrf(handler)
         model = await self.hub_auth.get_user(handler, sync=False)
+        handler._chris_hub_user = await self._hub_user(model)
+        return handler._chris_hub_user
+
+    async def user_for_api_token(self, handler: web.RequestHandler, token: str) -> HubUser | None:
+        """The hub user of ``token`` alone (never a cookie): for routes that take credentials only
+        from headers, such as the CUBE-compatible API's ``Authorization: Token <hub token>``."""
+        model = await self.hub_auth.user_for_token(token, sync=False)
+        return await self._hub_user(model)
+
+    async def _hub_user(self, model: dict[str, Any] | None) -> HubUser | None:
+        """A hub model as a :class:`HubUser`, refused (403) without the service's access scope."""
         if model is None:
             return None
         if not self.hub_auth.check_scopes(self.hub_auth.access_scopes, model):
@@ -131,9 +143,7 @@ class HubIdentityProvider(IdentityProvider):
         if model.get("kind", "user") != "user":
             raise web.HTTPError(403, f"only hub users may use the ChRIS service, not the "
                                      f"{model.get('kind')} {model.get('name')!r}")
-        identity = await self._identity(model)
-        handler._chris_hub_user = HubUser(model, identity)
-        return handler._chris_hub_user
+        return HubUser(model, await self._identity(model))
 
     async def _identity(self, model: dict[str, Any]) -> HubIdentity:
         """Name, admin flag and groups of a hub user.
@@ -166,11 +176,12 @@ class HubIdentityProvider(IdentityProvider):
 
 
 class HubAuthorizer(Authorizer):
-    """Allow hub users with the service's access scope to use the ``chris`` resource, nothing else."""
+    """Allow hub users with the service's access scope to use the ChRIS API's resources
+    (:func:`chris_jupyter.api.auth_resources`: ``chris:files``, ``chris:compute``, …), nothing else."""
 
     def is_authorized(self, handler: Any, user: Any, action: str, resource: str) -> bool:
         if not isinstance(user, HubUser):
             raise web.HTTPError(403, "this ChRIS server runs as a JupyterHub service: authenticate with a "
                                      "JupyterHub token (Authorization: token …) or log in through the hub")
         hub_auth = self.identity_provider.hub_auth
-        return resource == AUTH_RESOURCE and bool(hub_auth.check_scopes(hub_auth.access_scopes, user.hub_user))
+        return resource in auth_resources() and bool(hub_auth.check_scopes(hub_auth.access_scopes, user.hub_user))

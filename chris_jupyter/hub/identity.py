@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from .. import paths
 from ..backend import Backend
 from ..db.models import Group, User
 from ..identity import Principal
-from ..library import paths
 
 
 @dataclass(frozen=True)

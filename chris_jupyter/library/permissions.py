@@ -14,6 +14,8 @@ Rules
 - A private share link grants read on its one target, to whoever holds the link.
 - Folders on the way to something a user may read (``home``, ``home/bob`` when bob shared a
   sub-folder) can be listed, but show only the entries that lead there.
+- A change event is seen by admins, by the users its audience names, and by whoever may read
+  its library path (:meth:`Grants.can_see`).
 """
 
 from __future__ import annotations
@@ -24,12 +26,15 @@ from dataclasses import dataclass, field
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from .. import paths
 from ..db.models import Feed, Share, ShareLink, User
+from ..events import Event
 from ..identity import Principal
-from . import paths
 
 
 class Access(enum.IntEnum):
+    """What a grant allows, ordered: a write grant allows reading too."""
+
     NONE = 0
     READ = 1
     WRITE = 2
@@ -37,14 +42,18 @@ class Access(enum.IntEnum):
 
 @dataclass
 class Grants:
+    """A principal's rights: the best :class:`Access` per library path prefix."""
+
     principal: Principal | None
     prefixes: dict[str, Access] = field(default_factory=dict)
 
     def grant(self, prefix: str, access: Access) -> None:
+        """Add a grant on ``prefix`` (a weaker one than already held changes nothing)."""
         if access > self.prefixes.get(prefix, Access.NONE):
             self.prefixes[prefix] = access
 
     def access(self, path: str) -> Access:
+        """The best access any grant gives on ``path``."""
         best = Access.NONE
         for prefix, acc in self.prefixes.items():
             if acc > best and paths.is_within(path, prefix):
@@ -52,9 +61,11 @@ class Grants:
         return best
 
     def can_read(self, path: str) -> bool:
+        """Whether ``path`` (and everything below it) may be read."""
         return self.access(path) >= Access.READ
 
     def can_write(self, path: str) -> bool:
+        """Whether ``path`` (and everything below it) may be changed."""
         return self.access(path) >= Access.WRITE
 
     def leads_to(self, folder: str) -> set[str] | None:
@@ -72,6 +83,7 @@ class Grants:
         return names
 
     def can_list(self, folder: str) -> bool:
+        """Whether ``folder`` may be listed (at least the entries that lead to something readable)."""
         return self.leads_to(folder) != set() or folder == ""
 
     def readable_prefixes(self) -> list[str] | None:
@@ -80,8 +92,35 @@ class Grants:
             return None
         return [p for p, a in self.prefixes.items() if a >= Access.READ]
 
+    def readable_feeds(self) -> tuple[list[str], list[int]] | None:
+        """Which feeds may be read, as a database filter can use it: the owners whose whole home
+        is readable and the ids of feeds shared one by one (``None``: every feed)."""
+        prefixes = self.readable_prefixes()
+        if prefixes is None:
+            return None
+        owners: list[str] = []
+        feed_ids: list[int] = []
+        for p in prefixes:
+            owner = paths.owner_of(p)
+            if owner is None:
+                continue
+            if p == paths.home(owner):
+                owners.append(owner)
+            elif (feed_id := paths.feed_id_of(p)) is not None:
+                feed_ids.append(feed_id)
+        return owners, feed_ids
+
+    def can_see(self, event: Event) -> bool:
+        """Whether the principal may see a change event: admins see every event, a user those
+        whose audience names them and those about a library path they may read."""
+        p = self.principal
+        if p is not None and (p.is_admin or p.username in event.users):
+            return True
+        return event.path is not None and self.can_read(event.path)
+
 
 def load_grants(session: Session, principal: Principal | None, *, pacs_group: str) -> Grants:
+    """A principal's :class:`Grants`, from the rules above and the shares and links in the DB."""
     g = Grants(principal)
     if principal is None:
         return g

@@ -9,12 +9,12 @@ from typing import Any
 
 from sqlalchemy import or_, select
 
+from .. import paths
 from ..db import Database, utcnow
 from ..db.models import Feed, File, Folder, Group, Share, ShareLink, User
 from ..errors import BadRequest, Forbidden, NotFound
 from ..events import EventBus
 from ..identity import Principal, hash_token
-from . import paths
 from .permissions import Access, feed_access, load_grants
 
 LINK_PREFIX = "chrislink_"
@@ -23,11 +23,14 @@ MAX_LINK_LIFETIME = dt.timedelta(days=365)
 
 @dataclass
 class ShareTarget:
+    """What a share or link points at: a library path or a feed."""
+
     path: str | None = None
     feed_id: int | None = None
 
 
-def share_json(sh: Share, s) -> dict[str, Any]:  # noqa: ANN001
+def share_json(sh: Share, s) -> dict[str, Any]:
+    """A share as the API shows it."""
     user = s.get(User, sh.grantee_user_id) if sh.grantee_user_id else None
     group = s.get(Group, sh.grantee_group_id) if sh.grantee_group_id else None
     creator = s.get(User, sh.created_by_id)
@@ -45,12 +48,14 @@ def share_json(sh: Share, s) -> dict[str, Any]:  # noqa: ANN001
 
 
 class Sharing:
+    """Shares (to a user, a group or everyone) and private links; the grants they give are in :mod:`.permissions`."""
+
     def __init__(self, db: Database, events: EventBus, *, pacs_group: str) -> None:
         self.db = db
         self.events = events
         self.pacs_group = pacs_group
 
-    def _check_target(self, s, principal: Principal, path: str | None, feed_id: int | None):  # noqa: ANN001
+    def _check_target(self, s, principal: Principal, path: str | None, feed_id: int | None):
         if (path is None) == (feed_id is None):
             raise BadRequest("give exactly one of 'path' or 'feed_id'")
         g = load_grants(s, principal, pacs_group=self.pacs_group)
@@ -74,6 +79,7 @@ class Sharing:
         user: str | None = None, group: str | None = None, public: bool = False,
         permission: str = "read",
     ) -> dict[str, Any]:
+        """Share a path or feed the caller may change with exactly one of a user, a group or everyone."""
         if [user is not None, group is not None, bool(public)].count(True) != 1:
             raise BadRequest("share with exactly one of 'user', 'group' or 'public'")
         if permission not in ("read", "write"):
@@ -113,6 +119,7 @@ class Sharing:
             return [share_json(sh, s) for sh in s.scalars(q)]
 
     def delete(self, principal: Principal, share_id: int) -> None:
+        """Withdraw a share (its creator or an administrator)."""
         with self.db.session() as s:
             sh = s.get(Share, share_id)
             if sh is None or (sh.created_by_id != principal.user_id and not principal.is_admin):
@@ -124,6 +131,7 @@ class Sharing:
         self, principal: Principal, *, path: str | None = None, feed_id: int | None = None,
         expires_in: dt.timedelta = dt.timedelta(days=7),
     ) -> dict[str, Any]:
+        """A private read-only link to a path or feed; its token is returned once."""
         if expires_in <= dt.timedelta(0) or expires_in > MAX_LINK_LIFETIME:
             raise BadRequest("a link must expire after more than 0 seconds and at most a year")
         clear = LINK_PREFIX + secrets.token_urlsafe(24)
@@ -142,11 +150,13 @@ class Sharing:
                 "revoked": link.revoked_at is not None}
 
     def list_links(self, principal: Principal) -> list[dict[str, Any]]:
+        """The caller's live links (never their token)."""
         with self.db.session() as s:
             q = select(ShareLink).where(ShareLink.created_by_id == principal.user_id).order_by(ShareLink.id)
             return [self._link_json(lk) for lk in s.scalars(q)]
 
     def revoke_link(self, principal: Principal, link_id: int) -> None:
+        """Revoke a link (its creator or an administrator)."""
         with self.db.session() as s:
             link = s.get(ShareLink, link_id)
             if link is None or (link.created_by_id != principal.user_id and not principal.is_admin):

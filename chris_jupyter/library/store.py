@@ -2,7 +2,7 @@
 
 The store knows nothing of users or the DB: :mod:`chris_jupyter.library.service` decides what
 may happen and keeps the DB in step. Every path given here is already normalised
-(:func:`chris_jupyter.library.paths.normalize`).
+(:func:`chris_jupyter.paths.normalize`).
 
 Layout of the data root::
 
@@ -14,19 +14,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-import queue
 import shutil
 import stat
-import threading
 import uuid
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import paths
-
-CHUNK = 1024 * 1024
+from .. import paths
+from ..utils.pipe import CHUNK, thread_stream
 
 
 class StoreError(Exception):
@@ -42,12 +39,15 @@ class TempUpload:
     written: int = 0
 
     def write(self, data: bytes) -> None:
+        """Append bytes to the upload."""
         self.file.write(data)  # type: ignore[attr-defined]
         self.written += len(data)
 
 
 @dataclass(frozen=True)
 class DiskEntry:
+    """A file or folder found on disk."""
+
     path: str  # library path
     size: int
     is_dir: bool
@@ -55,6 +55,8 @@ class DiskEntry:
 
 
 class Store:
+    """The library tree on disk: atomic uploads, moves, deletes and zip streams below one root."""
+
     def __init__(self, data_root: Path) -> None:
         self.data_root = Path(data_root)
         self.root = self.data_root / "library"
@@ -65,13 +67,15 @@ class Store:
     # -- locations --------------------------------------------------------------------------------
     def disk(self, path: str, *, allowed: Callable[[str], bool] | None = None) -> Path:
         """Where a library path lives on disk; symbolic links are checked by
-        :func:`~chris_jupyter.library.paths.to_disk` (``allowed``: the caller's read or write rule)."""
+        :func:`~chris_jupyter.paths.to_disk` (``allowed``: the caller's read or write rule)."""
         return paths.to_disk(self.root, path, allowed=allowed)
 
     def exists(self, path: str) -> bool:
+        """Whether a library path exists on disk."""
         return self.disk(path).exists()
 
     def is_dir(self, path: str) -> bool:
+        """Whether a library path is a folder on disk."""
         return self.disk(path).is_dir()
 
     # -- writing ----------------------------------------------------------------------------------
@@ -85,10 +89,12 @@ class Store:
         return n
 
     def begin(self) -> TempUpload:
+        """Start an upload into a temporary file of the store."""
         temp = self.tmp / f"upload-{uuid.uuid4().hex}"
-        return TempUpload(temp, open(temp, "xb", buffering=CHUNK))  # noqa: SIM115
+        return TempUpload(temp, open(temp, "xb", buffering=CHUNK))
 
     def abort(self, up: TempUpload) -> None:
+        """Remove an unfinished upload's temporary file."""
         with contextlib.suppress(OSError):
             up.file.close()  # type: ignore[attr-defined]
         with contextlib.suppress(FileNotFoundError):
@@ -120,6 +126,7 @@ class Store:
         return up.written
 
     def makedirs(self, path: str) -> Path:
+        """Create a folder and its parents; returns its disk path."""
         d = self.disk(path)
         if d.exists() and not d.is_dir():
             raise StoreError(f"a file exists at {path!r}")
@@ -127,6 +134,7 @@ class Store:
         return d
 
     def move(self, src: str, dst: str) -> None:
+        """Move a file or folder on disk (refused when ``dst`` exists)."""
         s, d = self.disk(src), self.disk(dst)
         if not s.exists():
             raise StoreError(f"nothing at {src!r}")
@@ -136,6 +144,7 @@ class Store:
         os.rename(s, d)
 
     def delete(self, path: str) -> None:
+        """Remove a file or folder with everything below it."""
         p = self.disk(path)
         if p.is_dir() and not p.is_symlink():
             shutil.rmtree(p)
@@ -168,56 +177,25 @@ class Store:
                 for e in self.walk(path)
                 if not e.is_dir
             ]
-        q: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=16)
-        stop = threading.Event()
+        def produce(sink) -> None:
+            with zipfile.ZipFile(sink, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+                for lib, arc in names:
+                    try:
+                        src = self.disk(lib, allowed=allowed)
+                    except paths.LinkRefused:
+                        continue
+                    if transform is not None:
+                        out = transform(src, arc)
+                        if out is not None:
+                            zf.writestr(zipfile.ZipInfo(out[0], date_time=(1980, 1, 1, 0, 0, 0)), out[1])
+                        continue
+                    zi = zipfile.ZipInfo.from_file(src, arc)
+                    zi.compress_type = zipfile.ZIP_STORED
+                    with open(src, "rb") as fin, zf.open(zi, "w", force_zip64=True) as fout:
+                        shutil.copyfileobj(fin, fout, CHUNK)
 
-        class _Sink:
-            def write(self, b: bytes) -> int:
-                if stop.is_set():
-                    raise BrokenPipeError("download cancelled")
-                if b:
-                    q.put(bytes(b))
-                return len(b)
-
-            def flush(self) -> None:
-                pass
-
-        def produce() -> None:
-            try:
-                with zipfile.ZipFile(_Sink(), "w", zipfile.ZIP_STORED, allowZip64=True) as zf:  # type: ignore[arg-type]
-                    for lib, arc in names:
-                        try:
-                            src = self.disk(lib, allowed=allowed)
-                        except paths.LinkRefused:
-                            continue
-                        if transform is not None:
-                            out = transform(src, arc)
-                            if out is not None:
-                                zf.writestr(zipfile.ZipInfo(out[0], date_time=(1980, 1, 1, 0, 0, 0)), out[1])
-                            continue
-                        zi = zipfile.ZipInfo.from_file(src, arc)
-                        zi.compress_type = zipfile.ZIP_STORED
-                        with open(src, "rb") as fin, zf.open(zi, "w", force_zip64=True) as fout:
-                            shutil.copyfileobj(fin, fout, CHUNK)
-                q.put(None)
-            except BaseException as exc:  # delivered to the consumer
-                q.put(exc)
-
-        t = threading.Thread(target=produce, daemon=True, name="chris-zip")
-        t.start()
-        try:
-            while True:
-                item = q.get()
-                if item is None:
-                    return
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
-        finally:
-            stop.set()
-            with contextlib.suppress(queue.Empty):
-                while True:
-                    q.get_nowait()
+        # a generator: the producer thread starts with the download, not when it is asked for
+        yield from thread_stream(produce, name="chris-zip", depth=16)
 
 
 def walk_disk(base: Path, lib: str) -> Iterator[DiskEntry]:

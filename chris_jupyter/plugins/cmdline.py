@@ -3,7 +3,7 @@
 The command line is always a list handed to ``execve`` (subprocess or the container's entrypoint);
 no shell ever sees it, so a value such as ``"a; rm -rf / $(x)"`` reaches the program verbatim as
 one argument. ``path``/``unextpath`` values are comma-separated *library* paths: each is normalised
-with :mod:`chris_jupyter.library.paths`, checked with the caller's ``can_read`` and replaced by
+with :mod:`chris_jupyter.paths`, checked with the caller's ``can_read`` and replaced by
 the place where the runner mounts it.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..library import paths
+from .. import paths
 from .descriptor import ParameterSpec, PluginDescriptor
 
 # Flags chris_plugin/chrisapp plugins accept besides their declared parameters.

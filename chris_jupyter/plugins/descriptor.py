@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +32,10 @@ _MEM_RE = re.compile(r"^([0-9]+)(Mi|Gi|M|G)$")
 DEFAULT_CPU_MILLICORES = 1000
 DEFAULT_MEMORY_MIB = 200
 NO_LIMIT = 2**31 - 1  # a missing max_cpu_limit / max_memory_limit
+
+#: The resources of a run, each bounded by the descriptor's ``min_<key>``/``max_<key>`` pair:
+#: ``cpu_limit`` (millicores), ``memory_limit`` (MiB), ``gpu_limit``, ``number_of_workers``.
+RESOURCE_KEYS = ("cpu_limit", "memory_limit", "gpu_limit", "number_of_workers")
 
 
 class DescriptorError(ValueError):
@@ -103,6 +107,7 @@ class PluginDescriptor:
     max_gpu_limit: int = 0
 
     def parameter(self, name: str) -> ParameterSpec | None:
+        """The parameter called ``name``, or ``None``."""
         return next((p for p in self.parameters if p.name == name), None)
 
     def to_dict(self) -> dict[str, Any]:
@@ -111,8 +116,15 @@ class PluginDescriptor:
         data["parameters"] = [dataclasses.asdict(p) for p in self.parameters]
         return data
 
+    def resource_range(self, key: str) -> tuple[int, int]:
+        """The ``(min, max)`` the plugin allows for a resource of :data:`RESOURCE_KEYS`."""
+        if key not in RESOURCE_KEYS:
+            raise KeyError(key)
+        return getattr(self, f"min_{key}"), getattr(self, f"max_{key}")
+
     @property
     def version_key(self) -> tuple[int, ...]:
+        """Sortable key of the version."""
         return version_key(self.version)
 
 
@@ -121,10 +133,16 @@ def version_key(version: str) -> tuple[int, ...]:
     return tuple(int(x) for x in version.split("."))
 
 
-def parse_cpu(value: Any, field: str = "cpu_limit") -> int:
-    """Millicores from ``"1500m"``, an int (millicores) or a digit string."""
+_CPU_RULE = "must be millicores such as '1000m' or an int"
+_MEM_RULE = "must be memory such as '200Mi', '2Gi' or an int (MiB)"
+
+
+def _quantity(value: Any, field: str, pattern: re.Pattern[str], rule: str,
+              scale: Callable[[re.Match[str]], int]) -> int:
+    """The one rule for a resource quantity: a non-negative int, a digit string, or ``pattern``
+    (whose match ``scale`` turns into the int); anything else is refused with ``rule``."""
     if isinstance(value, bool):
-        raise DescriptorError(field, value, "must be millicores such as '1000m' or an int")
+        raise DescriptorError(field, value, rule)
     if isinstance(value, int):
         if value < 0:
             raise DescriptorError(field, value, "must not be negative")
@@ -133,29 +151,21 @@ def parse_cpu(value: Any, field: str = "cpu_limit") -> int:
         text = value.strip()
         if text.isdigit():
             return int(text)
-        m = _CPU_RE.match(text)
+        m = pattern.match(text)
         if m:
-            return int(m.group(1))
-    raise DescriptorError(field, value, "must be millicores such as '1000m' or an int")
+            return scale(m)
+    raise DescriptorError(field, value, rule)
+
+
+def parse_cpu(value: Any, field: str = "cpu_limit") -> int:
+    """Millicores from ``"1500m"``, an int (millicores) or a digit string."""
+    return _quantity(value, field, _CPU_RE, _CPU_RULE, lambda m: int(m.group(1)))
 
 
 def parse_memory(value: Any, field: str = "memory_limit") -> int:
     """MiB from ``"200Mi"``, ``"2Gi"`` (``M``/``G`` accepted as aliases) or an int (MiB)."""
-    if isinstance(value, bool):
-        raise DescriptorError(field, value, "must be memory such as '200Mi', '2Gi' or an int (MiB)")
-    if isinstance(value, int):
-        if value < 0:
-            raise DescriptorError(field, value, "must not be negative")
-        return value
-    if isinstance(value, str):
-        text = value.strip()
-        if text.isdigit():
-            return int(text)
-        m = _MEM_RE.match(text)
-        if m:
-            n = int(m.group(1))
-            return n * 1024 if m.group(2) in ("Gi", "G") else n
-    raise DescriptorError(field, value, "must be memory such as '200Mi', '2Gi' or an int (MiB)")
+    return _quantity(value, field, _MEM_RE, _MEM_RULE,
+                     lambda m: int(m.group(1)) * (1024 if m.group(2) in ("Gi", "G") else 1))
 
 
 def _int(value: Any, field: str) -> int:
@@ -255,7 +265,7 @@ def parse_parameter(raw: Any, index: int) -> ParameterSpec:
 
 
 def _pair(
-    data: Mapping[str, Any], what: str, parse, default: int, default_max: int | None = None  # noqa: ANN001
+    data: Mapping[str, Any], what: str, parse, default: int, default_max: int | None = None
 ) -> tuple[int, int]:
     """A min/max pair; a missing max means "no ceiling" (``default_max``), as in CUBE."""
     lo_key, hi_key = f"min_{what}", f"max_{what}"
@@ -378,6 +388,7 @@ __all__ = [
     "ParameterSpec",
     "is_version",
     "PluginDescriptor",
+    "RESOURCE_KEYS",
     "parse_cpu",
     "parse_descriptor",
     "parse_memory",

@@ -1,1 +1,1 @@
-"""utils."""
+"""Foundation helpers with no dependency on the rest of the package: async bridging, text, network."""

@@ -1,23 +1,25 @@
-"""Notebook widgets: the offline volume viewer (``Viewer``, ``view``).
+"""Notebook widgets: the offline volume viewer (``Viewer``, ``view``) and the panels
+(``LibraryBrowser``, ``JobMonitor``, ``LaunchForm``).
 
-Imported lazily so ``import chris_jupyter.widgets`` stays cheap.
+Imported lazily so ``import chris_jupyter.widgets`` stays cheap: a notebook's first viewer
+does not wait for the panels' client code (the time to first slice of a fresh kernel).
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
-from .panels import JobMonitor, LaunchForm, LibraryBrowser  # noqa: F401  (panels as widgets)
-
 if TYPE_CHECKING:
+    from .panels import JobMonitor, LaunchForm, LibraryBrowser
     from .viewer import Viewer, view
 
-__all__ = ["Viewer", "view"]
+_WHERE = {"Viewer": "viewer", "view": "viewer", "JobMonitor": "panels", "LaunchForm": "panels",
+          "LibraryBrowser": "panels"}
+__all__ = ["JobMonitor", "LaunchForm", "LibraryBrowser", "Viewer", "view"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in __all__:
-        from . import viewer
-
-        return getattr(viewer, name)
+    if name in _WHERE:
+        return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
     raise AttributeError(name)

@@ -17,18 +17,19 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
+
+from ..utils.net import free_port
 
 STATIC = Path(__file__).parent / "static"
 
@@ -161,7 +162,7 @@ class _Handler(SimpleHTTPRequestHandler):
         ".js": "text/javascript",
     }
 
-    def send_head(self):  # noqa: D102 - see class docstring
+    def send_head(self):
         m = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range", ""))
         path = Path(self.translate_path(self.path))
         if not m or not path.is_file():
@@ -183,7 +184,7 @@ class _Handler(SimpleHTTPRequestHandler):
         self._remaining = end - start + 1
         return f
 
-    def copyfile(self, source, outputfile):  # noqa: D102
+    def copyfile(self, source, outputfile):
         remaining = getattr(self, "_remaining", None)
         if remaining is None:
             return super().copyfile(source, outputfile)
@@ -213,15 +214,25 @@ def serve_directory(folder: Path) -> Iterator[str]:
         server.server_close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+LABEXTENSION = Path(__file__).resolve().parents[1] / "labextension"
+
+
+def _link_labextension(data_dir: Path) -> None:
+    """Let this lab load the package's own prebuilt extension (the bundle next to this code),
+    ahead of any copy an earlier install put into the environment's share/jupyter."""
+    if not (LABEXTENSION / "package.json").exists():
+        return
+    link = data_dir / "labextensions" / "chris-jupyter-lab"
+    link.parent.mkdir(parents=True, exist_ok=True)
+    if not link.exists():
+        link.symlink_to(LABEXTENSION, target_is_directory=True)
 
 
 @contextmanager
 def jupyterlab_server(
-    root: Path, scratch: Path, log_path: Path | None = None, base_url: str = "/"
+    root: Path, scratch: Path, log_path: Path | None = None, base_url: str = "/",
+    extra_args: Sequence[str] = (),
+    config: dict | None = None,
 ) -> Iterator[tuple[str, str]]:
     """Run the venv's JupyterLab on a free loopback port; yields ``(url, token)``.
 
@@ -229,14 +240,25 @@ def jupyterlab_server(
 
     ``root`` is the notebook root; ``scratch`` holds runtime/data/workspace dirs so
     the user's own Jupyter directories stay untouched. No update checks, no news.
+    ``extra_args`` are further command-line options (``--ChrisApp.runner=local``); ``config``
+    is configuration the command line cannot carry well (nested dicts such as
+    ``{"ChrisApp": {"pacs_nodes": {...}}}``), written as this server's own config file.
     """
-    port, token = _free_port(), secrets.token_hex(16)
+    port, token = free_port(), secrets.token_hex(16)
+    _link_labextension(scratch / "data")
     env = {
         **os.environ,
         "JUPYTER_RUNTIME_DIR": str(scratch / "run"),
         "JUPYTER_DATA_DIR": str(scratch / "data"),
         "JUPYTER_PLATFORM_DIRS": "1",
+        # In a venv jupyter_core puts the environment's share/jupyter ahead of the data dir, so
+        # an installed copy of the lab extension would shadow the linked bundle of this checkout.
+        "JUPYTER_PREFER_ENV_PATH": "0",
     }
+    if config:
+        (scratch / "config").mkdir(parents=True, exist_ok=True)
+        (scratch / "config" / "jupyter_server_config.json").write_text(json.dumps(config))
+        env["JUPYTER_CONFIG_DIR"] = str(scratch / "config")
     log = open(log_path, "w") if log_path else subprocess.DEVNULL  # noqa: SIM115
     proc = subprocess.Popen(
         [
@@ -256,6 +278,7 @@ def jupyterlab_server(
             "--LabApp.news_url=",
             "--LabApp.extension_manager=readonly",
             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            *extra_args,
         ],
         cwd=root,
         env=env,

@@ -7,19 +7,33 @@ is sent once to the backend (``Client.put_volume``) and then fetched the same wa
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
 
+from ..nifti import Volume, to_itk
+
 VOLUME_ID_KINDS = ("series:", "path:", "tmp:")
 LIBRARY_TOPS = ("home/", "SERVICES/", "PUBLIC/", "SHARED/", "PIPELINES/")
+# A URL: a scheme, a path (any "/"), or a NIfTI file name; anything else is a volume id.
+_URL_RE = re.compile(r"^[a-z][a-z0-9+.-]*:|/|\.nii(\.gz)?$", re.IGNORECASE)
 
 ITKWIDGETS_HELP = (
     "itkwidgets cannot be used here: its 0.32 line runs only in the classic Notebook 6 with "
     "ipywidgets 7, and its 1.0 line loads its viewer from a CDN/IPFS at run time (hospital networks "
     "are offline). The built-in viewer (the default backend) shows the same data offline; "
-    "chris_jupyter.dicom.volume.to_itk() converts a volume with its geometry for your own ITK code."
+    "chris_jupyter.nifti.to_itk() converts a volume with its geometry for your own ITK code."
 )
+
+
+def source_kwargs(source: str) -> dict[str, str]:
+    """A URL (scheme, path or ``*.nii[.gz]``) goes to ``source_url``; else a volume id."""
+    if source.startswith(VOLUME_ID_KINDS):
+        return {"volume_id": source}
+    if _URL_RE.search(source):
+        return {"source_url": source}
+    return {"volume_id": source}
 
 
 def _client(client: Any) -> Any:
@@ -37,9 +51,7 @@ def volume_id_of(obj: Any, client: Any = None) -> dict[str, str]:
             return {"volume_id": obj}
         if obj.startswith(LIBRARY_TOPS):
             return {"volume_id": "path:" + obj}
-        from .viewer import _source_kwargs
-
-        return _source_kwargs(obj)
+        return source_kwargs(obj)
     if isinstance(obj, dict):
         if obj.get("series_uid"):  # a series of a search result
             return {"volume_id": f"series:{obj['series_uid']}"}
@@ -48,8 +60,6 @@ def volume_id_of(obj: Any, client: Any = None) -> dict[str, str]:
         if obj.get("path"):  # a library entry
             return {"volume_id": "path:" + obj["path"]}
         raise TypeError("view() takes a study or series from Client.studies(), or a library entry")
-    from ..dicom.volume import Volume
-
     if isinstance(obj, Volume):
         return {"volume_id": _client(client).put_volume(obj.data, obj.spacing, obj.origin, obj.direction)}
     if isinstance(obj, np.ndarray):
@@ -92,11 +102,9 @@ def from_itk(image: Any) -> tuple[np.ndarray, tuple, tuple, np.ndarray]:
 def itkwidgets_view(obj: Any, client: Any = None, **kwargs: Any) -> Any:
     """``view(..., backend="itkwidgets")``: hand the volume, with its geometry, to itkwidgets."""
     try:
-        import itkwidgets  # noqa: F401
+        import itkwidgets
     except ImportError:
         raise ImportError(ITKWIDGETS_HELP) from None
-    from ..dicom.volume import Volume, to_itk
-
     if isinstance(obj, Volume):
         vol = obj
     else:

@@ -10,13 +10,15 @@ from the backend route ``<base_url>chris/api/v1/volumes/<volume_id>``.
 from __future__ import annotations
 
 import datetime as _dt
-import re
 import secrets
 from pathlib import Path
 from typing import Any
 
 import anywidget
 import traitlets as t
+
+from ..utils.assets import asset
+from .sources import check_volume, itkwidgets_view, source_kwargs, volume_id_of
 
 _STATIC = Path(__file__).parent / "static"
 
@@ -34,8 +36,10 @@ LAYOUTS = ("mpr", "mpr3d", "axial", "coronal", "sagittal", "3d")
 TOOLS = ("crosshair", "window", "pan", "measure", "point")
 ANNOTATION_KINDS = ("point", "distance")
 
-# A URL: a scheme, a path (any "/"), or a NIfTI file name; anything else is a volume id.
-_URL_RE = re.compile(r"^[a-z][a-z0-9+.-]*:|/|\.nii(\.gz)?$", re.IGNORECASE)
+def _loader() -> str:
+    """The widget's ES module: a loader of the bundle (``static/loader.js``), a few kB. The
+    server extension serves the bundle under the same version (``utils/assets.py``)."""
+    return (_STATIC / "loader.js").read_text().replace("__BUNDLE__", asset("viewer.js")[1])
 
 
 def _now() -> str:
@@ -51,7 +55,9 @@ class Viewer(anywidget.AnyWidget):
     recommended) or ``volume_id`` (served by the chris backend).
     """
 
-    _esm = _STATIC / "viewer.js"
+    # Not the 2 MB bundle: a loader that imports it from the page's server, cached by the
+    # browser, or asks this kernel for it (``_send_bundle``) when the server has no such version.
+    _esm = _loader()
     _css = _STATIC / "viewer.css"
 
     source_url = t.Unicode(
@@ -103,7 +109,9 @@ class Viewer(anywidget.AnyWidget):
         t.Dict(),
         help="[{id, kind: 'point'|'distance', points: [[x,y,z] mm, ...], text, author, created}]",
     ).tag(sync=True)
-    peers = t.List(t.Dict(), help="Remote collaborators' cursors: [{user, color, position: [x,y,z] mm}]").tag(sync=True)
+    peers = t.List(t.Dict(), help="Other viewer sessions' cursors, one per page view: [{user, session, n, label, "
+                   "color, position: [x,y,z] mm}]; label is 'alice', 'alice · 2' (several views of alice) "
+                   "or 'you (other view)'").tag(sync=True)
     user = t.Unicode("", help="Author name stamped on annotations made in this view").tag(sync=True)
     status = t.Unicode("", help="Set by the browser: loading | ready | error: ...").tag(sync=True)
 
@@ -131,10 +139,17 @@ class Viewer(anywidget.AnyWidget):
 
     def __init__(self, source: str | None = None, **kwargs: Any) -> None:
         if source is not None:
-            kwargs.update(_source_kwargs(source))
+            kwargs.update(source_kwargs(source))
         if isinstance(kwargs.get("layout"), str):
             kwargs["view_layout"] = kwargs.pop("layout")
         super().__init__(**kwargs)
+        self.on_msg(self._send_bundle)
+
+    def _send_bundle(self, _widget: Any, content: dict, _buffers: list) -> None:
+        """The page's server could not give the bundle (static/loader.js): send this kernel's copy."""
+        if isinstance(content, dict) and content.get("type") == "chris-viewer-bundle":
+            data, version = asset("viewer.js")
+            self.send({"type": "chris-viewer-bundle", "version": version}, buffers=[data])
 
     @t.validate("preset")
     def _check_preset(self, proposal: t.Bunch) -> str:
@@ -208,26 +223,15 @@ def _normalize_annotation(a: dict) -> dict:
     }
 
 
-def _source_kwargs(source: str) -> dict[str, str]:
-    """A URL (scheme, path or ``*.nii[.gz]``) goes to ``source_url``; else a volume id."""
-    if source.startswith(("series:", "path:", "tmp:")):
-        return {"volume_id": source}
-    if _URL_RE.search(source):
-        return {"source_url": source}
-    return {"volume_id": source}
-
-
 def view(obj: Any, *, overlay: Any = None, backend: str = "chris", client: Any = None, **kwargs: Any) -> Viewer:
     """Show a volume in the offline viewer.
 
     ``obj`` may be a volume id (``series:<uid>``, ``path:<library path>``), a library path, a study
     or series from ``Client.studies()``, a URL of a NIfTI file, a numpy array (z, y, x), a
-    :class:`~chris_jupyter.dicom.volume.Volume` or an ``itk.Image``; ``overlay`` a label volume of
+    :class:`~chris_jupyter.nifti.Volume` or an ``itk.Image``; ``overlay`` a label volume of
     the same kinds (a plugin's segmentation). Keyword arguments are :class:`Viewer` traits, e.g.
     ``view(study, preset="ct-brain")``. ``backend="itkwidgets"`` uses itkwidgets where it works.
     """
-    from .sources import check_volume, itkwidgets_view, volume_id_of
-
     if backend == "itkwidgets":
         return itkwidgets_view(obj, client)
     if backend != "chris":

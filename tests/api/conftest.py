@@ -12,7 +12,7 @@ import pytest
 class Api:
     """httpx clients against the running server; ``as_user`` gives a client with that user's token."""
 
-    def __init__(self, server) -> None:  # noqa: ANN001
+    def __init__(self, server) -> None:
         self.server = server
         self.base = server.api
         self.clients: list[httpx.AsyncClient] = []
@@ -52,3 +52,9 @@ async def api(chris_server) -> AsyncIterator[Api]:
     a = Api(chris_server)
     yield a
     await a.close()
+
+
+@pytest.fixture(scope="session")
+def small_upload_server(chris_server_factory):
+    """A server whose uploads may be at most 1000 bytes (shared by the upload-limit tests)."""
+    return chris_server_factory(config={"ChrisApp": {"max_upload_size": 1000}})

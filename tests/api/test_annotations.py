@@ -44,7 +44,10 @@ async def test_annotations_and_cursors_reach_joined_viewers_only(api, tmp_path: 
     r = await alice.post("annotations", json={"volume": volume, "kind": "point", "points": [[1, 2, 3]],
                                               "text": "lesion?"})
     assert r.status_code == 201, r.text
-    assert (await alice.post("collab/cursor", json={"volume": volume, "position": [4, 5, 6]})).status_code == 204
+    r = await alice.post("collab/cursor", json={"volume": volume, "position": [4, 5, 6], "session": "s1"})
+    assert r.status_code == 200, r.text  # who we are and the live sessions (the caller's included)
+    assert r.json() == {"user": a, "n": 1, "sessions": [{"volume": volume, "user": a, "session": "s1", "n": 1,
+                                                          "position": [4.0, 5.0, 6.0]}]}
     try:
         await asyncio.wait_for(bob_has_both.wait(), 30)
     finally:
@@ -54,6 +57,12 @@ async def test_annotations_and_cursors_reach_joined_viewers_only(api, tmp_path: 
     assert types == ["annotation.created", "viewer.cursor"]
     assert got[b][0]["data"]["author"] == a and got[b][0]["data"]["text"] == "lesion?"
     assert got[b][1]["data"]["position"] == [4.0, 5.0, 6.0]
+    assert (got[b][1]["data"]["session"], got[b][1]["data"]["n"]) == ("s1", 1)
+    # alice's page closes: it leaves, and the server lists no session of hers any more
+    assert (await alice.post("collab/leave", json={"volume": volume, "session": "s1"})).status_code == 204
+    assert (await bob.get("collab/peers", params={"volume": volume})).json() == {"user": b, "n": None,
+                                                                                  "sessions": []}
+    assert (await carol.get("collab/peers", params={"volume": volume})).status_code == 404
     assert got[c] == []  # carol may not read the series
     # saved: they reload with the series, for everyone who may read it
     items = (await bob.get("annotations", params={"volume": volume})).json()["items"]

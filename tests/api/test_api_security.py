@@ -74,7 +74,7 @@ async def _next_line(lines: asyncio.Queue[str | None], startswith: str, bound: f
     return await asyncio.wait_for(find(), bound)
 
 
-async def _stream_until_closed(api, token: str, name: str, after_ready) -> list[str]:  # noqa: ANN001
+async def _stream_until_closed(api, token: str, name: str, after_ready) -> list[str]:
     """Open a stream with ``token``, prove it delivers, run ``after_ready``; the lines after that."""
     client = api.client({"Authorization": f"Bearer {token}"})
     lines: asyncio.Queue[str | None] = asyncio.Queue()

@@ -37,6 +37,27 @@ def test_every_handler_method_is_decorated() -> None:
     assert len(routes()) > 20
 
 
+def test_each_api_area_is_its_own_authorization_resource() -> None:
+    import sys
+
+    from chris_jupyter.api import auth_resources
+
+    for _pattern, cls in all_handlers():
+        assert cls.auth_resource == sys.modules[cls.__module__].AUTH_RESOURCE, cls
+        assert cls.auth_resource.startswith("chris:"), cls
+    assert {"chris:files", "chris:compute", "chris:dicom", "chris:users"} <= auth_resources()
+
+
+def test_an_authorizer_can_refuse_one_area_and_allow_the_others(chris_server_factory) -> None:
+    srv = chris_server_factory(extra_args=["--ServerApp.authorizer_class=tests.api.area_authorizer.NoCompute"])
+    with httpx.Client(base_url=srv.api, headers=srv.headers, timeout=60) as http:
+        assert http.get("files", params={"path": "home/owner"}).status_code == 200
+        assert http.get("plugins").status_code == 200
+        assert http.get("instances").status_code == 403
+        assert http.post("instances", json={}).status_code == 403
+    srv.stop()
+
+
 @pytest.mark.parametrize("url, method, kind", routes())
 async def test_anonymous_and_bad_token_are_refused(api, url: str, method: str, kind: str) -> None:
     for client in (api.anonymous, api.client({"Authorization": "Bearer chris_not-a-real-token"})):

@@ -228,9 +228,11 @@ def test_cli_up_starts_jupyterlab_with_the_sample_library(tmp_path: Path) -> Non
         lab = httpx.get(f"http://127.0.0.1:{port}/lab", headers={"Authorization": f"token {secret}"})
         assert lab.status_code == 200
         sample = f"home/{me['username']}/uploads/sample"
-        assert sorted(e["name"] for e in c.ls(sample)["items"]) == ["README.txt", "ct-phantom"]
+        assert sorted(e["name"] for e in c.ls(sample)["items"]) == ["README.txt", "ct-phantom", "mni152-t1"]
         studies = c.studies(patient_id="SAMPLE01")["items"]
         assert len(studies) == 1 and studies[0]["series"][0]["num_instances"] == 48
+        brain = c.studies(patient_id="MNI152")["items"]  # the MNI152 T1 template as a DICOM series
+        assert len(brain) == 1 and brain[0]["series"][0]["num_instances"] == 189, brain
         assert [p["name"] for p in c.plugins()] and "local runner" in (tmp_path / "up.log").read_text()
         notebooks = sorted(p.name for p in (Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"))
         assert notebooks and sorted(p.name for p in (tmp_path / "ws").glob("*.ipynb")) == notebooks

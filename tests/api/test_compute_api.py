@@ -23,7 +23,7 @@ def chris_server(request: pytest.FixtureRequest) -> ChrisServer:
     return request.getfixturevalue(f"chris_server_{request.param}")
 
 pytestmark = pytest.mark.docker
-PLUGINS = Path(__file__).resolve().parents[2] / "spawners" / "plugins"
+PLUGINS = Path(__file__).resolve().parents[2] / "plugins"
 PIPELINE = """
 name: NIfTI and previews {tag}
 authors: chris_jupyter tests

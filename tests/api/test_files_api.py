@@ -169,11 +169,6 @@ async def test_move_and_delete_treat_underscore_and_percent_literally(api) -> No
         assert (await alice.get("files/content", params={"path": f"{up}/{n}"})).status_code == 200
 
 
-@pytest.fixture(scope="module")
-def small_upload_server(chris_server_factory) -> ChrisServer:
-    return chris_server_factory(config={"ChrisApp": {"max_upload_size": 1000}})
-
-
 async def test_max_upload_size_refuses_larger_uploads_and_leaves_nothing(small_upload_server) -> None:
     srv = small_upload_server
     async with httpx.AsyncClient(base_url=srv.api, headers=srv.headers, timeout=60) as owner:

@@ -59,6 +59,11 @@ def test_up_prints_the_url_the_sample_and_the_sandbox_warning_and_readme_paths_w
         assert str(tmp_path / "data" / "library" / "home" / me / "uploads" / "sample") in banner
         assert (tmp_path / "data" / "library" / "home" / me / "uploads" / "sample" / "README.txt").is_file()
         assert "no sandbox" in banner and "only its embedded user" in banner
+        # a real brain scan (MNI152 T1, fetched by scripts/install-deps) as NIfTI and as an indexed series
+        sample = f"home/{me}/uploads/sample/mni152-t1"
+        assert {e["name"] for e in c.ls(sample)["items"]} == {"mni152_t1.nii.gz", "dicom"}
+        found = c.studies(patient_id="MNI152")
+        assert found["total"] == 1, found
 
         (tmp_path / "scans").mkdir()
         (tmp_path / "scans" / "a.txt").write_text("a")
@@ -70,7 +75,7 @@ def test_up_prints_the_url_the_sample_and_the_sandbox_warning_and_readme_paths_w
             scope: dict = {"cj": __import__("chris_jupyter")}
             os.environ["CHRIS_URL"], os.environ["CHRIS_TOKEN"] = url, token
             for ln in lines:  # as written in the README: no NotFoundError for this user
-                exec(ln, scope)  # noqa: S102
+                exec(ln, scope)
         finally:
             os.chdir(cwd)
             os.environ.pop("CHRIS_URL", None)

@@ -302,3 +302,56 @@ def test_viewers_on_one_page_share_one_event_stream(contexts, page_url, setup) -
     for m in ("model", "model2"):
         wait_js(a, f"() => {m}.get('annotations').some((x) => x.text === 'to both views')")
     assert sum("/chris/api/v1/events?" in u for u in a.requested) == 1
+
+
+def _open_lab_viewer(page, srv, name: str) -> str:
+    """Open notebook ``name`` in JupyterLab, run it, wait for its viewer; returns its session id."""
+    page.set_default_timeout(90_000)
+    page.goto(f"{srv.url}lab/tree/{name}?reset&token={srv.token}")
+    page.wait_for_function(H.KERNEL_READY_JS)
+    page.evaluate("() => jupyterapp.commands.execute('notebook:run-all-cells')")
+    page.wait_for_function("() => { const r = document.querySelector('.cjv-root');"
+                           " const v = r && r.parentElement.chrisViewer;"
+                           " return v && v.model.get('status') === 'ready' && v.model.get('session_id'); }")
+    page.evaluate("() => { window.el = document.querySelector('.cjv-root').parentElement;"
+                  " window.model = el.chrisViewer.model; }")
+    return page.evaluate("model.get('session_id')")
+
+
+PEERS_JS = "() => model.get('peers').map((p) => [p.session, p.label, p.user])"
+
+
+def test_own_other_pages_are_distinct_peers_and_closed_ones_go(setup, page) -> None:
+    """Two JupyterLab pages of the same user on one volume: each shows the other as one peer
+    labelled "you (other view)", not as a second copy of the user's name; closing one page
+    removes its cursor from the other within a few seconds."""
+    srv = setup["srv"]
+    me = Client(srv.url, srv.token).me()["username"]
+    for name in ("ghost-a.ipynb", "ghost-b.ipynb"):
+        cells = [f"from chris_jupyter.widgets import Viewer\n"
+                 f"v = Viewer(volume_id={setup['volume']!r}, view_layout='axial', height=300)\nv"]
+        (srv.root / "notebooks" / name).write_text(json.dumps(H.notebook(cells)))
+    a = page
+    b = page.context.new_page()  # the same browser profile: the same Jupyter cookie, the same user
+    b.console = []
+    b.on("pageerror", lambda err: b.console.append(f"pageerror: {err}"))
+    sa = _open_lab_viewer(a, srv, "ghost-a.ipynb")
+    sb = _open_lab_viewer(b, srv, "ghost-b.ipynb")
+    assert sa != sb
+    # each page sees exactly one peer for the other page, named as one's own other view
+    wait_js(a, "(s) => model.get('peers').some((p) => p.session === s)", sb, timeout=15_000)
+    wait_js(b, "(s) => model.get('peers').some((p) => p.session === s)", sa, timeout=15_000)
+    assert a.evaluate(PEERS_JS) == [[sb, "you (other view)", me]]
+    assert b.evaluate(PEERS_JS) == [[sa, "you (other view)", me]]
+    a.evaluate("el.chrisViewer.nv.drawScene()")
+    assert a.evaluate("el.chrisViewer.overlay.peers.map((p) => p.label)") == ["you (other view)"]
+    a.screenshot(path=str(artifact_path("collab-ghost-two-pages.png")))
+
+    # page B goes away (the tab is closed): its cursor leaves page A, without waiting for an expiry
+    b.close()
+    wait_js(a, "(s) => !model.get('peers').some((p) => p.session === s)", sb, timeout=10_000)
+    assert a.evaluate(PEERS_JS) == []
+    items = Client(srv.url, srv.token).get("collab/peers", volume=setup["volume"])["sessions"]
+    assert [s["session"] for s in items] == [sa]  # the server keeps only page A's session
+    a.screenshot(path=str(artifact_path("collab-ghost-after-close.png")))
+    assert not [m for m in a.console + b.console if m.startswith("pageerror")]

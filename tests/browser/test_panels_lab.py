@@ -59,7 +59,7 @@ def lab(tmp_path_factory):
         yield base, token
 
 
-def _text(page) -> str:  # noqa: ANN001
+def _text(page) -> str:
     return page.evaluate("() => document.body.innerText")
 
 
@@ -72,7 +72,7 @@ def test_panels_render_and_react_in_jupyterlab(lab, page):
         raise
 
 
-def _drive(lab, page) -> None:  # noqa: ANN001
+def _drive(lab, page) -> None:
     base, token = lab
     page.set_default_timeout(120_000)
     page.goto(f"{base}lab/tree/panels.ipynb?reset&token={token}")

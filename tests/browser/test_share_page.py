@@ -25,7 +25,7 @@ def _png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
             + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 
 
-def _setup(server) -> tuple[httpx.Client, str, bytes]:  # noqa: ANN001
+def _setup(server) -> tuple[httpx.Client, str, bytes]:
     c = httpx.Client(base_url=server.api, headers=server.headers, timeout=60)
     me = c.get("me").json()["username"]
     folder = f"home/{me}/uploads/share{uuid.uuid4().hex[:6]}"
@@ -78,3 +78,34 @@ def test_share_link_page_in_chromium(chris_server, page) -> None:
         page.click("#download")
     assert got.value.suggested_filename == "red.png"
     assert Path(got.value.path()).read_bytes() == image
+
+
+def test_dead_links_show_a_page_in_chromium_and_json_to_api_clients(chris_server, page) -> None:
+    """An expired, a revoked and an unknown link: a browser gets a page saying the link no longer
+    works (the same words for all three: a guessed token learns nothing); API clients get JSON."""
+    import time
+
+    c, folder, _ = _setup(chris_server)
+    expired = c.post("links", json={"path": folder, "expires_in": 1}).json()
+    revoked = c.post("links", json={"path": folder, "expires_in": 3600}).json()
+    assert c.delete(f"links/{revoked['id']}").status_code == 204
+    unknown = revoked["url"].replace("chrislink_", "chrislink_x")
+    base = chris_server.url.rstrip("/")
+    deadline = time.monotonic() + 60
+    while httpx.get(base + expired["url"]).status_code == 200:  # wait for the expiry (not a timing check)
+        assert time.monotonic() < deadline, "the 1 s link did not expire"
+        time.sleep(0.2)
+    for name, url in (("expired", expired["url"]), ("revoked", revoked["url"]), ("unknown", unknown)):
+        r = httpx.get(base + url, headers={"Accept": "application/json"})
+        assert r.status_code == 404 and r.headers["content-type"].startswith("application/json"), name
+        assert "expired" in r.json()["message"]
+        response = page.goto(base + url)
+        assert response.status == 404 and response.headers["content-type"].startswith("text/html"), name
+        assert page.inner_text("#error") == "This share link does not work any more"
+        body = page.inner_text("body")
+        assert "Ask them for a new link" in body and "HTTP 404" in body and "{" not in body, body
+        page.screenshot(path=str(artifact_path(f"share-link-{name}.png")), full_page=True)
+    # a live link asked for a path it does not hold: a page too, saying so
+    live = c.post("links", json={"path": folder, "expires_in": 3600}).json()["url"]
+    response = page.goto(base + live + "?path=nope.txt")
+    assert response.status == 404 and page.inner_text("#error") == "This shared item cannot be shown"

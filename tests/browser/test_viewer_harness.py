@@ -14,6 +14,7 @@ from chris_jupyter.widgets import harness as H
 from chris_jupyter.widgets.viewer import PRESETS
 from tests.browser.viewer_page import get as trait
 from tests.browser.viewer_page import gray, open_viewer, page_xy, pixels, screen, set_traits
+from tests.fixtures.browser import artifact_path
 
 pytestmark = pytest.mark.browser
 
@@ -36,6 +37,13 @@ def site(tmp_path_factory):
     backend = root / "chris" / "api" / "v1" / "volumes"  # stands in for the backend route
     backend.mkdir(parents=True)
     (backend / "vol-0001").write_bytes(files["ct"].read_bytes())
+    (backend / "tmp:u-0001").write_bytes(files["ct"].read_bytes())  # an array a kernel sent
+    # the series' own window (W 400 / L 240) as the NIfTI display range, as the backend writes it
+    import nibabel as nib
+
+    img = nib.load(files["ct"])
+    img.header["cal_min"], img.header["cal_max"] = 40.0, 440.0
+    nib.save(nib.Nifti1Image(np.asanyarray(img.dataobj), img.affine, img.header), str(root / "windowed.nii"))
     H.write_harness(root, source_url="phantom.nii")
     with H.serve_directory(root) as url:
         yield url
@@ -264,11 +272,77 @@ def test_first_slice_preview_from_range_requests(site, page):
     assert timing["preview"] < timing["firstSlice"]
 
 
+def test_first_slice_goes_before_the_volume_and_webgl(site, page):
+    """The preview's Range requests go first: the whole-volume GET waits for the slice's bytes
+    (started together, they queue behind its megabytes), and niivue's WebGL set-up, which holds
+    the page's thread, waits until the slice is on screen."""
+    held, seen = [], []
+
+    def hold_slice(route):
+        seen.append(route.request.headers.get("range", "full"))
+        if seen[-1] not in ("full", "bytes=0-351"):
+            held.append(route)  # the middle slice: answered below
+        else:
+            route.continue_()
+
+    page.route("**/phantom.nii", hold_slice)
+    page.goto(f"{site}index.html?preset=%22ct-brain%22")
+    for _ in range(200):  # until the slice is asked for
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held, seen
+    page.wait_for_timeout(500)  # room for a request that should not come
+    assert seen == ["bytes=0-351", seen[1]], seen  # no full GET yet
+    timing = page.evaluate("el.chrisViewer.timing")
+    assert timing["attached"] is None or timing["attached"] != timing["attached"], timing  # NaN: not yet
+    held[0].continue_()
+    page.wait_for_function("model.get('status') === 'ready'")
+    assert seen[2] == "full", seen
+    timing = page.evaluate("el.chrisViewer.timing")
+    assert timing["slice"] < timing["preview"] < timing["attached"] < timing["loaded"], timing
+
+
+def test_preview_opens_at_the_files_display_range(site, page):
+    """Without a preset, the preview is windowed as the viewer will open: the file's display
+    range (the series' own W/L), not the slice's percentiles (the picture would jump)."""
+    release = []
+    page.route("**/windowed.nii", lambda r: r.continue_() if "range" in r.request.headers else release.append(r))
+    page.goto(f"{site}index.html?source_url=%22windowed.nii%22")
+    page.wait_for_selector("canvas.cjv-preview")
+    probe = """([x, y]) => { const c = document.querySelector('canvas.cjv-preview');
+        return Array.from(c.getContext('2d').getImageData(x, y, 1, 1).data); }"""
+    assert page.evaluate(probe, [95 - 47, 95 - 72])[0] == 0  # tissue (40 HU) at the bottom of 40..440
+    assert page.evaluate(probe, [95 - 62, 95 - 47])[0] == 255  # bone
+    release[0].continue_()
+    page.wait_for_function("model.get('status') === 'ready'")
+    assert (trait(page, "window"), trait(page, "level")) == (400, 240)
+
+
 def test_volume_id_resolves_to_backend_route(site, page):
     """``volume_id`` -> ``<base_url>chris/api/v1/volumes/<id>`` (base "/" outside Jupyter)."""
     open_viewer(page, site, source_url="", volume_id="vol-0001", preset="ct-brain", crosshair=False)
     assert f"{site}chris/api/v1/volumes/vol-0001" in page.requested
     assert gray(page, BONE) == pytest.approx(255, abs=TOL)
+
+
+def info_text(page) -> str:
+    page.wait_for_function("() => el.querySelector('.cjv-info').textContent.includes('W ')")
+    return page.evaluate("el.querySelector('.cjv-info').textContent")
+
+
+def test_nifti_and_array_say_what_they_are(site, page):
+    """No DICOM header behind a NIfTI file or a kernel's array: the info line says what is known
+    (kind, file name, size, voxel size) and names no patient or modality (no HU)."""
+    open_viewer(page, site, crosshair=False)
+    assert info_text(page).splitlines()[0] == "NIfTI | phantom.nii | 96×96×40 | 0.8×0.8×2.5 mm"
+    box = page.locator("canvas.cjv-canvas").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_function("() => el.querySelector('.cjv-info').textContent.split('\\n').length === 3")
+    assert "HU" not in info_text(page)
+    page.screenshot(path=str(artifact_path("viewer-info-nifti.png")))
+    open_viewer(page, site, source_url="", volume_id="tmp:u-0001", crosshair=False)
+    assert info_text(page).splitlines()[0] == "array | 96×96×40 | 0.8×0.8×2.5 mm"
 
 
 def test_missing_volume_reports_error(site, page):

@@ -10,6 +10,7 @@ import json
 
 import pytest
 
+from chris_jupyter.utils.assets import asset
 from chris_jupyter.widgets import harness as H
 from tests.browser.viewer_page import PROBE_JS
 from tests.fixtures.browser import artifact_path, png_pixels
@@ -55,12 +56,12 @@ def test_viewer_renders_in_jupyterlab(lab, page):
     base, token = lab
     page.set_default_timeout(90_000)
     frames: list[int] = []  # sizes of kernel websocket frames, once the viewer is up
+    opening: list[int] = []  # and before: the viewer's comm_open carries a loader, not the bundle
     recording = []
 
     def on_ws(ws):
         def note(payload):
-            if recording:
-                frames.append(len(payload))
+            (frames if recording else opening).append(len(payload))
 
         ws.on("framesent", note)
         ws.on("framereceived", note)
@@ -79,6 +80,11 @@ def test_viewer_renders_in_jupyterlab(lab, page):
     )
     page.evaluate("() => { window.el = document.querySelector('.cjv-root').parentElement; }")
     assert page.evaluate("el.chrisViewer.model.get('status')") == "ready"
+    # the 2 MB bundle came once from the server, by its version, not through the comm
+    _data, version = asset("viewer.js")
+    assert page.requested.count(f"{base}chris/api/v1/viewer/viewer.js?v={version}") == 1
+    assert page.evaluate("el.chrisViewer.bundle.via") == "server"
+    assert opening and max(opening) < 64_000, max(opening)
     page.evaluate(PROBE_JS)
     recording.append(True)
 
@@ -104,3 +110,32 @@ def test_viewer_renders_in_jupyterlab(lab, page):
     # the volume (737 kB here) never travels through the kernel: only small messages
     assert frames and max(frames) < 16_000, max(frames)
     assert f"{base}files/phantom.nii" in page.requested
+
+
+@pytest.mark.slow  # a second notebook page and kernel: ~30-60 s on the shared machine
+def test_viewer_bundle_from_the_kernel_when_the_server_has_another(lab, page):
+    """A kernel whose chris_jupyter differs from the server's (here: a loader asking for another
+    version) still shows the viewer: the server refuses that version, the kernel sends its copy."""
+    base, token = lab
+    page.set_default_timeout(90_000)
+    page.goto(f"{base}lab/tree/view.ipynb?reset&token={token}")
+    page.wait_for_function(H.KERNEL_READY_JS)
+    _run_cell(
+        page,
+        "from chris_jupyter.widgets.viewer import Viewer\n"
+        "from chris_jupyter.utils.assets import asset\n"
+        "class Other(Viewer):\n"
+        "    _esm = Viewer._esm.replace(asset('viewer.js')[1], '0123456789abcdef')\n"
+        "Other(source_url='files/phantom.nii', preset='ct-brain', crosshair=False, height=300)",
+    )
+    page.wait_for_function(
+        "() => { const r = document.querySelector('.cjv-root'); const v = r && r.parentElement.chrisViewer;"
+        " return v && v.model.get('status') === 'ready'; }"
+    )
+    assert f"{base}chris/api/v1/viewer/viewer.js?v=0123456789abcdef" in page.requested
+    page.evaluate("() => { window.el = document.querySelector('.cjv-root').parentElement; }")
+    assert page.evaluate("el.chrisViewer.bundle.via") == "kernel"
+    page.evaluate(PROBE_JS)
+    hit = next(h for h in page.evaluate("(mm) => screenOf(mm)", list(H.BONE_CENTER_MM)) if h["axCorSag"] == 0)
+    ((r, g, b, _a),) = page.evaluate("(p) => probe(p)", [[hit["x"], hit["y"]]])
+    assert min(r, g, b) >= 245  # bone, white at 40/80

@@ -58,14 +58,14 @@ def lab(tmp_path_factory):
         yield base, token
 
 
-def _model(page, n: int, key: str):  # noqa: ANN001, ANN202
+def _model(page, n: int, key: str):
     return page.evaluate(
         "([n, key]) => document.querySelectorAll('.cjv-root')[n].parentElement.chrisViewer.model.get(key)",
         [n, key],
     )
 
 
-def _wait_loaded(page, n: int) -> str:  # noqa: ANN001
+def _wait_loaded(page, n: int) -> str:
     page.wait_for_function(
         "(n) => { const r = document.querySelectorAll('.cjv-root')[n];"
         " const v = r && r.parentElement.chrisViewer; const s = v && String(v.model.get('status'));"
@@ -85,7 +85,7 @@ def test_window_level_and_errors_in_jupyterlab(lab, page):
         raise
 
 
-def _drive(lab, page) -> None:  # noqa: ANN001
+def _drive(lab, page) -> None:
     base, token = lab
     page.set_default_timeout(120_000)
     page.goto(f"{base}lab/tree/ux.ipynb?reset&token={token}")

@@ -56,7 +56,7 @@ def make_coordinator(
 ) -> Iterator[Callable[..., Coordinator]]:
     made: list[Coordinator] = []
 
-    def make(runner, **kw) -> Coordinator:  # noqa: ANN001
+    def make(runner, **kw) -> Coordinator:
         c = Coordinator(cdb, data_root, runner, publish=events, register_outputs=registrar,
                         can_read=can_read, **kw)
         c.start()
@@ -71,7 +71,7 @@ def make_coordinator(
 class _Tracked:
     """Mixin: remember submitted jobs so a test leaves nothing running, even when it fails."""
 
-    def submit(self, spec):  # noqa: ANN001, ANN201
+    def submit(self, spec):
         self.submitted = [*getattr(self, "submitted", []), spec.job_id]
         return super().submit(spec)
 
@@ -139,7 +139,7 @@ def docker_runner(dclient):
 
         created: dict
 
-        def _create(self, spec, mounts, kwargs):  # noqa: ANN001, ANN202
+        def _create(self, spec, mounts, kwargs):
             container = super()._create(spec, mounts, kwargs)
             container.reload()
             self.created = {**getattr(self, "created", {}), spec.job_id: container.attrs["HostConfig"]}
@@ -158,3 +158,107 @@ def docker_plugins(cdb, plugin_image, dclient) -> dict[str, int]:
         p = reg.register_image(plugin_image(name), client=dclient)
         out[p.name] = p.id
     return out
+
+
+# -- Swarm and SLURM: the same behaviour suite as Docker (test_coordinator_docker.py) ---------------
+@pytest.fixture(scope="session")
+def swarm_engine(dclient):
+    """A one-node swarm on this engine for the session, left as found (tests/compute/clusters.py)."""
+    from .clusters import swarm
+
+    with swarm():
+        yield dclient
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster(tmp_path_factory):
+    """A one-node SLURM cluster for the session; yields its slurm.conf."""
+    from .clusters import slurm
+
+    with slurm(tmp_path_factory.mktemp("slurm")) as conf:
+        yield conf
+
+
+@pytest.fixture(scope="session")
+def fake_k8s(dclient, tmp_path_factory):
+    """The FAKE Kubernetes API server (tests/compute/fake_k8s.py): its pods run on the local
+    Docker engine. Yields it; ``fake_k8s.kubeconfig_path`` points the runner at it."""
+    from .fake_k8s import FakeKubernetes
+
+    where = tmp_path_factory.mktemp("k8s-fake")
+    fake = FakeKubernetes(dclient, claims={"library-claim": where / "claim"})
+    fake.start()
+    fake.kubeconfig_path = fake.kubeconfig(where / "kubeconfig")
+    try:
+        yield fake
+    finally:
+        fake.stop()
+
+
+#: Tests of the suite that run on Docker only: the GPU device request is the Docker runner's own
+#: (swarm: a generic resource, SLURM: --gres), and fan-out adds time, not behaviour.
+DOCKER_ONLY = {"test_docker_fanout_and_ts", "test_docker_gpu_request_reaches_the_engine"}
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Swarm, SLURM and Kubernetes (fake API server) run the suite once, on SQLite (the database
+    is not what they change), and without :data:`DOCKER_ONLY`: deselected, so that the suite
+    stays within its time budget."""
+    keep, drop = [], []
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if params.get("engine") in ("swarm", "slurm", "k8s-fake") and (
+                params.get("db_url") == "postgres" or item.originalname in DOCKER_ONLY):
+            drop.append(item)
+        else:
+            keep.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+@pytest.fixture(params=["docker", pytest.param("swarm", marks=pytest.mark.slow),
+                        pytest.param("slurm", marks=pytest.mark.slow),
+                        pytest.param("k8s-fake", marks=pytest.mark.slow)])
+def engine(request) -> str:
+    """The container runner kinds the behaviour suite runs on; ``k8s-fake`` is the Kubernetes
+    runner against the FAKE API server of tests/compute/fake_k8s.py (no real cluster here)."""
+    return request.param
+
+
+@pytest.fixture
+def make_engine_runner(engine, request, tmp_path):
+    """``make()`` -> a new runner of ``engine`` (a restarted backend makes a second one)."""
+    if engine == "docker":
+        from chris_jupyter.compute.runners.docker import DockerRunner
+
+        client = request.getfixturevalue("dclient")
+        return lambda: DockerRunner(client, stop_grace=1)
+    if engine == "swarm":
+        from chris_jupyter.compute.runners.swarm import SwarmRunner
+
+        client = request.getfixturevalue("swarm_engine")
+        return lambda: SwarmRunner(client, stop_grace=1)
+    if engine == "k8s-fake":
+        from chris_jupyter.compute.runners.kubernetes import KubernetesRunner
+
+        fake = request.getfixturevalue("fake_k8s")
+        return lambda: KubernetesRunner(kubeconfig=str(fake.kubeconfig_path), stop_grace=1,
+                                        poll_interval=0.2, image_pull_policy="Never")
+    from chris_jupyter.compute.runners.slurm import SlurmRunner
+
+    conf = request.getfixturevalue("slurm_cluster")
+    return lambda: SlurmRunner(slurm_conf=str(conf), job_dir=str(tmp_path / "slurm-jobs"), stop_grace=1)
+
+
+@pytest.fixture
+def engine_runner(engine, make_engine_runner, docker_runner):
+    """The runner under test; for Docker the tracked one of ``docker_runner``."""
+    if engine == "docker":
+        yield docker_runner
+        return
+    runner = make_engine_runner()
+    tracked = type(f"Tracked{type(runner).__name__}", (_Tracked, type(runner)), {})
+    runner.__class__ = tracked
+    yield runner
+    runner.reap()

@@ -10,10 +10,10 @@ import threading
 from collections import Counter
 from pathlib import Path
 
-from chris_jupyter.library import paths
+from chris_jupyter import paths
 
 REPO = Path(__file__).resolve().parents[2]
-REFERENCE_PLUGINS = REPO / "spawners" / "plugins"
+REFERENCE_PLUGINS = REPO / "plugins"
 TESTBOX = REPO / "tests" / "compute" / "plugins" / "pl-testbox"
 TSBOX = REPO / "tests" / "compute" / "plugins" / "pl-tsbox"
 HELLO = REPO / "tests" / "plugins" / "fixtures" / "pl-hello"

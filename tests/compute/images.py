@@ -1,5 +1,5 @@
 """Build plugin images offline for the Docker tests and benches, with the project's builder
-(``spawners/images/build-image.sh CONTEXT TAG``: wheels downloaded on the host, local base image)."""
+(``images/build-image.sh CONTEXT TAG``: wheels downloaded on the host, local base image)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-BUILD_IMAGE = REPO / "spawners" / "images" / "build-image.sh"
+BUILD_IMAGE = REPO / "images" / "build-image.sh"
 
 
 def context_hash(context: Path) -> str:

@@ -1,4 +1,10 @@
-"""The coordinator with the Docker runner: a real engine and images built offline."""
+"""The coordinator with the container runners: a real engine and images built offline.
+
+The behaviour suite (states, isolation, cancel, timeout, OOM, logs, reconcile after restart) runs
+on each ``engine`` (tests/compute/conftest.py): Docker, a one-node Docker Swarm and a one-node
+SLURM cluster whose jobs run the plugin's container on the same engine, and the Kubernetes runner
+against a FAKE API server (``k8s-fake``, tests/compute/fake_k8s.py) whose pods run on that engine.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,7 @@ import pytest
 
 from chris_jupyter.compute import states as st
 from chris_jupyter.compute.coordinator import Coordinator
-from chris_jupyter.compute.runners.docker import LABEL, DockerRunner
+from chris_jupyter.compute.runners.docker import LABEL
 from chris_jupyter.plugins.registry import PluginRegistry
 
 from .helpers import Events, can_read
@@ -23,6 +29,17 @@ NASTY = "a; rm -rf / && $(touch /tmp/pwned) `id` | cat > x 'q' \"dq\" * ~ -- end
 def explain(c, iid):
     i = c.get(iid)
     return f"{i.state}: {i.error}\n{i.logs}"
+
+
+def the_container(dclient, c, iid, wait=60.0):
+    """The one container of a started instance's job (a swarm task or a SLURM job may still be
+    on its way to it)."""
+    deadline = time.monotonic() + wait
+    while True:
+        found = leftovers(dclient, c, iid, wait=0)
+        if found and found[0].status == "running" or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
 
 
 def leftovers(dclient, c, iid, wait=15.0):
@@ -37,16 +54,16 @@ def leftovers(dclient, c, iid, wait=15.0):
 
 
 @pytest.fixture
-def dfeed(make_coordinator, docker_runner, docker_plugins, data_root):
+def dfeed(make_coordinator, engine_runner, docker_plugins, data_root):
     (data_root / "home/alice/uploads/scan").mkdir()
     (data_root / "home/alice/uploads/scan/a.txt").write_text("a")
-    c = make_coordinator(docker_runner, default_timeout=120)
+    c = make_coordinator(engine_runner, default_timeout=120)
     root = c.run_plugin("alice", "pl-dircopy", {"dir": "home/alice/uploads/scan"})
     assert c.wait_for(root, timeout=120) == st.SUCCESS, explain(c, root)
     return c, root
 
 
-def test_docker_chain_isolation_and_cleanup(dfeed, data_root, dclient, registrar):
+def test_docker_chain_isolation_and_cleanup(dfeed, data_root, dclient, registrar, engine):
     c, root = dfeed
     r = c.get(root)
     assert r.output_files == [f"{r.output_path}/scan/a.txt"]
@@ -54,14 +71,23 @@ def test_docker_chain_isolation_and_cleanup(dfeed, data_root, dclient, registrar
     iid = c.run_plugin("alice", "pl-testbox", {"text": NASTY, "mode": "sleep", "seconds": 2},
                        previous_id=root, resources={"memory_limit": "64Mi", "cpu_limit": "500m"})
     assert c.wait_for(iid, frozenset({st.STARTED}), timeout=60) == st.STARTED
-    (container,) = leftovers(dclient, c, iid, wait=0)
+    (container,) = the_container(dclient, c, iid)
     deadline = time.monotonic() + 30
     while "testbox mode=sleep" not in c.logs(iid) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert "testbox mode=sleep" in c.logs(iid)  # live, from the running container
     host = container.attrs["HostConfig"]
-    assert host["NetworkMode"] == "none"
-    assert host["Memory"] == 64 * 1024 * 1024 and host["MemorySwap"] == host["Memory"]
+    if engine == "swarm":  # swarm services cannot use "none": an internal network, no traffic between jobs
+        (net,) = container.attrs["NetworkSettings"]["Networks"]
+        attrs = dclient.networks.get(net).attrs
+        assert attrs["Internal"] is True
+        assert attrs["Options"]["com.docker.network.bridge.enable_icc"] == "false"
+        # swarm cannot set a swap limit: the engine allows as much swap as memory (no swap here)
+        assert host["MemorySwap"] in (host["Memory"], 2 * host["Memory"])
+    else:
+        assert host["NetworkMode"] == "none"
+        assert host["MemorySwap"] == host["Memory"]
+    assert host["Memory"] == 64 * 1024 * 1024
     assert host["NanoCpus"] == 500_000_000
     assert container.attrs["Config"]["User"] == "1000:1000"
     assert host["CapDrop"] == ["ALL"]
@@ -91,17 +117,24 @@ def test_docker_oom_is_a_clear_error(dfeed):
     assert i.error.startswith("out of memory: the job used more than its memory limit of 32 MiB")
 
 
-def test_docker_nonzero_exit_and_missing_image(dfeed, cdb, dclient):
+def test_docker_nonzero_exit_and_missing_image(dfeed, cdb, dclient, engine):
     c, root = dfeed
     bad = c.run_plugin("alice", "pl-testbox", {"mode": "fail"}, previous_id=root)
     assert c.wait_for(bad, timeout=60) == st.ERROR
-    assert c.get(bad).error == "the plugin exited with code 3: something went wrong on purpose"
+    if engine == "k8s-fake":  # a pod's log is one stream: the message quotes its last line
+        assert c.get(bad).error.startswith("the plugin exited with code 3: ")
+        assert "something went wrong on purpose" in c.get(bad).logs
+    else:
+        assert c.get(bad).error == "the plugin exited with code 3: something went wrong on purpose"
     desc = PluginRegistry(cdb).get("pl-testbox").descriptor
     ghost = {**desc, "name": "pl-ghost", "dock_image": "chris-jupyter-test/no-such-image:0"}
     PluginRegistry(cdb).register(ghost)
     g = c.run_plugin("alice", "pl-ghost", {}, previous_id=root)
     assert c.wait_for(g, timeout=60) == st.ERROR
-    assert "is not on this Docker engine (images are never pulled" in c.get(g).error
+    if engine == "k8s-fake":  # the image is the cluster's business: the pod cannot start
+        assert c.get(g).error.startswith("the pod cannot start: ErrImageNeverPull: ")
+    else:
+        assert "is not on this Docker engine (images are never pulled" in c.get(g).error
     with pytest.raises(Exception, match="never pulled"):
         PluginRegistry(cdb).register_image("chris-jupyter-test/no-such-image:0", client=dclient)
 
@@ -119,7 +152,7 @@ def test_docker_timeout_and_cancel_remove_the_container(dfeed, dclient):
     assert leftovers(dclient, c, other) == [] and leftovers(dclient, c, slow) == []
 
 
-def test_docker_reconcile(dfeed, cdb, data_root, registrar, dclient, docker_runner):
+def test_docker_reconcile(dfeed, cdb, data_root, registrar, dclient, engine_runner, make_engine_runner):
     old, root = dfeed
     running = old.run_plugin("alice", "pl-testbox", {"mode": "sleep", "seconds": 8}, previous_id=root)
     quick = old.run_plugin("alice", "pl-testbox", {"mode": "sleep", "seconds": 0.5}, previous_id=root)
@@ -128,12 +161,12 @@ def test_docker_reconcile(dfeed, cdb, data_root, registrar, dclient, docker_runn
         assert old.wait_for(iid, frozenset({st.STARTED}), timeout=60) == st.STARTED
     old.stop()
     # quick's container really exits while no coordinator watches; running's still runs
-    assert docker_runner.wait(old.get(quick).runner_job_id, timeout=60).state == "exited"
-    assert docker_runner.status(old.get(running).runner_job_id).state == "running"
+    assert engine_runner.wait(old.get(quick).runner_job_id, timeout=60).state == "exited"
+    assert engine_runner.status(old.get(running).runner_job_id).state == "running"
     assert old.get(quick).state == st.STARTED
     calls = len(registrar.calls)
     restarted_at = time.time()
-    new = Coordinator(cdb, data_root, DockerRunner(dclient, stop_grace=1), publish=Events(),
+    new = Coordinator(cdb, data_root, make_engine_runner(), publish=Events(),
                       register_outputs=registrar, can_read=can_read)
     new.start()
     try:
@@ -164,7 +197,7 @@ def test_docker_fanout_and_ts(dfeed, data_root):
 
 def test_docker_gpu_request_reaches_the_engine(dfeed, cdb, docker_runner):
     """A GPU request becomes a device request on the container, whether or not this engine has
-    a GPU runtime; on a GPU-less engine the job then fails clearly."""
+    a GPU runtime; on a GPU-less engine the job then fails clearly. (Docker only: see conftest.)"""
     c, root = dfeed
     desc = PluginRegistry(cdb).get("pl-testbox").descriptor
     PluginRegistry(cdb).register({**desc, "name": "pl-gpubox", "max_gpu_limit": 1})

@@ -46,7 +46,7 @@ def docker_server(chris_server_factory, plugin_image):
     return srv
 
 
-def _users(srv) -> Iterator[tuple[str, Client, str, Client]]:  # noqa: ANN001
+def _users(srv) -> Iterator[tuple[str, Client, str, Client]]:
     admin = Client(srv.url, srv.token)
     alice, bob = f"alice{uuid.uuid4().hex[:6]}", f"bob{uuid.uuid4().hex[:6]}"
     out = []
@@ -56,7 +56,7 @@ def _users(srv) -> Iterator[tuple[str, Client, str, Client]]:  # noqa: ANN001
     return out  # type: ignore[return-value]
 
 
-def _status(fn) -> tuple[int, str]:  # noqa: ANN001
+def _status(fn) -> tuple[int, str]:
     try:
         fn()
     except ChrisApiError as e:
@@ -64,7 +64,7 @@ def _status(fn) -> tuple[int, str]:  # noqa: ANN001
     return 200, ""
 
 
-def attack(srv, tmp_path: Path) -> None:  # noqa: ANN001, PLR0915
+def attack(srv, tmp_path: Path) -> None:
     alice, ca, bob, cb = _users(srv)
     synth.write_ct_series(tmp_path / "ct", n_slices=4, rows=16, cols=16)
     ca.upload(tmp_path / "ct", f"home/{alice}/uploads/ct", progress=False)

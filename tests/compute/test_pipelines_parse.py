@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from chris_jupyter.feeds.pipelines import PipelineError, PipelineStore, parse_pipeline
+from chris_jupyter.compute.pipelines import PipelineError, PipelineStore, parse_pipeline
 
 YAML = """
 name: Convert and preview

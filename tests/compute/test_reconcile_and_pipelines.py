@@ -9,8 +9,8 @@ import pytest
 
 from chris_jupyter.compute import states as st
 from chris_jupyter.compute.coordinator import Coordinator
+from chris_jupyter.compute.pipelines import PipelineError
 from chris_jupyter.compute.runners.local import LocalRunner
-from chris_jupyter.feeds.pipelines import PipelineError
 from chris_jupyter.plugins.cmdline import ParameterError
 
 from .helpers import Events, can_read

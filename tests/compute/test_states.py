@@ -63,3 +63,24 @@ def test_racing_transitions_have_one_winner(cdb, inst):
     for t in threads:
         t.join()
     assert sorted(ok for _, ok in results) == [False, True]
+
+
+def test_a_cancel_that_read_a_state_just_left_still_wins(cdb, inst, monkeypatch):
+    """The scheduler moves created -> waiting between the cancel's read and its write: the
+    cancel must retry on the new state, not report a lost race (CI saw a child left waiting
+    for ever under a cancelled parent)."""
+    real = st._current_state
+    calls = []
+
+    def stale_first(s, iid):
+        calls.append(iid)
+        if len(calls) == 1:
+            assert st.transition(cdb, inst, st.WAITING, expect=st.CREATED)  # the scheduler wins
+            return st.CREATED  # what the cancel had read
+        return real(s, iid)
+
+    monkeypatch.setattr(st, "_current_state", stale_first)
+    assert st.transition(cdb, inst, st.CANCELLED)
+    monkeypatch.setattr(st, "_current_state", real)
+    with cdb.session() as s:
+        assert s.get(PluginInstance, inst).state == st.CANCELLED

@@ -25,14 +25,13 @@ def test_jobs_queued_by_others_do_not_start_after_a_restart_with_the_local_runne
         owner = first.principal("owner", is_admin=True)
         bob = first.principal("bob")
         for exe in ("dircopy", "testbox"):
-            first.compute.register(owner, {"executable": str(plugin_bin / exe)})
-        root = first.compute.run(bob, {"plugin": "pl-dircopy", "params": {"dir": "home/bob/uploads"}})
+            first.compute.register(owner, executable=str(plugin_bin / exe))
+        root = first.compute.run(bob, "pl-dircopy", {"dir": "home/bob/uploads"})
         assert first.compute.c.wait_for(root["id"], timeout=60) == st.SUCCESS
         first.compute.stop()  # the server goes down before bob's next job starts
         # a job without library-path parameters: nothing but the owner check can stop it
-        queued = first.compute.run(bob, {"plugin": "pl-testbox", "params": {"text": "x"},
-                                         "previous_id": root["id"]})
-        mine = first.compute.run(owner, {"plugin": "pl-dircopy", "params": {"dir": "home/owner/uploads"}})
+        queued = first.compute.run(bob, "pl-testbox", {"text": "x"}, previous_id=root["id"])
+        mine = first.compute.run(owner, "pl-dircopy", {"dir": "home/owner/uploads"})
         assert first.compute.c.get(queued["id"]).state == st.CREATED
     finally:
         first.close()

@@ -9,7 +9,7 @@ import zipfile
 import pytest
 
 from chris_jupyter.errors import BadRequest, Conflict, Forbidden, NotFound
-from chris_jupyter.library.paths import InvalidPath
+from chris_jupyter.paths import InvalidPath
 
 
 def upload(backend, who, path: str, data: bytes, overwrite: bool = False):
@@ -228,3 +228,22 @@ def test_tokens_hashed_revocable_expiring(backend, alice) -> None:
     _, short = backend.users.issue_token("alice", expires_in=dt.timedelta(microseconds=1))
     with pytest.raises(AuthError, match="expired"):
         backend.users.authenticate_token(short)
+
+
+def test_parallel_uploads_into_one_new_folder(backend, alice) -> None:
+    """Clients upload a folder's files in parallel threads (caw: 4): the first uploads into a
+    new folder all create its row; the losers of that race must use the winner's row, not fail."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    lib = backend.library
+
+    def upload(path: str) -> str:
+        t = lib.begin_upload(alice, path)
+        t.temp.write(b"x")
+        return lib.finish_upload(t).path
+
+    for round_ in range(6):
+        names = [f"home/alice/uploads/r{round_}/deep/er/f{i}.txt" for i in range(8)]
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            assert sorted(pool.map(upload, names)) == sorted(names)
+        assert lib.list(alice, f"home/alice/uploads/r{round_}/deep/er").total == 8

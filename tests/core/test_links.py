@@ -15,20 +15,20 @@ import pytest
 
 from chris_jupyter.dicom import synth
 from chris_jupyter.errors import NotFound
-from chris_jupyter.library.paths import LinkRefused
+from chris_jupyter.paths import LinkRefused
 
 OUT = "home/bob/feeds/feed_1/pl-x_2/data"
 UP = "../" * 6  # from OUT to the library root
 
 
-def upload(backend, who, path: str, data: bytes):  # noqa: ANN001, ANN201
+def upload(backend, who, path: str, data: bytes):
     t = backend.library.begin_upload(who, path)
     t.temp.write(data)
     return backend.library.finish_upload(t)
 
 
 @pytest.fixture
-def world(backend, alice, bob, tmp_path: Path):  # noqa: ANN001, ANN201
+def world(backend, alice, bob, tmp_path: Path):
     """alice's CT series and secret; bob's registered output folder and private series."""
     for who, folder in ((alice, "home/alice/uploads/ct"), (bob, "home/bob/uploads/private")):
         local = tmp_path / who.username

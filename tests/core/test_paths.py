@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from chris_jupyter.library import paths
-from chris_jupyter.library.paths import InvalidPath
+from chris_jupyter import paths
+from chris_jupyter.paths import InvalidPath
 
 
 @pytest.mark.parametrize(

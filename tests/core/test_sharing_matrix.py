@@ -77,20 +77,20 @@ def world(tmp_path_factory: pytest.TempPathFactory):
     b.compute.start()
     admin = b.principal("root_admin", is_admin=True)
     for kind in ("fs", "ds"):
-        b.compute.register(admin, {"descriptor": _descriptor(f"pl-m{kind}", kind, tool)})
+        b.compute.register(admin, descriptor=_descriptor(f"pl-m{kind}", kind, tool))
     alice = b.principal("alice")
     b.principal("carol")
     yield b, alice
     b.close()
 
 
-def _upload(b: Backend, who, path: str, data: bytes = b"x") -> None:  # noqa: ANN001
+def _upload(b: Backend, who, path: str, data: bytes = b"x") -> None:
     t = b.library.begin_upload(who, path)
     t.temp.write(data)
     b.library.finish_upload(t)
 
 
-def _wait_final(b: Backend, who, iid: int) -> None:  # noqa: ANN001
+def _wait_final(b: Backend, who, iid: int) -> None:
     deadline = time.monotonic() + 60
     while b.compute.instance(who, iid)["state"] not in (
         "finishedSuccessfully", "finishedWithError", "cancelled"
@@ -99,7 +99,7 @@ def _wait_final(b: Backend, who, iid: int) -> None:  # noqa: ANN001
         b.compute.wait(who, iid, timeout=5)
 
 
-def _operations(b: Backend, who, case: str, feed_root: int) -> dict[str, Callable[[], object]]:  # noqa: ANN001
+def _operations(b: Backend, who, case: str, feed_root: int) -> dict[str, Callable[[], object]]:
     lib = b.library
     own = f"home/{who.username}/uploads"
     return {
@@ -112,8 +112,8 @@ def _operations(b: Backend, who, case: str, feed_root: int) -> dict[str, Callabl
         "delete": lambda: lib.delete(who, f"{SHARED}/d.txt"),
         "share_onward": lambda: b.sharing.create(who, path=SHARED, user="carol"),
         "make_public": lambda: b.sharing.create(who, path=SHARED, public=True),
-        "run_fs_on_path": lambda: b.compute.run(who, {"plugin": "pl-mfs", "params": {"dir": SHARED}}),
-        "run_ds_on_feed": lambda: b.compute.run(who, {"plugin": "pl-mds", "previous_id": feed_root}),
+        "run_fs_on_path": lambda: b.compute.run(who, "pl-mfs", {"dir": SHARED}),
+        "run_ds_on_feed": lambda: b.compute.run(who, "pl-mds", previous_id=feed_root),
     }
 
 
@@ -126,8 +126,7 @@ def test_sharing_matrix(world, case: str) -> None:
     b.library.delete(alice, SHARED) if _exists(b, alice, SHARED) else None
     for name in ("a.txt", "m.txt", "t.txt", "d.txt", "sub/b.txt"):
         _upload(b, alice, f"{SHARED}/{name}")
-    root = b.compute.run(alice, {"plugin": "pl-mfs", "params": {"dir": f"{SHARED}/a.txt"},
-                                 "title": f"feed {case}"})
+    root = b.compute.run(alice, "pl-mfs", {"dir": f"{SHARED}/a.txt"}, title=f"feed {case}")
     _wait_final(b, alice, root["id"])
     feed_id = root["feed_id"]
 
@@ -169,7 +168,7 @@ def test_sharing_matrix(world, case: str) -> None:
             b.sharing.delete(who, sh["id"])
 
 
-def _exists(b: Backend, who, path: str) -> bool:  # noqa: ANN001
+def _exists(b: Backend, who, path: str) -> bool:
     try:
         b.library.stat(who, path)
         return True

@@ -42,7 +42,7 @@ NAME = "Doe^John"
 UID = "1.2.826.0.1.3680043.8.498.12345"
 
 
-def _value(vr: str):  # noqa: ANN202
+def _value(vr: str):
     vr = vr.split(" or ")[0]
     if vr == "PN":
         return NAME
@@ -77,7 +77,7 @@ def _value(vr: str):  # noqa: ANN202
     return "IDENT value"
 
 
-def _classify(before, after_ds: Dataset, keyword: str) -> str:  # noqa: ANN001
+def _classify(before, after_ds: Dataset, keyword: str) -> str:
     if keyword not in after_ds:
         return "X"
     after = after_ds[keyword].value

@@ -7,9 +7,9 @@ import hashlib
 import pydicom
 from pydicom.dataset import Dataset
 
+from chris_jupyter import paths
 from chris_jupyter.dicom import layout, synth
 from chris_jupyter.dicom.headers import DicomHeader, read_header
-from chris_jupyter.library import paths
 
 
 def _header(**kw) -> DicomHeader:

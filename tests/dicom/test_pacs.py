@@ -9,9 +9,10 @@ from pathlib import Path
 import pydicom
 import pytest
 
+from chris_jupyter import paths
 from chris_jupyter.dicom import synth
-from chris_jupyter.dicom.netutil import DirectoryWriter, LayoutWriter, StoredInstance
-from chris_jupyter.dicom.pacs import (
+from chris_jupyter.dicom.net.netutil import DirectoryWriter, LayoutWriter, StoredInstance
+from chris_jupyter.dicom.net.pacs import (
     AssociationRejected,
     PacsClient,
     PacsConnectionLost,
@@ -21,9 +22,9 @@ from chris_jupyter.dicom.pacs import (
     PacsUnreachable,
     Progress,
 )
-from chris_jupyter.dicom.receiver import StoreReceiver
-from chris_jupyter.library import paths
-from tests.fixtures.orthanc import dataset_portion, free_port
+from chris_jupyter.dicom.net.receiver import StoreReceiver
+from chris_jupyter.utils.net import free_port
+from tests.fixtures.orthanc import dataset_portion
 
 pytestmark = pytest.mark.orthanc
 
@@ -245,7 +246,7 @@ def test_silent_peer_times_out(tmp_path):
     """A peer that accepts TCP but never speaks DICOM: a PacsTimeout, not a hang."""
     import socket
 
-    from chris_jupyter.dicom.pacs import PacsTimeout
+    from chris_jupyter.dicom.net.pacs import PacsTimeout
 
     srv = socket.socket()
     srv.bind(("127.0.0.1", 0))
@@ -422,7 +423,7 @@ def test_against_pynetdicom_pacs(pynetdicom_pacs, receiver, tmp_path):
 
 @pytest.mark.parametrize("method", ["get", "move"])
 def test_cancel_mid_transfer(client, node, data, receiver, tmp_path, method):
-    from chris_jupyter.dicom.pacs import RetrieveCancelled
+    from chris_jupyter.dicom.net.pacs import RetrieveCancelled
 
     ct = data["ct"]
     cancel = threading.Event()

@@ -12,10 +12,10 @@ import pydicom
 import pytest
 from pydicom.data import get_testdata_file
 
+from chris_jupyter import paths
 from chris_jupyter.dicom import synth
-from chris_jupyter.dicom.netutil import StoredInstance
-from chris_jupyter.dicom.receiver import StoreReceiver
-from chris_jupyter.library import paths
+from chris_jupyter.dicom.net.netutil import StoredInstance
+from chris_jupyter.dicom.net.receiver import StoreReceiver
 from tests.fixtures.orthanc import dataset_portion
 
 pytestmark = pytest.mark.orthanc
@@ -272,7 +272,7 @@ def test_unsupported_service_is_refused(receiver, dcmtk):
 @pytest.mark.parametrize("fragment", [100, 16372, 10**9])
 def test_incoming_header_matches_pydicom(name, fragment):
     """The prefix-only header parser gives what dcmread(stop_before_pixels) gives."""
-    from chris_jupyter.dicom.netutil import Incoming, incoming_header, read_header
+    from chris_jupyter.dicom.net.netutil import Incoming, incoming_header, read_header
 
     src = Path(get_testdata_file(name, download=False))
     meta = pydicom.dcmread(src, stop_before_pixels=True).file_meta

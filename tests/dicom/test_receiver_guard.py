@@ -1,6 +1,6 @@
 """What the receiver refuses: malformed data sets, idle connections, foreign AE titles.
 
-Malformed C-STOREs go over a raw association (:mod:`chris_jupyter.dicom.ul`: a valid command,
+Malformed C-STOREs go over a raw association (:mod:`chris_jupyter.dicom.net.ul`: a valid command,
 bad data set bytes); associations are tried with real dcmtk ``echoscu``/``storescu``.
 """
 
@@ -18,9 +18,10 @@ import pydicom
 import pytest
 from pydicom.data import get_testdata_file
 
-from chris_jupyter.dicom import layout, synth, ul
-from chris_jupyter.dicom.receiver import StoreReceiver
-from chris_jupyter.dicom.wellformed import MalformedDataset, check_dataset
+from chris_jupyter.dicom import layout, synth
+from chris_jupyter.dicom.net import ul
+from chris_jupyter.dicom.net.receiver import StoreReceiver
+from chris_jupyter.dicom.net.wellformed import MalformedDataset, check_dataset
 from tests.dicom.test_receiver import AET, Collector
 from tests.fixtures.orthanc import dataset_portion
 
@@ -230,6 +231,16 @@ def test_idle_connections_do_not_lock_out_senders(tmp_path, dcmtk, engine, caplo
     assert any("limit per peer" in m for m in messages)
     if engine == "lean":
         assert any("no A-ASSOCIATE-RQ within 2s" in m for m in messages)
+
+
+def test_the_pynetdicom_engine_listens_with_the_lean_engines_backlog(tmp_path):
+    """socketserver's default backlog (5) made a burst of connections wait for SYN
+    retransmissions: 300 idle connections took ~40 s to open instead of ~1 s (the test above)."""
+    r = make_receiver(tmp_path, Collector(), "pynetdicom")
+    try:
+        assert r._server.request_queue_size >= 128
+    finally:
+        r.stop()
 
 
 def test_idle_connections_from_elsewhere_do_not_count(tmp_path, dcmtk):

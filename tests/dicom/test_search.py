@@ -11,10 +11,12 @@ from chris_jupyter.dicom import index, synth
 from chris_jupyter.dicom.search import parse_date_range, search_studies, series_instances
 
 
-@pytest.fixture
-def db(db_url, tmp_path):
-    """Three patients, four studies, five series in two users' folders."""
-    database = Database(db_url)
+@pytest.fixture(scope="module")
+def db(module_db_url, tmp_path_factory):
+    """Three patients, four studies, five series in two users' folders (built once per engine:
+    the tests only search it)."""
+    tmp_path = tmp_path_factory.mktemp("search-lib")
+    database = Database(module_db_url)
     database.create_all()
     specs = [
         # folder, writer, patient id, name, study key, date, study desc, accession, series desc

@@ -24,7 +24,7 @@ from chris_jupyter.dicom import synth
 from chris_jupyter.dicom.volume import load_nifti, load_series
 
 REPO = Path(__file__).resolve().parents[2]
-DCM2NIFTI = REPO / "spawners" / "plugins" / "pl-dcm2nifti" / "dcm2nifti.py"
+DCM2NIFTI = REPO / "plugins" / "pl-dcm2nifti" / "dcm2nifti.py"
 ROWS, COLS, N = 6, 5, 4
 SPACING = (0.7, 0.9)  # PixelSpacing: (between rows, between columns)
 GAP = 2.5

@@ -24,7 +24,7 @@ from .test_real_plugins import WHEELHOUSE
 pytestmark = pytest.mark.docker
 
 REPO = Path(__file__).resolve().parents[2]
-BUILD_IMAGE = REPO / "spawners" / "images" / "build-image.sh"
+BUILD_IMAGE = REPO / "images" / "build-image.sh"
 CONTEXT = REPO / "tests" / "plugins" / "real" / "image-chrisapp1"
 TAG = "chris-jupyter-test/pl-simpledsapp:1.0.3"
 
@@ -38,11 +38,11 @@ def _build(context: Path, tag: str, *flags: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=1200)
 
 
-def _dangling(dclient) -> set[str]:  # noqa: ANN001
+def _dangling(dclient) -> set[str]:
     return {i.id for i in dclient.images.list(filters={"dangling": True})}
 
 
-def _leftovers(dclient, image: str) -> list[str]:  # noqa: ANN001
+def _leftovers(dclient, image: str) -> list[str]:
     return [c.name for c in dclient.containers.list(all=True, filters={"ancestor": image})]
 
 

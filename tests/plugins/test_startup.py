@@ -3,7 +3,6 @@ the engine."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -13,12 +12,7 @@ import pytest
 from chris_jupyter.backend import Backend, Settings
 from chris_jupyter.plugins.registry import PluginRegistry
 from chris_jupyter.sample import seed_plugins
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from chris_jupyter.utils.net import free_port
 
 
 @pytest.mark.parametrize("bad", [
@@ -26,7 +20,7 @@ def _free_port() -> int:
     ["--ChrisApp.db_url=postgresql://nobody@127.0.0.1:1/none"],  # a database that cannot be reached
 ])
 def test_a_configuration_error_stops_the_server_with_a_clear_message(tmp_path: Path, bad: list[str]) -> None:
-    argv = [sys.executable, "-m", "jupyter_server", "--no-browser", f"--port={_free_port()}",
+    argv = [sys.executable, "-m", "jupyter_server", "--no-browser", f"--port={free_port()}",
             "--ServerApp.port_retries=0", f"--ServerApp.root_dir={tmp_path}",
             f"--ChrisApp.data_dir={tmp_path / 'data'}", "--allow-root", *bad]
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,

@@ -120,6 +120,32 @@ def test_bundle_is_self_contained():
     assert "export" in js
 
 
+def test_widget_module_is_a_loader_of_this_bundle_version():
+    """The comm carries a few kB (the loader), not the 2 MB bundle; it names the bundle's
+    version, the one the server extension serves (``utils/assets.py``)."""
+    from chris_jupyter.utils.assets import asset
+
+    v = Viewer()
+    data, version = asset("viewer.js")
+    assert len(v._esm) < 8_000 < len(data)
+    assert "viewer.js?v=${BUNDLE}" in v._esm and f'const BUNDLE = "{version}";' in v._esm
+    sent = []
+    v.send = lambda content, buffers=None: sent.append((content, buffers))  # the comm's side
+    v._send_bundle(v, {"type": "chris-viewer-bundle"}, [])
+    assert sent == [({"type": "chris-viewer-bundle", "version": version}, [data])]
+    v.close()
+
+
+def test_viewer_import_leaves_the_panels_alone():
+    """A fresh kernel's first viewer does not wait for the panels and their client code (half
+    a second of the cold time to first slice); the panels still import by the same name."""
+    code = ("import sys; from chris_jupyter.widgets import Viewer; "
+            "assert 'chris_jupyter.widgets.panels' not in sys.modules, 'panels imported'; "
+            "from chris_jupyter.widgets import JobMonitor; print(JobMonitor.__name__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert out.returncode == 0 and out.stdout.strip() == "JobMonitor", out.stderr
+
+
 def test_harness_phantom_geometry(tmp_path):
     import nibabel as nib
 
@@ -143,4 +169,5 @@ def test_wheel_ships_the_bundle(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert "chris_jupyter/widgets/static/viewer.js" in names
     assert "chris_jupyter/widgets/static/viewer.css" in names
+    assert "chris_jupyter/widgets/static/loader.js" in names
     assert not any("node_modules" in n for n in names)

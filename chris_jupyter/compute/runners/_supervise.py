@@ -34,7 +34,7 @@ def main() -> int:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=cwd,
-                preexec_fn=limits,  # noqa: PLW1509  (no threads in this process)
+                preexec_fn=limits,
                 close_fds=True,
             )
         except OSError as exc:

@@ -4,13 +4,21 @@ The coordinator decides *what* runs (argv, directories, limits) and keeps the du
 runner only starts, watches, reports on and removes jobs. Job ids are chosen by the coordinator
 (stored in the DB before submit) so that after a restart it can ask the runner about a job it
 lost track of.
+
+Runners are traitlets ``Configurable``s: each setting is a trait with its help text, read from the
+server's configuration by class name (``c.DockerRunner.pids_limit = 256``), and a new runner
+plugs in by being named in ``ChrisApp.runner_class`` (a ``Type`` trait, as JupyterHub picks its
+spawner). A compute resource gives its own settings on top (``Runner(config=…, **settings)``).
 """
 
 from __future__ import annotations
 
-import abc
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from traitlets import Unicode
+from traitlets.config import LoggingConfigurable
 
 
 class RunnerError(RuntimeError):
@@ -51,6 +59,8 @@ class JobSpec:
     memory_mib: int | None = None
     gpus: int = 0
     labels: dict[str, str] = field(default_factory=dict)
+    #: Seconds the job may run (the coordinator stops it then); a batch system's own limit.
+    time_limit_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -70,8 +80,11 @@ class JobStatus:
         return self.state != "running"
 
 
-class Runner(abc.ABC):
-    """Start, watch and clean up jobs. All methods block; call them from worker threads."""
+class Runner(LoggingConfigurable):
+    """Start, watch and clean up jobs. All methods block; call them from worker threads.
+
+    Subclasses implement every method that raises :class:`NotImplementedError` here.
+    """
 
     #: Short name stored with each instance ("local", "docker").
     name: str = "runner"
@@ -79,8 +92,18 @@ class Runner(abc.ABC):
     #: elsewhere on the host). A runner that does not confine jobs makes the backend serve only
     #: its embedded user and administrators (``Users.serve_only``).
     confines_jobs: bool = False
+    #: True when a job runs in its plugin's container image. A runner that runs installed
+    #: commands instead (local) refuses plugins registered by image: their descriptor names a
+    #: command that exists only inside the image.
+    runs_images: bool = False
 
-    @abc.abstractmethod
+    state_dir = Unicode(
+        "",
+        help="""A folder the backend gives the runner for its own files (``<data_dir>/jobs``),
+        outside the library; runners that keep job files on disk use it by default. Set by the
+        backend, not by configuration.""",
+    )
+
     def place(
         self,
         job_id: str,
@@ -102,38 +125,50 @@ class Runner(abc.ABC):
         paths
             Library path -> host path of each path-parameter value.
         """
+        raise NotImplementedError
 
-    @abc.abstractmethod
     def submit(self, spec: JobSpec) -> str:
         """Start the job; return its id (``spec.job_id``). Raise :class:`RunnerError` if it cannot."""
+        raise NotImplementedError
 
-    @abc.abstractmethod
     def wait(self, job_id: str, timeout: float | None = None) -> JobStatus:
         """Block until the job ends or ``timeout`` seconds pass (then ``state == "running"``)."""
+        raise NotImplementedError
 
-    @abc.abstractmethod
     def status(self, job_id: str) -> JobStatus:
         """The job's current status, without blocking."""
+        raise NotImplementedError
 
-    @abc.abstractmethod
     def logs(self, job_id: str) -> str:
         """The job's combined stdout/stderr so far ("" if unknown)."""
+        raise NotImplementedError
 
     def error_output(self, job_id: str) -> str:
         """The job's stderr alone, where the runner keeps it apart ("" otherwise)."""
         return ""
 
-    @abc.abstractmethod
     def cancel(self, job_id: str) -> None:
         """Stop the job if it runs (no error if it already ended or is unknown)."""
+        raise NotImplementedError
 
-    @abc.abstractmethod
     def cleanup(self, job_id: str) -> None:
         """Release everything the job holds (container, temp files). Idempotent."""
+        raise NotImplementedError
 
     def prepare_output(self, output: Path) -> None:
         """Create the output dir before the run, owned by whoever the job runs as."""
         output.mkdir(parents=True, exist_ok=True)
 
-    def close(self) -> None:  # noqa: B027  (optional hook)
+    def close(self) -> None:
         """Release the runner's own resources."""
+
+
+def poll_until_done(runner: Runner, job_id: str, timeout: float | None, interval: float) -> JobStatus:
+    """:meth:`Runner.wait` for engines with no blocking wait: :meth:`Runner.status` every
+    ``interval`` seconds until the job is done or ``timeout`` seconds have passed."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        st = runner.status(job_id)
+        if st.done or (deadline is not None and time.monotonic() >= deadline):
+            return st
+        time.sleep(interval)

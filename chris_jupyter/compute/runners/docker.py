@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from traitlets import Int, TraitError, validate
+
 from .base import JobSpec, JobStatus, Mount, Placement, Runner, RunnerError
 
 LABEL = "chris_jupyter.job"
@@ -24,44 +26,40 @@ OUTGOING = "/share/outgoing"
 PATHS = "/share/paths"
 
 
-class DockerRunner(Runner):
-    """Docker SDK runner.
 
-    Parameters
-    ----------
-    client
-        A ``docker.DockerClient``; by default one from the environment with a connection pool
-        large enough for one blocking ``wait`` per running job.
-    uid, gid
-        The (non-root) user the container runs as; output dirs are handed to it.
-    stop_grace
-        Seconds between SIGTERM and SIGKILL on cancel.
-    pids_limit
-        Maximum number of processes in a job (fork bombs).
-    """
+def share_mounts(inputs: list[tuple[str, Path]], single_input: bool,
+                 output: Path) -> tuple[list[Mount], str | None]:
+    """The ``/share`` layout every container runner uses: the output read-write at
+    ``/share/outgoing``; one parent read-only at ``/share/incoming`` (ds), or each parent at
+    ``/share/incoming/<name>`` (ts). Returns the mounts and the input folder (None: no parents)."""
+    mounts = [Mount(output, OUTGOING, read_only=False)]
+    if single_input and inputs:
+        return [*mounts, Mount(inputs[0][1], INCOMING)], INCOMING
+    if inputs:
+        return [*mounts, *(Mount(host, f"{INCOMING}/{name}") for name, host in inputs)], INCOMING
+    return mounts, None
 
-    name = "docker"
+class ContainerPlacement(Runner):
+    """What every container runner shares: the ``/share`` layout and the non-root job user."""
+
     confines_jobs = True
+    runs_images = True
 
-    def __init__(
-        self,
-        client: Any = None,
-        *,
-        uid: int = 1000,
-        gid: int = 1000,
-        stop_grace: int = 3,
-        pids_limit: int = 1024,
-    ) -> None:
-        import docker
+    uid = Int(
+        1000,
+        help="""Numeric user id the job's container runs as (never root). Output folders are
+        handed to this user before the job starts.""",
+    ).tag(config=True)
 
-        self._errors = docker.errors
-        self._types = docker.types
-        self.client = client or docker.from_env(max_pool_size=128)
-        self.uid, self.gid = uid, gid
-        self.stop_grace = stop_grace
-        self.pids_limit = pids_limit
+    gid = Int(1000, help="""Numeric group id the job's container runs as.""").tag(config=True)
 
-    # -- placement -----------------------------------------------------------------------
+    @validate("uid", "gid")
+    def _not_root(self, proposal: dict[str, Any]) -> int:
+        if proposal["value"] <= 0:
+            raise TraitError(f"{type(self).__name__}.{proposal['trait'].name} must be a non-root id "
+                             f"(> 0), not {proposal['value']}")
+        return proposal["value"]
+
     def place(
         self,
         job_id: str,
@@ -74,14 +72,7 @@ class DockerRunner(Runner):
         """Bind mounts straight from the library: parents read-only at ``/share/incoming`` (ts:
         ``/share/incoming/<plugin>_<id>``), output read-write at ``/share/outgoing``, path values
         read-only at ``/share/paths/<n>/<name>``."""
-        mounts = [Mount(output, OUTGOING, read_only=False)]
-        input_dir = None
-        if single_input and inputs:
-            mounts.append(Mount(inputs[0][1], INCOMING))
-            input_dir = INCOMING
-        elif inputs:
-            mounts += [Mount(host, f"{INCOMING}/{name}") for name, host in inputs]
-            input_dir = INCOMING
+        mounts, input_dir = share_mounts(inputs, single_input, output)
         path_args = {}
         for i, (lib, host) in enumerate(paths.items()):
             target = f"{PATHS}/{i}/{Path(lib).name}"
@@ -96,8 +87,38 @@ class DockerRunner(Runner):
         elif os.geteuid() != self.uid:
             output.chmod(0o777)  # the container user must write here
 
+
+class DockerRunner(ContainerPlacement):
+    """Docker SDK runner: one container per job on the server's own engine.
+
+    ``client`` is a ``docker.DockerClient``; by default one from the environment with a
+    connection pool large enough for one blocking ``wait`` per running job. Everything else is
+    configuration (``c.DockerRunner.<trait>``).
+    """
+
+    name = "docker"
+
+    stop_grace = Int(
+        3,
+        help="""Seconds between SIGTERM and SIGKILL when a job is cancelled or times out.""",
+    ).tag(config=True)
+
+    pids_limit = Int(
+        1024,
+        help="""Most processes (and threads) one job may have at once; a fork bomb stops there.
+        -1: no limit.""",
+    ).tag(config=True)
+
+    def __init__(self, client: Any = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        import docker
+
+        self._errors = docker.errors
+        self._types = docker.types
+        self.client = client or docker.from_env(max_pool_size=128)
+
     # -- jobs ------------------------------------------------------------------------------
-    def _get(self, job_id: str):  # noqa: ANN202
+    def _get(self, job_id: str):
         try:
             return self.client.containers.get(job_id)
         except self._errors.NotFound:
@@ -142,7 +163,7 @@ class DockerRunner(Runner):
             raise RunnerError(f"Docker could not start the job: {exc.explanation or exc}") from None
         return spec.job_id
 
-    def _create(self, spec: JobSpec, mounts: list, kwargs: dict[str, Any]):  # noqa: ANN202
+    def _create(self, spec: JobSpec, mounts: list, kwargs: dict[str, Any]):
         return self.client.containers.create(
             spec.image,
             entrypoint=spec.argv[:1],

@@ -18,6 +18,9 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
+
+from traitlets import Float, Int, Unicode, default
 
 from .base import JobSpec, JobStatus, Placement, Runner, RunnerError
 
@@ -36,36 +39,52 @@ def _pid_alive(pid: int) -> bool:
 
 
 class LocalRunner(Runner):
-    """Subprocess runner.
+    """Subprocess runner: each job is a supervised subprocess of the server's machine.
 
-    Parameters
-    ----------
-    work_dir
-        Where job folders (logs, pid, exit code, ts input links) live; not in the library.
-    memory_slack_mib
-        Added to the memory limit for ``RLIMIT_AS``: an address-space limit counts mapped but
-        untouched memory (Python and NumPy map far more than they use), so the bare limit would
-        kill ordinary plugins. ``None`` disables the rlimit.
-    kill_grace
-        Seconds between SIGTERM and SIGKILL when cancelling.
+    ``work_dir`` is where job folders (logs, pid, exit code, ts input links) live; not in the
+    library. The backend gives ``<data_dir>/jobs``. Settings: ``c.LocalRunner.<trait>``.
     """
 
     name = "local"
 
-    def __init__(
-        self, work_dir: Path | str, *, memory_slack_mib: int | None = 512, kill_grace: float = 3.0
-    ) -> None:
-        self.work_dir = Path(work_dir)
-        self.work_dir.mkdir(parents=True, exist_ok=True)
-        self.memory_slack_mib = memory_slack_mib
-        self.kill_grace = kill_grace
+    work_dir = Unicode(
+        help="""Folder of the job folders (log, pid, exit code of each job); by default
+        ``jobs/`` in ``ChrisApp.data_dir`` (the runner's ``state_dir``). It must survive a restart
+        of the server, so that a new server learns how the jobs of the old one ended.""",
+    ).tag(config=True)
+
+    @default("work_dir")
+    def _default_work_dir(self) -> str:
+        return self.state_dir
+
+    memory_slack_mib = Int(
+        512,
+        allow_none=True,
+        help="""MiB added to a job's memory limit for its address-space rlimit: such a limit
+        counts mapped but untouched memory (Python and NumPy map far more than they use), so the
+        bare limit would kill ordinary plugins. None: no rlimit.""",
+    ).tag(config=True)
+
+    kill_grace = Float(
+        3.0,
+        help="""Seconds between SIGTERM and SIGKILL when a job is cancelled or times out.""",
+    ).tag(config=True)
+
+    def __init__(self, work_dir: Path | str | None = None, **kwargs: Any) -> None:
+        if work_dir is not None:
+            kwargs["work_dir"] = str(work_dir)
+        super().__init__(**kwargs)
+        if not self.work_dir:
+            raise RunnerError("LocalRunner.work_dir is not set")
+        self._work = Path(self.work_dir)
+        self._work.mkdir(parents=True, exist_ok=True)
         self._procs: dict[str, subprocess.Popen] = {}
         self._lock = threading.Lock()
 
     def _dir(self, job_id: str) -> Path:
         if not job_id or "/" in job_id or job_id.startswith("."):
             raise RunnerError(f"bad job id {job_id!r}")
-        return self.work_dir / job_id
+        return self._work / job_id
 
     def place(
         self,

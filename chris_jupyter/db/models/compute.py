@@ -85,7 +85,7 @@ class PluginInstance(Base):
 
 
 class Pipeline(Base):
-    """A saved pipeline: the parsed tree of pipings (see :mod:`chris_jupyter.feeds.pipelines`)."""
+    """A saved pipeline: the parsed tree of pipings (see :mod:`chris_jupyter.compute.pipelines`)."""
 
     __tablename__ = "pipelines"
     __table_args__ = (UniqueConstraint("name", "owner", name="uq_pipelines_name_owner"),)
@@ -118,3 +118,35 @@ class PipelineRun(Base):
         ForeignKey("plugin_instances.id", ondelete="SET NULL", use_alter=True), nullable=True
     )
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ComputeResource(Base):
+    """A named place where plugin jobs run (as in ChRIS): a runner kind and its settings.
+
+    ``settings`` are the trait values of the kind's runner class (``{"pids_limit": 256}`` for a
+    ``docker`` resource, ``{"partition": "gpu"}`` for ``slurm``…); ``max_job_time`` caps every
+    job's run time there (seconds, ``None``: no cap). A plugin instance names its resource in
+    ``PluginInstance.runner``.
+    """
+
+    __tablename__ = "compute_resources"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(30), unique=True)
+    kind: Mapped[str] = mapped_column(String(200))
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    description: Mapped[str] = mapped_column(Text, default="")
+    max_job_time: Mapped[float | None] = mapped_column(nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PluginComputeResource(Base):
+    """A plugin registered for a compute resource; the lowest ``position`` is its default."""
+
+    __tablename__ = "plugin_compute_resources"
+
+    plugin_id: Mapped[int] = mapped_column(ForeignKey("plugins.id", ondelete="CASCADE"), primary_key=True)
+    resource_id: Mapped[int] = mapped_column(
+        ForeignKey("compute_resources.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    position: Mapped[int] = mapped_column(Integer, default=0)

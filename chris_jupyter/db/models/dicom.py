@@ -98,7 +98,7 @@ class DicomInstance(Base):
     columns: Mapped[int | None] = mapped_column(Integer, nullable=True)
     number_of_frames: Mapped[int | None] = mapped_column(Integer, nullable=True)
     transfer_syntax_uid: Mapped[str] = mapped_column(String(64), default="")
-    #: Normalised library path of the file (see ``chris_jupyter.library.paths``).
+    #: Normalised library path of the file (see ``chris_jupyter.paths``).
     path: Mapped[str] = mapped_column(Text, unique=True)
     owner_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True

@@ -26,6 +26,9 @@ class User(Base):
     username: Mapped[str] = mapped_column(String(150), unique=True)
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # An argon2 hash (never the password): set only for users who log in with a password
+    # (the CUBE-compatible ``auth-token/`` and HTTP Basic); NULL means no password login.
+    password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True, default=None)
 
     groups: Mapped[list[Group]] = relationship(
         secondary="group_members", back_populates="members", lazy="selectin"

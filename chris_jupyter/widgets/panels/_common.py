@@ -7,12 +7,12 @@ from typing import Any
 
 import ipywidgets as W
 
+from ...states import CANCELLED, CREATED, ERROR, REGISTERING, SCHEDULED, STARTED, SUCCESS, WAITING
 from ...utils.text import human_size  # noqa: F401  (re-exported for the panels)
 
 STATE_COLORS = {
-    "created": "#6b7280", "waiting": "#6b7280", "scheduled": "#2563eb", "started": "#2563eb",
-    "registeringFiles": "#7c3aed", "finishedSuccessfully": "#15803d", "finishedWithError": "#b91c1c",
-    "cancelled": "#92400e",
+    CREATED: "#6b7280", WAITING: "#6b7280", SCHEDULED: "#2563eb", STARTED: "#2563eb",
+    REGISTERING: "#7c3aed", SUCCESS: "#15803d", ERROR: "#b91c1c", CANCELLED: "#92400e",
 }
 
 

@@ -13,17 +13,18 @@ from typing import Any
 
 import ipywidgets as W
 
+from ...states import CANCELLED, ERROR, FINAL, SUCCESS
 from ._common import badge, get_client, message, row_layout
-from .jobs_model import FINAL, EventFollower, JobTracker, state_progress
+from .jobs_model import EventFollower, JobTracker, state_progress
 
 
 def job_logs(client: Any, iid: int) -> str:
     """A job's log text. Read raw: ``Client.logs`` JSON-decodes it, because the server labels
     the text ``application/json`` (jupyter_server's ``APIHandler.finish`` overrides the type)."""
-    from ...client import _raise_for
+    from ...client.errors import raise_for
 
     r = client.http.get(f"instances/{iid}/logs")
-    _raise_for(r)
+    raise_for(r)
     return r.text
 
 
@@ -171,7 +172,7 @@ class JobMonitor(W.VBox):
             return
         state = job.get("state") or "?"
         text = f"#{iid} {html.escape(job.get('plugin') or '')} {html.escape(job.get('title') or '')}"
-        if job.get("error") and state == "finishedWithError":
+        if job.get("error") and state == ERROR:
             text += f" <small style='color:#b91c1c'>{html.escape(str(job['error'])[:200])}</small>"
         if iid not in self._rows:
             pick = W.Button(description=f"#{iid}", tooltip=f"show the logs of job #{iid}",
@@ -190,8 +191,7 @@ class JobMonitor(W.VBox):
         box.children[1].value = text
         state_html.value = badge(state)
         bar.value = state_progress(state)
-        bar.bar_style = {"finishedSuccessfully": "success", "finishedWithError": "danger",
-                         "cancelled": "warning"}.get(state, "info")
+        bar.bar_style = {SUCCESS: "success", ERROR: "danger", CANCELLED: "warning"}.get(state, "info")
 
     def _update_controls(self) -> None:
         state = self.tracker.state(self.selected) if self.selected is not None else None

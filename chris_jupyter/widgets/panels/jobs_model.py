@@ -10,24 +10,20 @@ reconnects with ``since=<last event id>`` (the server replays what was missed).
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
-import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-log = logging.getLogger(__name__)
+from ...client.events import interrupt, read_events
+from ...states import CANCELLED, ERROR, EVENT_TYPE, FINAL, REGISTERING, STARTED, SUCCESS
+from ...states import ORDER as STATE_ORDER
 
-EVENT_TYPE = "plugin_instance.state"
-FINAL = frozenset({"finishedSuccessfully", "finishedWithError", "cancelled"})
-#: Pipeline order of the states, for a progress fraction per job.
-STATE_ORDER = ("created", "waiting", "scheduled", "started", "registeringFiles")
+log = logging.getLogger(__name__)
 
 
 def _rank(state: str | None) -> int:
@@ -127,7 +123,7 @@ class JobTracker:
         iid = int(data["id"])
         old = self.jobs.get(iid)
         if old is not None and _rank(data.get("state")) < _rank(old.get("state")):
-            # States only move forward (compute/states.py): an older snapshot or a late event
+            # States only move forward (chris_jupyter/states.py): an older snapshot or a late event
             # never takes a job back, and a final state stays final.
             return False
         new = {**(old or {}), **data}
@@ -152,10 +148,10 @@ class JobTracker:
         return Summary(
             total=len(jobs),
             finished=sum(s in FINAL for s in states),
-            succeeded=states.count("finishedSuccessfully"),
-            failed=states.count("finishedWithError"),
-            cancelled=states.count("cancelled"),
-            running=states.count("started") + states.count("registeringFiles"),
+            succeeded=states.count(SUCCESS),
+            failed=states.count(ERROR),
+            cancelled=states.count(CANCELLED),
+            running=states.count(STARTED) + states.count(REGISTERING),
         )
 
     def wait_for(self, iid: int, states: frozenset[str] | set[str] = FINAL, timeout: float = 60) -> str | None:
@@ -173,60 +169,15 @@ class JobTracker:
                 self._cond.wait(left)
 
 
-def sse_events(
-    http: httpx.Client,
-    *,
-    types: list[str],
-    since: int | None,
-    on_connect: Callable[[httpx.Response], None],
-    stop: threading.Event | None = None,
-) -> Iterator[dict[str, Any]]:
-    """Read ``GET events`` and yield each event.
-
-    ``on_connect(response)`` runs once the server has subscribed this client (its first
-    ``: connected`` line), before any event is yielded. ``stop`` is checked at every line,
-    keep-alives included.
-    """
-    params: dict[str, Any] = {"types": ",".join(types)}
-    if since is not None:
-        params["since"] = since
-    with http.stream("GET", "events", params=params, timeout=httpx.Timeout(None, connect=10)) as r:
-        if r.status_code >= 400:
-            r.read()
-            raise httpx.HTTPStatusError(
-                f"events: HTTP {r.status_code}: {r.text[:200]}", request=r.request, response=r
-            )
-        connected = False
-        for line in r.iter_lines():
-            if stop is not None and stop.is_set():
-                return
-            if not connected and line.startswith(": connected"):
-                connected = True
-                on_connect(r)
-            elif line.startswith("data: "):
-                yield json.loads(line[6:])
-
-
-def _shutdown(response: httpx.Response | None) -> None:
-    """Unblock a thread reading ``response`` by shutting its socket down (closing the client
-    from another thread does not interrupt a blocked read)."""
-    if response is None:
-        return
-    stream = response.extensions.get("network_stream")
-    sock = stream.get_extra_info("socket") if stream is not None else None
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
-
-
 class EventFollower:
     """A daemon thread feeding a :class:`JobTracker` from the server's event stream.
 
     Parameters
     ----------
     client
-        The monitor's :class:`chris_jupyter.Client` (for snapshots); the stream uses its own
-        connection, made from the client's base URL and headers.
+        The monitor's :class:`chris_jupyter.Client` (for snapshots); the stream is read with
+        :func:`chris_jupyter.client.events.read_events` on a connection of its own
+        (``client.session()``), so the thread never shares one with the widgets' requests.
     tracker
         Where events go.
     """
@@ -256,7 +207,7 @@ class EventFollower:
     def stop(self) -> None:
         """Stop reading: the stream's socket is shut down, so a blocked read returns at once."""
         self._stop.set()
-        _shutdown(self._response)
+        interrupt(self._response)
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(5)
 
@@ -267,7 +218,7 @@ class EventFollower:
     def _on_connect(self, response: httpx.Response) -> None:
         self._response = response
         if self._stop.is_set():  # stop() ran while connecting
-            _shutdown(response)
+            interrupt(response)
             return
         try:
             self.snapshot()
@@ -278,10 +229,10 @@ class EventFollower:
     def _run(self) -> None:
         backoff = 0.5
         while not self._stop.is_set():
-            http = httpx.Client(base_url=self.client.http.base_url, headers=self.client.http.headers)
+            http = self.client.session()
             try:
-                for ev in sse_events(http, types=[EVENT_TYPE], since=self.last_event_id,
-                                     on_connect=self._on_connect, stop=self._stop):
+                for ev in read_events(http, types=[EVENT_TYPE], since=self.last_event_id,
+                                      on_connect=self._on_connect, stop=self._stop):
                     backoff = 0.5
                     if ev.get("id") is not None:
                         self.last_event_id = int(ev["id"])

@@ -4,6 +4,14 @@
 // events (Server-Sent Events) update `annotations` and `peers`; local edits go back
 // over REST (POST / DELETE annotations, POST collab/cursor).
 //
+// Presence: every view of a widget is its own session (`session_id`). Its cursor POST is also
+// its heartbeat (every HEARTBEAT_MS), and the reply says who we are and which sessions the
+// server still counts as live; a view that goes away (view removed, page closed) POSTs
+// collab/leave, which the others receive as viewer.left. A page that dies silently stops its
+// heartbeat: the server (and, failing that, every peer) drops it after PEER_TTL_MS. Peers are
+// labelled per session: "alice", or "alice · 2" when alice has several views open, and our own
+// other views "you (other view)".
+//
 // One bridge per model (not per view): two views of one widget must not post twice.
 // Nothing here may throw into niivue's render loop: every failure is a console warning.
 import { subscribe } from "./eventhub.js";
@@ -12,8 +20,8 @@ import { newId } from "./util.js";
 
 const KINDS = new Set(["point", "distance"]); // what the viewer draws (the backend also has roi)
 const CURSOR_MIN_MS = 100; // local crosshair -> backend at most ~10 times a second
-const HEARTBEAT_MS = 4000; // re-send a still cursor so peers keep seeing it
-const PEER_TTL_MS = 10000; // a peer without news for this long disappears
+const HEARTBEAT_MS = 2000; // re-send a still cursor so peers keep seeing it
+const PEER_TTL_MS = 6000; // a peer without news for this long disappears (the server's PRESENCE_TTL)
 const PEER_COLORS = ["#ffb000", "#00c8ff", "#ff4fd8", "#7cff4f", "#ff7a45", "#b18cff", "#4fffc1", "#ffe14f"];
 
 const warn = (...args) => console.warn("chris collab:", ...args);
@@ -23,6 +31,32 @@ export function peerColor(user) {
   let h = 2166136261;
   for (const c of String(user)) h = Math.imul(h ^ c.codePointAt(0), 16777619) >>> 0;
   return PEER_COLORS[h % PEER_COLORS.length];
+}
+
+/** Each peer with its `label`: distinct per session, our own other views called "you". */
+export function labelPeers(peers, me) {
+  const count = new Map();
+  for (const p of peers) count.set(p.user, (count.get(p.user) || 0) + 1);
+  return peers.map((p) => {
+    const several = count.get(p.user) > 1 && p.n != null;
+    let label;
+    if (me && p.user === me) label = several ? `you · ${p.n} (other view)` : "you (other view)";
+    else label = several ? `${p.user} · ${p.n}` : p.user;
+    return { ...p, label };
+  });
+}
+
+const peerKey = (user, session) => `${user}\n${session}`;
+
+// Views still in a session when the page goes away (tab closed, reload, navigation).
+const liveRuns = new Set();
+let pagehideHooked = false;
+function hookPagehide() {
+  if (pagehideHooked || typeof window === "undefined") return;
+  pagehideHooked = true;
+  window.addEventListener("pagehide", () => {
+    for (const [bridge, run] of liveRuns) bridge.leave(run);
+  });
 }
 
 /** The viewer's form of a saved annotation (server ids become local ids `srv-<id>`). */
@@ -92,12 +126,16 @@ class CollabBridge {
       inflight: new Map(), // local id -> Promise of its POST
       remoteDeleted: new Set(), // server ids removed because the server said so
       replacing: new Set(), // server ids of our own annotations being re-saved after an edit
-      peers: new Map(), // session -> {user, color, position, session, seen}
+      peers: new Map(), // user + session -> {user, session, n, color, position, seen}
+      me: "", // our user name, from the server's cursor replies
       chain: Promise.resolve(),
       ready: false,
       cursor: { last: 0, timer: null, sent: null },
     };
     const run = this.run;
+    run.entry = [this, run];
+    liveRuns.add(run.entry);
+    hookPagehide();
     run.prune = setInterval(() => this.prunePeers(run), 1000);
     run.heartbeat = setInterval(() => this.queueCursor(run, true), HEARTBEAT_MS);
     run.unsubscribe = subscribe(m, {
@@ -111,6 +149,8 @@ class CollabBridge {
     const run = this.run;
     if (!run) return;
     this.run = null;
+    liveRuns.delete(run.entry);
+    this.leave(run);
     run.abort.abort();
     run.unsubscribe();
     clearInterval(run.prune);
@@ -121,6 +161,25 @@ class CollabBridge {
 
   live(run) {
     return this.run === run && !run.abort.signal.aborted;
+  }
+
+  /** Tell the server this session is gone (keepalive: it also works while the page unloads). */
+  leave(run) {
+    if (!run.ready || run.left) return;
+    run.left = true;
+    const m = this.model;
+    const headers = { "Content-Type": "application/json", ...authHeaders(m, "POST") };
+    try {
+      fetch(`${apiBase(m)}collab/leave`, {
+        method: "POST",
+        headers,
+        credentials: headers.Authorization ? "omit" : "same-origin",
+        body: JSON.stringify({ volume: run.volume, session: run.session }),
+        keepalive: true,
+      }).catch(() => {}); // best effort: the heartbeat's expiry covers a lost goodbye
+    } catch (_e) {
+      // fetch may refuse during unload; the expiry covers it
+    }
   }
 
   // Events and the initial load are handled one after the other, in order.
@@ -155,6 +214,7 @@ class CollabBridge {
     const data = ev.data || {};
     if (data.volume !== run.volume) return;
     if (ev.type === "viewer.cursor") this.onCursor(run, data);
+    else if (ev.type === "viewer.left") this.onLeft(run, data);
     else if (ev.type === "annotation.created") this.enqueue(run, () => this.onCreated(run, data));
     else if (ev.type === "annotation.deleted") this.enqueue(run, () => this.onDeleted(run, data));
   }
@@ -280,8 +340,8 @@ class CollabBridge {
   queueCursor(run, heartbeat = false) {
     if (!run.ready || !this.live(run)) return;
     const c = run.cursor;
-    // no heartbeat from a hidden tab: its peers drop it after PEER_TTL_MS
-    if (heartbeat && (document.hidden || performance.now() - c.last < HEARTBEAT_MS)) return;
+    // a hidden tab keeps its heartbeat: its page is not gone (only a closed or dead one is)
+    if (heartbeat && performance.now() - c.last < HEARTBEAT_MS) return;
     if (c.timer) return;
     const wait = Math.max(0, CURSOR_MIN_MS - (performance.now() - c.last));
     c.timer = setTimeout(() => {
@@ -289,17 +349,43 @@ class CollabBridge {
       c.last = performance.now();
       const pos = this.model.get("position_mm");
       if (!pos || pos.length !== 3 || !this.live(run)) return;
+      const asked = performance.now();
       this.api(run, "POST", "collab/cursor", { volume: run.volume, position: pos, session: run.session })
+        .then((reply) => this.live(run) && this.onPresence(run, reply, asked))
         .catch((e) => this.live(run) && warn(e.message));
     }, wait);
   }
 
   onCursor(run, d) {
     if (d.session === run.session || !Array.isArray(d.position)) return;
-    const key = d.session || d.user;
-    run.peers.set(key, {
-      user: d.user, color: peerColor(d.user), position: d.position, session: key, seen: performance.now(),
+    run.peers.set(peerKey(d.user, d.session), {
+      user: d.user, session: d.session, n: d.n, color: peerColor(d.user), position: d.position,
+      seen: performance.now(),
     });
+    this.setPeers(run);
+  }
+
+  onLeft(run, d) {
+    if (run.peers.delete(peerKey(d.user, d.session))) this.setPeers(run);
+  }
+
+  /** The server's list of live sessions (a cursor reply): add what we missed, drop what it dropped. */
+  onPresence(run, reply, asked) {
+    if (!reply || !Array.isArray(reply.sessions)) return;
+    run.me = reply.user || run.me;
+    const now = performance.now();
+    const live = new Set();
+    for (const s of reply.sessions) {
+      if (s.session === run.session && s.user === run.me) continue;
+      const key = peerKey(s.user, s.session);
+      live.add(key);
+      if (!run.peers.has(key) && Array.isArray(s.position)) {
+        run.peers.set(key, { user: s.user, session: s.session, n: s.n, color: peerColor(s.user),
+          position: s.position, seen: now });
+      }
+    }
+    // gone on the server; a peer heard of after we asked is newer than the reply: keep it
+    for (const [k, p] of run.peers) if (!live.has(k) && p.seen < asked) run.peers.delete(k);
     this.setPeers(run);
   }
 
@@ -316,7 +402,7 @@ class CollabBridge {
   }
 
   setPeers(run, clear = false) {
-    const peers = clear ? [] : [...run.peers.values()].map(({ seen: _s, ...p }) => p);
+    const peers = clear ? [] : labelPeers([...run.peers.values()].map(({ seen: _s, ...p }) => p), run.me);
     this.model.set("peers", peers);
     this.model.save_changes();
   }

@@ -5,7 +5,7 @@
 // missed (`since=<last event id>`).
 import { apiBase, authHeaders } from "./fetchvol.js";
 
-const EVENT_TYPES = "annotation.created,annotation.deleted,viewer.cursor";
+const EVENT_TYPES = "annotation.created,annotation.deleted,viewer.cursor,viewer.left";
 const BACKOFF_MS = [500, 1000, 2000, 5000, 10000, 30000];
 
 const warn = (...args) => console.warn("chris collab:", ...args);

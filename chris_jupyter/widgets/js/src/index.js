@@ -10,7 +10,7 @@ import { labelColormap, labelCounts } from "./labels.js";
 import { renderLegend } from "./legend.js";
 import { LEAN_SLICE_SHADER } from "./leanshader.js";
 import { Overlay2D } from "./overlay2d.js";
-import { probeAt, probeText } from "./info.js";
+import { probeAt, probeText, sourceLine } from "./info.js";
 import { AnnotationEditor } from "./annotations.js";
 import { close, round } from "./util.js";
 import { renderPanel } from "./panel.js";
@@ -18,6 +18,9 @@ import { PRESET_LABELS, autoWindow, presetWindow } from "./presets.js";
 import { startPreview } from "./preview.js";
 import { buildToolbar } from "./toolbar.js";
 import "./style.css";
+
+// When this module was evaluated (after the browser parsed the bundle): the benchmark's breakdown.
+const MODULE_EVALUATED = performance.now();
 
 const LAYOUTS = {
   axial: [SLICE_TYPE.AXIAL, SHOW_RENDER.NEVER],
@@ -40,7 +43,7 @@ const TOOLS = {
 };
 const niivueMode = (m) => (m === WL ? D.none : m);
 
-function render({ model, el }) {
+function render({ model, el, bundle }) {
   // Live collaboration on backend volumes (collab.js): one bridge per model, not per view.
   // Joined first, so a local edit is sent before this view spends a frame redrawing it.
   const leaveCollab = joinCollab(model);
@@ -100,7 +103,10 @@ function render({ model, el }) {
   });
   let disposed = false;
   const abort = new AbortController();
-  const timing = { start: performance.now(), preview: NaN, fetched: NaN, loaded: NaN, firstSlice: NaN };
+  const timing = {
+    module: bundle ? bundle.ready : MODULE_EVALUATED, start: performance.now(), attached: NaN, preview: NaN, fetched: NaN, parsed: NaN,
+    loaded: NaN, firstSlice: NaN,
+  };
 
   // Draw our annotations after every niivue frame.
   const drawScene = nv.drawScene.bind(nv);
@@ -274,14 +280,14 @@ function render({ model, el }) {
         drawSoon();
       }
       if (!on) return;
-      const descrip = (vol.hdr.description || "").trim();
-      const modality = descrip.split(" | ")[0];
+      const { line, modality } = sourceLine(vol, model.get("volume_id") || "", model.get("source_url") || "");
       const probe = hover ? probeAt(nv, hover[0], hover[1]) : null;
       const lines = [];
-      if (descrip) lines.push(descrip);
+      if (line) lines.push(line);
       lines.push(`W ${Math.round(model.get("window"))} / L ${Math.round(model.get("level"))}   zoom ${round(nv.scene.pan2Dxyzmm[3], 2)}×`);
       if (probe) lines.push(probeText(probe, modality));
-      infoBox.textContent = lines.join("\n");
+      const text = lines.join("\n");
+      if (infoBox.textContent !== text) infoBox.textContent = text; // no relayout while scrolling
     });
   }
   function toggleInfo() {
@@ -460,18 +466,27 @@ function render({ model, el }) {
       return;
     }
     setStatus("loading");
-    const preview = model.get("view_layout") !== "3d" ? startPreview(url, stage, model, abort.signal, timing) : null;
+    const preview = earlyPreview && earlyPreview.url === url ? earlyPreview : previewOf(url);
+    earlyPreview = null;
     try {
+      // The first slice's two small Range requests go first: started with the whole volume,
+      // they would queue behind its 150 MB on the server and in the browser.
+      if (preview) await preview.fetched;
+      if (disposed) return;
       const ovUrl = volumeUrl(model, "overlay");
-      const [buf, ovBuf] = await Promise.all([
+      const fetching = Promise.all([
         fetchVolume(url, abort.signal, model.get("source_url") ? {} : authHeaders(model)),
         ovUrl ? fetchVolume(ovUrl, abort.signal, model.get("overlay_url") ? {} : authHeaders(model))
           : Promise.resolve(null),
-      ]);
+      ]).then((bufs) => {
+        timing.fetched = performance.now();
+        return bufs;
+      });
+      const [[buf, ovBuf]] = await Promise.all([fetching, glReady]); // WebGL set up meanwhile
       if (disposed) return;
-      timing.fetched = performance.now();
       while (nv.volumes.length) nv.removeVolume(nv.volumes[nv.volumes.length - 1]);
       const img = await NVImage.new(buf, niftiName(url), "gray");
+      timing.parsed = performance.now();
       // Window before the first GPU upload, so the volume is coloured once.
       if (model.get("preset")) presetToModel(img);
       if (!windowFromModel(img)) initialWindow(img);
@@ -542,16 +557,27 @@ function render({ model, el }) {
   // Test and benchmark hook: the page can reach niivue and our timings.
   el.chrisViewer = {
     nv, model, timing, overlay, annotations, setPosition, mmToScreen: (mm) => mmToScreen(nv, mm),
+    bundle: bundle || null, // how the loader (static/loader.js) got this bundle: via server | kernel
   };
 
-  nv.attachToCanvas(canvas).then(() => {
-    if (disposed) return;
-    nv.setCustomSliceShader(LEAN_SLICE_SHADER);
-    applyTool();
-    applyLayout();
-    applyAnnotations();
-    return loadAll();
-  });
+  // The first-slice preview needs no WebGL: it starts now, while niivue sets up its context.
+  const previewOf = (url) => (url && model.get("view_layout") !== "3d"
+    ? startPreview(url, stage, model, abort.signal, timing) : null);
+  let earlyPreview = previewOf(volumeUrl(model, "source"));
+  // Setting up WebGL (shader compilation: a few hundred ms on software GL) holds the page's
+  // thread: it waits until the preview is on screen, and runs while the volume downloads.
+  const glReady = (earlyPreview ? earlyPreview.shown : Promise.resolve())
+    .then(() => (disposed ? Promise.reject(new Error("closed")) : nv.attachToCanvas(canvas)))
+    .then(() => {
+      timing.attached = performance.now();
+      if (disposed) return;
+      nv.setCustomSliceShader(LEAN_SLICE_SHADER);
+      applyTool();
+      applyLayout();
+      applyAnnotations();
+    });
+  glReady.catch(() => null); // loadAll reports the failure
+  loadAll();
 
   return () => {
     disposed = true;

@@ -1,7 +1,7 @@
 // On-image information, as in clinical viewers: the value under the cursor (HU for CT) with its
 // voxel index and patient mm, per view the slice number and position and orientation markers on
 // all four edges. The per-view text is drawn on the 2-D overlay canvas with each frame (a few
-// fillText calls); the cursor readout is an HTML box updated only when the pointer moves.
+// copies of cached text images); the cursor readout is an HTML box, changed only when its text does.
 import { mmToIjk } from "./geometry.js";
 
 /** [left, right, top, bottom] letters of a tile, by niivue's own display rules. */
@@ -46,6 +46,36 @@ export function probeText(p, modality) {
   return `${v}${unit}  [${p.ijk.join(", ")}]  (${p.mm.map((x) => fmt(x)).join(", ")}) mm`;
 }
 
+// Outlined text is drawn once per string and size into a small canvas and then copied: a copy
+// costs far less than stroking and filling the glyphs again with every frame (software GL and
+// canvas: the frame rate while scrolling with the information shown).
+const SPRITES = new Map();
+const MAX_SPRITES = 1024; // "Im n/N …" of every slice of a few volumes
+function sprite(s, dpr) {
+  const key = `${dpr}|${s}`;
+  let c = SPRITES.get(key);
+  if (c) return c;
+  const font = `${Math.round(12 * dpr)}px sans-serif`;
+  const line = 3 * dpr;
+  c = document.createElement("canvas");
+  let ctx = c.getContext("2d");
+  ctx.font = font;
+  c.width = Math.ceil(ctx.measureText(s).width + 2 * line);
+  c.height = Math.ceil(16 * dpr + 2 * line);
+  ctx = c.getContext("2d"); // resizing reset its state
+  ctx.font = font;
+  ctx.textBaseline = "middle";
+  ctx.lineWidth = line;
+  ctx.lineJoin = "round";
+  ctx.strokeStyle = "rgba(0,0,0,0.85)";
+  ctx.fillStyle = "#ffe680";
+  ctx.strokeText(s, line, c.height / 2);
+  ctx.fillText(s, line, c.height / 2);
+  if (SPRITES.size >= MAX_SPRITES) SPRITES.delete(SPRITES.keys().next().value);
+  SPRITES.set(key, c);
+  return c;
+}
+
 /** Draw orientation markers and "Im n/N, z … mm" in every 2-D tile. */
 export function drawTileInfo(ctx, nv, dpr) {
   const vol = nv.volumes[0];
@@ -53,14 +83,12 @@ export function drawTileInfo(ctx, nv, dpr) {
   const frac = nv.scene.crosshairPos;
   const mm = nv.frac2mm(frac, 0, true);
   const pad = 4 * dpr;
-  ctx.textBaseline = "middle";
-  ctx.lineWidth = 3 * dpr;
-  ctx.strokeStyle = "rgba(0,0,0,0.85)";
-  ctx.fillStyle = "#ffe680";
+  // (x, y): the text's anchor as fillText with textBaseline "middle" and this textAlign has it
   const text = (s, x, y, align) => {
-    ctx.textAlign = align;
-    ctx.strokeText(s, x, y);
-    ctx.fillText(s, x, y);
+    const c = sprite(s, dpr);
+    const inner = c.width - 6 * dpr;
+    const left = align === "left" ? x : align === "right" ? x - inner : x - inner / 2;
+    ctx.drawImage(c, Math.round(left - 3 * dpr), Math.round(y - c.height / 2));
   };
   const h = 12 * dpr;
   for (const s of nv.screenSlices || []) {
@@ -81,6 +109,38 @@ export function drawTileInfo(ctx, nv, dpr) {
     const im = Math.min(n, Math.max(1, Math.floor(frac[zAxis] * n) + 1));
     text(`Im ${im}/${n}  ${AXIS_NAME[zAxis]} ${fmt(mm[zAxis])} mm`, l + pad, t + ht - pad - h / 2, "left");
   }
-  ctx.textAlign = "start";
-  ctx.textBaseline = "alphabetic";
+}
+
+const num = (v) => String(Number(v.toPrecision(4)));
+
+/**
+ * The line naming what is shown, and its modality ("" when unknown). For a DICOM series the
+ * backend writes "CT | Doe^Jane | 20240101 | Head | Axial" into the NIfTI description; for a
+ * NIfTI file or a kernel's array only what is known: "NIfTI | ct.nii | 96×96×40 | 0.8×0.8×2.5 mm"
+ * (and the file's own description, quoted), never a patient or a modality it does not have.
+ */
+export function sourceLine(vol, volumeId = "", sourceUrl = "") {
+  const header = (vol.hdr.description || "").replace(/\0/g, "").trim();
+  const parts = header.split(" | ");
+  if (parts.length === 5 && parts[0]) return { line: header, modality: parts[0] };
+  let kind = "";
+  let name = "";
+  if (volumeId.startsWith("tmp:")) kind = "array";
+  else {
+    let ref = volumeId.startsWith("path:") ? volumeId.slice(5) : sourceUrl.split(/[?#]/)[0] || volumeId;
+    try {
+      ref = sourceUrl && !volumeId ? decodeURIComponent(ref) : ref;
+    } catch (_e) {
+      // a malformed escape: show it as it is
+    }
+    name = ref.split("/").filter(Boolean).pop() || "";
+    if (/\.nii(\.gz)?$/i.test(name)) kind = "NIfTI";
+    else if (volumeId.startsWith("path:")) kind = "DICOM";
+  }
+  const d = vol.hdr.dims || [];
+  const px = vol.hdr.pixDims || [];
+  const size = d.length > 3 ? `${d[1]}×${d[2]}×${d[3]}` : "";
+  const spacing = px.length > 3 ? `${num(px[1])}×${num(px[2])}×${num(px[3])} mm` : "";
+  const own = header ? `“${header}”` : "";
+  return { line: [kind, name, size, spacing, own].filter(Boolean).join(" | "), modality: "" };
 }

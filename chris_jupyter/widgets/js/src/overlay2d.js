@@ -82,7 +82,7 @@ export class Overlay2D {
         ctx.moveTo(s.x, s.y - r);
         ctx.lineTo(s.x, s.y + r);
         ctx.stroke();
-        ctx.fillText(p.user || "", s.x + r, s.y + r + 10 * dpr);
+        ctx.fillText(p.label || p.user || "", s.x + r, s.y + r + 10 * dpr);
       }
     }
   }

@@ -43,6 +43,8 @@ export function parseHeader(buf) {
     voxOffset: dv.getFloat32(108, le),
     slope: dv.getFloat32(112, le) || 1,
     inter: dv.getFloat32(116, le) || 0,
+    calMax: dv.getFloat32(124, le),
+    calMin: dv.getFloat32(128, le),
   };
 }
 
@@ -58,11 +60,14 @@ function typed(Ctor, buf, le) {
 }
 
 /**
- * Fetch and draw the middle axial slice. ``windowFor(values)`` returns [window, level].
+ * Fetch and draw the middle axial slice. ``windowFor(values, header)`` returns [window, level]
+ * (``values()`` gives the slice's scaled values).
  * Resolves to the preview canvas, or null when no preview is possible.
  */
-export async function drawPreview(url, stage, windowFor, radiological, signal) {
+export async function drawPreview(url, stage, windowFor, radiological, signal, timing = {}, fetched = () => {}) {
+  timing.previewStart = performance.now();
   const hbuf = await range(url, 0, 351, signal);
+  timing.header = performance.now();
   if (!hbuf) return null;
   const h = parseHeader(hbuf);
   const Ctor = h && DTYPES[h.datatype];
@@ -76,64 +81,92 @@ export async function drawPreview(url, stage, windowFor, radiological, signal) {
   const k = Math.floor(nz / 2);
   const start = Math.round(h.voxOffset) + k * nx * ny * bpv;
   const sbuf = await range(url, start, start + nx * ny * bpv - 1, signal);
+  fetched();
   if (!sbuf) return null;
+  timing.slice = performance.now();
   const raw = typed(Ctor, sbuf, h.le);
-  const vals = new Float32Array(raw.length);
-  for (let i = 0; i < raw.length; i++) vals[i] = raw[i] * h.slope + h.inter;
-  const [w, l] = windowFor(vals);
-  const lo = l - w / 2;
+  const { slope, inter } = h;
+  // the values (scaled) only when the window has to come from them
+  const [w, l] = windowFor(() => Float32Array.from(raw, (v) => v * slope + inter), h);
+  // grey = (raw * slope + inter - lo) * 255 / w = raw * a + b
+  const a = (slope * 255) / w;
+  const b = ((inter - (l - w / 2)) * 255) / w + 0.5; // + 0.5: rounded, as putImageData would
   const canvas = document.createElement("canvas");
   canvas.className = "cjv-preview";
   canvas.width = nx;
   canvas.height = ny;
   const ctx = canvas.getContext("2d");
   const img = ctx.createImageData(nx, ny);
+  // one 32-bit write per pixel: opaque grey is the same in either byte order but for alpha
+  const rgba = new Uint32Array(img.data.buffer);
+  const opaque = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 0xff000000 : 0xff;
+  const grey = new Uint32Array(256);
+  for (let g = 0; g < 256; g++) grey[g] = (opaque | (opaque === 0xff ? g * 0x1010100 : g * 0x10101)) >>> 0;
   // screen column: patient's right on the left in radiological convention
   const flipX = (s[0][0] > 0) === radiological;
   const flipY = s[1][1] > 0; // anterior up
   for (let j = 0; j < ny; j++) {
-    const row = flipY ? ny - 1 - j : j;
+    const src = j * nx;
+    const row = (flipY ? ny - 1 - j : j) * nx;
     for (let i = 0; i < nx; i++) {
-      const col = flipX ? nx - 1 - i : i;
-      const g = Math.max(0, Math.min(255, ((vals[j * nx + i] - lo) / w) * 255));
-      const o = 4 * (row * nx + col);
-      img.data[o] = img.data[o + 1] = img.data[o + 2] = g;
-      img.data[o + 3] = 255;
+      const g = raw[src + i] * a + b;
+      rgba[flipX ? row + nx - 1 - i : row + i] = grey[g <= 0 ? 0 : g >= 255 ? 255 : g | 0];
     }
   }
   ctx.putImageData(img, 0, 0);
   canvas.style.aspectRatio = `${nx * Math.abs(s[0][0])} / ${ny * Math.abs(s[1][1])}`;
   stage.appendChild(canvas);
+  timing.drawn = performance.now();
   return canvas;
 }
 
 /**
- * Start the preview for ``url`` (in parallel with the full download). Call
+ * Start the preview for ``url``. ``fetched`` resolves once its requests are over (the slice's
+ * bytes are in, or there is no preview): then the whole volume may be fetched; ``shown`` once
+ * the slice is on screen (or there is none): then the page's thread may be busy. Call
  * ``done()`` once the interactive viewer shows the volume: the preview goes away.
  */
 export function startPreview(url, stage, model, signal, timing) {
   let finished = false;
   let canvas = null;
-  const windowFor = (vals) => {
+  let release;
+  let releaseShown;
+  const fetched = new Promise((resolve) => {
+    release = resolve;
+  });
+  const shown = new Promise((resolve) => {
+    releaseShown = resolve;
+  });
+  // As the viewer will open: the preset, the model's window, the file's display range (the
+  // series' own window), else the 1st-99th percentile (of this slice).
+  const windowFor = (values, h) => {
     const fixed = PRESETS[model.get("preset")];
     if (fixed) return fixed;
     if (model.get("window") > 0 && !model.get("preset")) return [model.get("window"), model.get("level")];
-    return percentileWindow(vals);
+    if (!model.get("preset") && Number.isFinite(h.calMin) && Number.isFinite(h.calMax) && h.calMax > h.calMin) {
+      return [h.calMax - h.calMin, (h.calMax + h.calMin) / 2];
+    }
+    return percentileWindow(values());
   };
-  drawPreview(url, stage, windowFor, model.get("radiological"), signal)
+  drawPreview(url, stage, windowFor, model.get("radiological"), signal, timing, release)
+    .finally(release)
     .then((c) => {
-      if (!c) return;
-      if (finished) {
-        c.remove();
+      if (!c || finished) {
+        if (c) c.remove();
+        releaseShown();
         return;
       }
       canvas = c;
       requestAnimationFrame(() => {
         timing.preview = performance.now();
+        setTimeout(releaseShown, 0); // a task after this frame was rendered
       });
     })
-    .catch(() => null);
+    .catch(() => releaseShown());
   return {
+    url,
+    fetched,
+    shown,
     done() {
       finished = true;
       if (canvas) canvas.remove();

@@ -1,0 +1,37 @@
+"""The job states of a plugin instance: their names and the one table of allowed transitions.
+
+A foundation module (standard library only), so the server's state machine
+(:mod:`chris_jupyter.compute.states`, which writes the transitions), the Python client and the
+widgets, which must not import the server core, all read the same names.
+"""
+
+from __future__ import annotations
+
+CREATED = "created"
+WAITING = "waiting"
+SCHEDULED = "scheduled"
+STARTED = "started"
+REGISTERING = "registeringFiles"
+SUCCESS = "finishedSuccessfully"
+ERROR = "finishedWithError"
+CANCELLED = "cancelled"
+
+#: The one table of allowed transitions (from -> set of to).
+TRANSITIONS: dict[str, frozenset[str]] = {
+    CREATED: frozenset({WAITING, SCHEDULED, ERROR, CANCELLED}),
+    WAITING: frozenset({SCHEDULED, CANCELLED}),
+    SCHEDULED: frozenset({STARTED, ERROR, CANCELLED}),
+    STARTED: frozenset({REGISTERING, ERROR, CANCELLED}),
+    REGISTERING: frozenset({SUCCESS, ERROR, CANCELLED}),
+    SUCCESS: frozenset(),
+    ERROR: frozenset(),
+    CANCELLED: frozenset(),
+}
+#: States a job never leaves.
+FINAL = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)
+ACTIVE = frozenset(TRANSITIONS) - FINAL
+#: The states a job passes through before a final one, in order (for progress displays).
+ORDER = (CREATED, WAITING, SCHEDULED, STARTED, REGISTERING)
+
+#: Event type published on every transition.
+EVENT_TYPE = "plugin_instance.state"

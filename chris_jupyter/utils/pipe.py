@@ -1,0 +1,79 @@
+"""Bytes a producer thread writes, read as an iterator of chunks: a folder streamed as a zip
+download, a job's inputs or outputs streamed as an archive — never the whole stream in memory."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from typing import BinaryIO
+
+CHUNK = 1 << 20
+
+
+class ChunkPipe:
+    """A write-only sink whose bytes come out of :meth:`chunks` in another thread, at most
+    ``depth`` chunks ahead. When the reader stops, the writer's next ``write`` raises
+    ``BrokenPipeError``."""
+
+    def __init__(self, depth: int = 8) -> None:
+        self._q: queue.Queue[bytes | BaseException | None] = queue.Queue(depth)
+        self._buf = bytearray()
+        self.cancelled = False
+
+    def write(self, b: bytes) -> int:
+        if self.cancelled:
+            raise BrokenPipeError("the reader went away")
+        self._buf += b
+        if len(self._buf) >= CHUNK:
+            self._put(bytes(self._buf))
+            self._buf.clear()
+        return len(b)
+
+    def flush(self) -> None:
+        pass
+
+    def _put(self, item: bytes | BaseException | None) -> None:
+        while not self.cancelled:
+            try:
+                self._q.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+
+    def close(self, error: BaseException | None = None) -> None:
+        """End the stream; with ``error``, the reader raises it after the bytes before it."""
+        if self._buf and error is None:
+            self._put(bytes(self._buf))
+        self._buf.clear()
+        self._put(error)
+
+    def chunks(self) -> Iterator[bytes]:
+        try:
+            while True:
+                item = self._q.get()
+                if item is None:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            self.cancelled = True
+
+
+def thread_stream(produce: Callable[[BinaryIO], None], *, name: str, depth: int = 8) -> Iterator[bytes]:
+    """Start a thread running ``produce(sink)`` and return the chunks it writes to ``sink``; an
+    exception in ``produce`` is raised to the reader."""
+    pipe = ChunkPipe(depth)
+
+    def run() -> None:
+        try:
+            produce(pipe)  # type: ignore[arg-type]
+        except BaseException as e:  # handed to the reader, who raises it
+            if not pipe.cancelled:
+                pipe.close(e)
+            return
+        pipe.close()
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    return pipe.chunks()

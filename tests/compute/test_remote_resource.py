@@ -1,0 +1,305 @@
+"""The remote compute resource, end to end: ``chris-jupyter compute serve`` as a real process in
+its own network namespace, reached by the backend's ``remote`` runner over a veth link.
+
+The server runs in a network namespace made for this module (``ip netns add``, a veth pair with
+addresses on a private /30), so every byte pushed and pulled crosses a link, and it has its own
+data folder (the backend never touches it: no shared filesystem). Inside the namespace it listens
+on pfcon's port 5005 (nothing else is in that namespace to clash with). It runs its jobs with the
+Docker runner on this machine's engine and plugin images built offline. One server serves the
+module; the test that kills a server mid-job starts its own.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+import zipfile
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+
+from chris_jupyter.backend import Backend, Settings
+from chris_jupyter.compute import states as st
+from chris_jupyter.compute.served import LABEL
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+REPO = Path(__file__).resolve().parents[2]
+PASSWORD = "s3cret-for-tests"
+
+
+def _ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def netns():
+    """A network namespace joined to this one by a veth pair: (name, host address, its address)."""
+    tag = f"{os.getpid() % 10000}{random.randrange(100, 999)}"
+    ns, host_if, ns_if = f"cjr{tag}", f"cjh{tag}", f"cjn{tag}"
+    while True:  # a /30 in 10.200.0.0/16 that no route here already covers
+        a, b = random.randrange(0, 256), random.randrange(0, 64) * 4
+        net = f"10.200.{a}.{b}"
+        routes = subprocess.run(["ip", "route"], capture_output=True, text=True).stdout
+        if f"10.200.{a}." not in routes:
+            break
+    host_ip, ns_ip = f"10.200.{a}.{b + 1}", f"10.200.{a}.{b + 2}"
+    _ip("netns", "add", ns)
+    try:
+        _ip("link", "add", host_if, "type", "veth", "peer", "name", ns_if)
+        _ip("link", "set", ns_if, "netns", ns)
+        _ip("addr", "add", f"{host_ip}/30", "dev", host_if)
+        _ip("link", "set", host_if, "up")
+        _ip("-n", ns, "addr", "add", f"{ns_ip}/30", "dev", ns_if)
+        _ip("-n", ns, "link", "set", ns_if, "up")
+        _ip("-n", ns, "link", "set", "lo", "up")
+        yield ns, host_ip, ns_ip
+    finally:
+        subprocess.run(["ip", "link", "del", host_if], capture_output=True)
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+        del net
+
+
+class Served:
+    """One ``compute serve`` process in the namespace."""
+
+    def __init__(self, ns: str, ip: str, port: int, data: Path, log: Path) -> None:
+        self.url, self.data, self.log = f"http://{ip}:{port}/api/v1/", data, log
+        env = {**os.environ, "CHRIS_COMPUTE_PASSWORD": PASSWORD, "PYTHONPATH": str(REPO)}
+        with open(log, "wb") as out:
+            self.proc = subprocess.Popen(
+                ["ip", "netns", "exec", ns, sys.executable, "-m", "chris_jupyter.cli", "compute", "serve",
+                 "--ip", ip, "--port", str(port), "--data-dir", str(data)],
+                env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(self.url + "health/", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                pytest.fail(f"compute serve did not come up:\n{log.read_text()}", pytrace=False)
+            time.sleep(0.1)
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+            self.proc.wait(10)
+
+
+def _remove_served_containers(dclient, data: Path) -> None:
+    for c in dclient.containers.list(all=True, filters={"label": LABEL}, ignore_removed=True):
+        mounts = " ".join(m.get("Source", "") for m in c.attrs.get("Mounts", []))
+        if str(data) in mounts:
+            c.remove(force=True)
+
+
+@pytest.fixture(scope="module")
+def served(netns, tmp_path_factory, dclient):
+    ns, _, ns_ip = netns
+    where = tmp_path_factory.mktemp("remote-resource")
+    s = Served(ns, ns_ip, 5005, where / "data", where / "serve.log")
+    yield s
+    s.stop()
+    _remove_served_containers(dclient, s.data)
+
+
+@pytest.fixture(scope="module")
+def backend(tmp_path_factory, served, plugin_image, dclient):
+    """A backend (Docker runner) to which an administrator added the remote resource ``far``
+    in its configuration, with pl-dircopy and pl-testbox registered for it."""
+    root = tmp_path_factory.mktemp("backend")
+    settings = {"url": served.url, "user": "chris", "password": PASSWORD, "retries": 2, "backoff": 0.2}
+    b = Backend(Settings(data_root=root / "data", db_url=f"sqlite:///{root}/c.db", runner="docker",
+                         start_services=True, job_timeout=300,
+                         compute_resources=[{"name": "far", "kind": "remote", "settings": settings,
+                                             "description": "compute serve in another namespace"}]))
+    admin = b.principal("admin", is_admin=True)
+    for name in ("pl-dircopy", "pl-testbox"):
+        b.compute.register(admin, image=plugin_image(name), compute_resources=["far"])
+    lib = b.library.store.root if hasattr(b.library.store, "root") else root / "data/library"
+    scan = lib / "home/admin/uploads/scan"
+    (scan / "sub").mkdir(parents=True)
+    (scan / "a.txt").write_text("alpha")
+    (scan / "sub/b.bin").write_bytes(os.urandom(3 << 20))
+    b.library.register_tree("home/admin/uploads/scan")
+    yield b, admin, lib
+    b.close()
+
+
+def explain(b, admin, iid) -> str:
+    i = b.compute.instance(admin, iid)
+    return f"{i['state']}: {i['error']}\n{b.compute.logs(admin, iid)}"
+
+
+def test_a_ds_plugin_runs_on_the_remote_resource_and_its_outputs_are_registered(backend, served):
+    b, admin, data = backend
+    root = b.compute.run(admin, "pl-dircopy", {"dir": "home/admin/uploads/scan"})
+    assert root["runner"] == "far"
+    assert b.compute.c.wait_for(root["id"], timeout=120) == st.SUCCESS, explain(b, admin, root["id"])
+    ds = b.compute.run(admin, "pl-testbox", {"text": "über; $(id)"}, previous_id=root["id"])
+    assert b.compute.c.wait_for(ds["id"], timeout=120) == st.SUCCESS, explain(b, admin, ds["id"])
+    r, d = b.compute.instance(admin, root["id"]), b.compute.instance(admin, ds["id"])
+    out = data / r["output_path"]
+    assert (out / "scan/a.txt").read_text() == "alpha"  # pushed as the fs plugin's path value
+    assert (out / "scan/sub/b.bin").read_bytes() == (data / "home/admin/uploads/scan/sub/b.bin").read_bytes()
+    record = json.loads((data / d["output_path"] / "record.json").read_text())
+    assert record["argv"][-2:] == ["/share/incoming", "/share/outgoing"] and record["text"] == "über; $(id)"
+    assert record["uid"] == 1000 and not record["input_writable"]
+    prov = b.compute.c.provenance(ds["id"])
+    assert prov["runner"] == "far" and f"{d['output_path']}/record.json" in prov["output_files"]
+    logs = b.compute.logs(admin, ds["id"])
+    for step in ("PUSH:", "EXEC:", "PULL:", "testbox mode=ok"):
+        assert step in logs, logs
+    # the resource removed the jobs after the PULL (DELETE): its data folder is empty again
+    deadline = time.monotonic() + 15
+    while list((served.data / "jobs").iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert list((served.data / "jobs").iterdir()) == []
+
+
+def test_cancel_stops_the_remote_job(backend, served, dclient):
+    b, admin, _ = backend
+    feed = b.compute.run(admin, "pl-dircopy", {"dir": "home/admin/uploads/scan"})
+    assert b.compute.c.wait_for(feed["id"], timeout=120) == st.SUCCESS, explain(b, admin, feed["id"])
+    slow = b.compute.run(admin, "pl-testbox", {"mode": "sleep", "seconds": 120}, previous_id=feed["id"])
+    assert b.compute.c.wait_for(slow["id"], frozenset({st.STARTED}), timeout=60) == st.STARTED
+    job = b.compute.c.get(slow["id"]).runner_job_id
+    deadline = time.monotonic() + 30
+    while not dclient.containers.list(filters={"label": f"{LABEL}={job}"}) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert dclient.containers.list(filters={"label": f"{LABEL}={job}"}), "the job never ran on the resource"
+    b.compute.cancel(admin, slow["id"])
+    assert b.compute.c.wait_for(slow["id"], timeout=30) == st.CANCELLED
+    deadline = time.monotonic() + 20
+    while dclient.containers.list(all=True, filters={"label": f"{LABEL}={job}"}) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not dclient.containers.list(all=True, filters={"label": f"{LABEL}={job}"})
+    assert not (served.data / "jobs" / job).exists()
+
+
+class _EvilHandler(BaseHTTPRequestHandler):
+    """A resource that accepts every job and returns outputs with an entry outside the folder."""
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def _json(self, code: int, body) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_POST(self) -> None:
+        if self.headers.get("Transfer-Encoding") == "chunked":
+            while (size := int(self.rfile.readline().strip() or b"0", 16)) > 0:
+                self.rfile.read(size + 2)
+            self.rfile.readline()
+        else:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.path.endswith("auth-token/"):
+            self._json(200, {"token": "t"})
+        else:
+            self._json(201, {"data": {}, "compute": {"status": "started"}})
+
+    def do_GET(self) -> None:
+        if self.path.split("?")[0].endswith("/file/"):
+            buf = io.BytesIO()
+            with zipfile.ZipFile(buf, "w") as zf:
+                zf.writestr("fine.txt", "fine")
+                zf.writestr("../evil.txt", "evil")
+            data = buf.getvalue()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        else:
+            self._json(200, {"compute": {"status": "finishedSuccessfully", "logs": "done", "exit_code": 0}})
+
+    def do_DELETE(self) -> None:
+        self.send_response(204)
+        self.end_headers()
+
+
+def test_outputs_with_a_path_outside_the_output_folder_are_refused(backend):
+    b, admin, data = backend
+    evil = ThreadingHTTPServer(("127.0.0.1", 0), _EvilHandler)
+    threading.Thread(target=evil.serve_forever, daemon=True).start()
+    try:
+        b.compute.add_compute_resource(admin, "evil", "remote", {
+            "url": f"http://127.0.0.1:{evil.server_address[1]}/api/v1/", "password": "x", "retries": 0})
+        pid = b.compute.plugin("pl-dircopy")["id"]
+        b.compute.assign_compute_resources(admin, pid, ["far", "evil"])
+        inst = b.compute.run(admin, "pl-dircopy", {"dir": "home/admin/uploads/scan"}, compute_resource_name="evil")
+        assert b.compute.c.wait_for(inst["id"], timeout=60) == st.ERROR
+        i = b.compute.instance(admin, inst["id"])
+        assert "compute resource 'evil'" in i["error"] and "refused at PULL" in i["error"], i["error"]
+        assert "'../evil.txt' is outside the destination folder" in i["error"]
+        out = data / i["output_path"]
+        assert list(out.iterdir()) == []  # not even the fine file stays
+        assert not (out.parent / "evil.txt").exists()
+        assert not list(data.rglob("evil.txt"))
+    finally:
+        evil.shutdown()
+        b.compute.assign_compute_resources(admin, b.compute.plugin("pl-dircopy")["id"], ["far"])
+
+
+def test_the_resource_killed_mid_job_ends_it_with_an_error_naming_resource_and_step(
+        backend, netns, tmp_path, dclient):
+    b, admin, _ = backend
+    ns, _, ns_ip = netns
+    doomed = Served(ns, ns_ip, 5006, tmp_path / "doomed-data", tmp_path / "doomed.log")
+    try:
+        b.compute.add_compute_resource(admin, "doomed", "remote", {
+            "url": doomed.url, "password": PASSWORD, "retries": 2, "backoff": 0.2, "long_poll": 2})
+        pid = b.compute.plugin("pl-testbox")["id"]
+        b.compute.assign_compute_resources(admin, pid, ["far", "doomed"])
+        feed = b.compute.run(admin, "pl-dircopy", {"dir": "home/admin/uploads/scan"})
+        assert b.compute.c.wait_for(feed["id"], timeout=120) == st.SUCCESS, explain(b, admin, feed["id"])
+        slow = b.compute.run(admin, "pl-testbox", {"mode": "sleep", "seconds": 120}, previous_id=feed["id"],
+                             compute_resource_name="doomed")
+        assert b.compute.c.wait_for(slow["id"], frozenset({st.STARTED}), timeout=60) == st.STARTED
+        doomed.stop(signal.SIGKILL)
+        assert b.compute.c.wait_for(slow["id"], timeout=60) == st.ERROR
+        err = b.compute.instance(admin, slow["id"])["error"]
+        assert "compute resource 'doomed'" in err and "during WAIT after 3 attempt(s)" in err, err
+        assert "retry 2 of 2" in b.compute.logs(admin, slow["id"])
+    finally:
+        doomed.stop(signal.SIGKILL)
+        _remove_served_containers(dclient, doomed.data)
+        b.compute.assign_compute_resources(admin, b.compute.plugin("pl-testbox")["id"], ["far"])
+
+
+def test_the_server_refuses_bad_credentials_tokens_and_archives(served):
+    api = served.url
+    assert httpx.get(api + "health/").json() == {"health": "OK"}
+    assert httpx.post(api + "auth-token/", json={"pfcon_user": "chris", "pfcon_password": "wrong"}).status_code == 400
+    assert httpx.get(api + "pluginjobs/").status_code == 401
+    assert httpx.get(api + "pluginjobs/", headers={"Authorization": "Bearer forged.123.abc"}).status_code == 401
+    token = httpx.post(api + "auth-token/", json={"pfcon_user": "chris", "pfcon_password": PASSWORD}).json()["token"]
+    h = {"Authorization": f"Bearer {token}"}
+    info = httpx.get(api + "pluginjobs/", headers=h).json()
+    assert info["storage_env"] == "zipfile" and info["pfcon_innetwork"] is False
+    # a zip-slip archive is refused before anything runs, and nothing lands outside the job folder
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("ok.txt", "ok")
+        zf.writestr("../../slipped.txt", "evil")
+    form = {"jid": "slip-1", "image": "x", "entrypoint": "true", "type": "ds", "auid": "chris",
+            "number_of_workers": "1", "cpu_limit": "1000", "memory_limit": "100", "gpu_limit": "0"}
+    r = httpx.post(api + "pluginjobs/", data=form, files={"data_file": ("d.zip", buf.getvalue())}, headers=h)
+    assert r.status_code == 400 and "outside the destination folder" in r.json()["message"], r.text
+    assert not list(served.data.rglob("slipped.txt")) and not (served.data / "jobs/slip-1").exists()
+    assert httpx.get(api + "pluginjobs/slip-1/", headers=h).status_code == 404
