@@ -303,3 +303,117 @@ def test_the_server_refuses_bad_credentials_tokens_and_archives(served):
     assert r.status_code == 400 and "outside the destination folder" in r.json()["message"], r.text
     assert not list(served.data.rglob("slipped.txt")) and not (served.data / "jobs/slip-1").exists()
     assert httpx.get(api + "pluginjobs/slip-1/", headers=h).status_code == 404
+
+
+# -- the backend killed mid-transfer ---------------------------------------------------------------
+_BACKEND_SCRIPT = """
+import json, os, sys, time
+from chris_jupyter.backend import Backend, Settings
+root, url, image, password = sys.argv[1:5]
+b = Backend(Settings(data_root=root + "/data", db_url=f"sqlite:///{root}/c.db", runner="docker",
+                     start_services=True, job_timeout=300,
+                     compute_resources=[{"name": "far", "kind": "remote", "settings": {
+                         "url": url, "user": "chris", "password": password, "retries": 2, "backoff": 0.2}}]))
+admin = b.principal("admin", is_admin=True)
+b.compute.register(admin, image=image, compute_resources=["far"])
+big = b.library.store.root / "home/admin/uploads/big"
+big.mkdir(parents=True)
+for i in range(4):
+    (big / f"part{i}.bin").write_bytes(os.urandom(10 << 20))
+b.library.register_tree("home/admin/uploads/big")
+inst = b.compute.run(admin, "pl-dircopy", {"dir": "home/admin/uploads/big"})
+print(json.dumps(inst["id"]), flush=True)
+time.sleep(3600)
+"""
+
+
+@pytest.fixture
+def slow_link(netns):
+    """The veth link limited to 32 Mbit/s each way (tbf), so a 40 MiB transfer takes ~10 s."""
+    ns, _, _ = netns
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    host_if = next(w.split("@")[0] for w in links.split() if w.startswith(f"cjh{ns[3:]}"))
+    ns_if = f"cjn{ns[3:]}"
+    tbf = ["root", "tbf", "rate", "32mbit", "burst", "64kb", "latency", "400ms"]
+    _ip_tc = [["tc", "qdisc", "add", "dev", host_if, *tbf],
+              ["ip", "netns", "exec", ns, "tc", "qdisc", "add", "dev", ns_if, *tbf]]
+    for cmd in _ip_tc:
+        subprocess.run(cmd, check=True, capture_output=True)
+    yield
+    subprocess.run(["tc", "qdisc", "del", "dev", host_if, "root"], capture_output=True)
+    subprocess.run(["ip", "netns", "exec", ns, "tc", "qdisc", "del", "dev", ns_if, "root"], capture_output=True)
+
+
+def _record(root: Path) -> tuple[Path | None, dict]:
+    for p in root.rglob("remote/cj-*.json"):
+        try:
+            return p, json.loads(p.read_text())
+        except ValueError:
+            pass
+    return None, {}
+
+
+def _kill_backend_when(root: Path, served, plugin_image, ready) -> int:
+    """Start a backend process that runs pl-dircopy on 40 MiB on ``far``, SIGKILL it as soon
+    as ``ready(record_path, record)`` holds; the instance id."""
+    with open(root / "backend.log", "wb") as err:
+        proc = subprocess.Popen([sys.executable, "-c", _BACKEND_SCRIPT, str(root), served.url,
+                                 plugin_image("pl-dircopy"), PASSWORD],
+                                env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE,
+                                stderr=err, start_new_session=True)
+    try:
+        iid = json.loads(proc.stdout.readline() or "null")
+        assert iid, (root / "backend.log").read_text()
+        deadline = time.monotonic() + 120
+        while not ready(*_record(root)):
+            assert proc.poll() is None and time.monotonic() < deadline, (root / "backend.log").read_text()
+            time.sleep(0.05)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    return iid
+
+
+def _restart_and_check(root: Path, served, iid: int) -> None:
+    """A new backend on the same folder and database finishes the job; outputs are whole and
+    registered exactly once."""
+    b = Backend(Settings(data_root=root / "data", db_url=f"sqlite:///{root}/c.db", runner="docker",
+                         start_services=True, job_timeout=300,
+                         compute_resources=[{"name": "far", "kind": "remote", "settings": {
+                             "url": served.url, "user": "chris", "password": PASSWORD,
+                             "retries": 2, "backoff": 0.2}}]))
+    try:
+        admin = b.principal("admin", is_admin=True)
+        assert b.compute.c.wait_for(iid, timeout=180) == st.SUCCESS, explain(b, admin, iid)
+        inst = b.compute.instance(admin, iid)
+        lib = b.library.store.root
+        out = lib / inst["output_path"]
+        src = lib / "home/admin/uploads/big"
+        on_disk = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+        assert on_disk == [f"big/part{i}.bin" for i in range(4)]
+        for i in range(4):
+            assert (out / f"big/part{i}.bin").read_bytes() == (src / f"part{i}.bin").read_bytes()
+        registered = b.compute.c.provenance(iid)["output_files"]
+        assert sorted(registered) == sorted(f"{inst['output_path']}/{f}" for f in on_disk)
+        assert "PUSH:" in b.compute.logs(admin, iid) and "PULL:" in b.compute.logs(admin, iid)
+    finally:
+        b.close()
+
+
+def test_the_backend_killed_mid_push_pushes_again_on_restart(served, slow_link, plugin_image, tmp_path):
+    def mid_push(path, rec) -> bool:  # the resource has spooled some MiB of the upload, not all
+        spooled = sum(p.stat().st_size for p in (served.data / "uploads").glob("*.part"))
+        return rec.get("step") == "PUSH" and not rec.get("pushed") and spooled > 4 << 20
+    iid = _kill_backend_when(tmp_path, served, plugin_image, mid_push)
+    assert _record(tmp_path)[1]["pushed"] is False  # really killed before the PUSH ended
+    _restart_and_check(tmp_path, served, iid)
+
+
+def test_the_backend_killed_mid_pull_pulls_again_on_restart(served, slow_link, plugin_image, tmp_path):
+    def mid_pull(path, rec) -> bool:  # some MiB of the outputs are on this side, not all
+        part = path.with_suffix(".pull") if path else None
+        return rec.get("step") == "PULL" and part is not None and part.exists() and \
+            part.stat().st_size > 4 << 20
+    iid = _kill_backend_when(tmp_path, served, plugin_image, mid_pull)
+    assert _record(tmp_path)[1]["final"] is None  # really killed before the PULL ended
+    _restart_and_check(tmp_path, served, iid)

@@ -122,6 +122,8 @@ class RemoteRunner(Runner):
         self._lock = threading.Lock()
         self._jobs: dict[str, dict[str, Any]] = {}
         self._placed: dict[str, str] = {}  # job id -> pfcon type it is sent as
+        self._idle = threading.Condition()
+        self._deleting, self._closed = 0, False
 
     # -- records ---------------------------------------------------------------------------------
     @property
@@ -421,12 +423,21 @@ class RemoteRunner(Runner):
     def _delete(self, job_id: str, rec: dict[str, Any]) -> None:
         if rec.get("deleted") or not rec.get("pushed"):
             return
+        with self._idle:
+            if self._closed:
+                self._note(job_id, rec, "DELETE", "skipped: the backend was stopping")
+                return
+            self._deleting += 1
         try:
             self._retrying("DELETE", job_id, lambda h: self._client.delete(
                 self.url + f"pluginjobs/{job_id}/", headers=h), attempts=2)
         except (Unreachable, RunnerError) as e:
             self._note(job_id, rec, "DELETE", f"failed: {e}")
             return
+        finally:
+            with self._idle:
+                self._deleting -= 1
+                self._idle.notify_all()
         rec["deleted"] = True
         self._note(job_id, rec, "DELETE", "done")
 
@@ -449,4 +460,9 @@ class RemoteRunner(Runner):
         (self._dir() / f"{job_id}.pull").unlink(missing_ok=True)
 
     def close(self) -> None:
+        """Close the connection, after the DELETEs under way (a job finishing as the backend
+        stops would otherwise stay on the resource)."""
+        with self._idle:
+            self._closed = True
+            self._idle.wait_for(lambda: self._deleting == 0, timeout=self.request_timeout)
         self._client.close()
