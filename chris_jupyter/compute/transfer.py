@@ -70,7 +70,8 @@ def write_archive(out: BinaryIO, sources: Iterable[tuple[Path, str]], fmt: str =
     stream; returns the number of files."""
     n = 0
     if fmt == "tar":
-        with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tf:
+        with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT, bufsize=CHUNK,
+                          copybufsize=CHUNK) as tf:
             for path, name, is_dir in walk(sources):
                 info = tf.gettarinfo(str(path), name)
                 info.uid = info.gid = 0
@@ -184,12 +185,19 @@ def extract_zip(path: Path, dest: Path, *, progress: Progress | None = None) -> 
     return n
 
 
+def _seekable(f: BinaryIO) -> bool:
+    try:
+        return bool(f.seekable())
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
 def extract_tar(fileobj: BinaryIO, dest: Path, *, progress: Progress | None = None) -> int:
     """Extract a tar *stream* into ``dest``: entries are checked as they come, so a bad one
     stops the extraction with :class:`UnsafeArchive` (the caller empties ``dest``)."""
     n = 0
     try:
-        with tarfile.open(fileobj=fileobj, mode="r|*") as tf:
+        with tarfile.open(fileobj=fileobj, mode="r:" if _seekable(fileobj) else "r|*", bufsize=CHUNK) as tf:
             for m in tf:
                 parts = safe_name(m.name)
                 if m.isdir():

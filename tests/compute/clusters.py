@@ -7,12 +7,15 @@ cluster, each started here and left as found.
 - :func:`slurm` starts ``munged`` (if none answers), ``slurmctld`` and ``slurmd`` from Debian's
   packages (``scripts/install-deps --test``) with a minimal configuration of its own in a
   private folder (no accounting database), and stops what it started.
+- :func:`netns` makes a network namespace joined to this one by a veth pair (for a "remote"
+  compute resource whose bytes really cross a link), and removes both.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -147,3 +150,36 @@ def slurm(where: Path) -> Iterator[Path]:
                 p.wait()
         with contextlib.suppress(NameError):
             log.close()
+
+
+def _ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True, text=True)
+
+
+@contextlib.contextmanager
+def netns() -> Iterator[tuple[str, str, str]]:
+    """A network namespace joined to this one by a veth pair: (name, host address, its address).
+
+    The pair's ends are ``cjh<tag>`` (here) and ``cjn<tag>`` (there) for a namespace ``cjr<tag>``,
+    on a /30 in 10.200.0.0/16 that no route here covers yet."""
+    tag = f"{os.getpid() % 10000}{random.randrange(100, 999)}"
+    ns, host_if, ns_if = f"cjr{tag}", f"cjh{tag}", f"cjn{tag}"
+    while True:
+        a, b = random.randrange(0, 256), random.randrange(0, 64) * 4
+        routes = subprocess.run(["ip", "route"], capture_output=True, text=True).stdout
+        if f"10.200.{a}." not in routes:
+            break
+    host_ip, ns_ip = f"10.200.{a}.{b + 1}", f"10.200.{a}.{b + 2}"
+    _ip("netns", "add", ns)
+    try:
+        _ip("link", "add", host_if, "type", "veth", "peer", "name", ns_if)
+        _ip("link", "set", ns_if, "netns", ns)
+        _ip("addr", "add", f"{host_ip}/30", "dev", host_if)
+        _ip("link", "set", host_if, "up")
+        _ip("-n", ns, "addr", "add", f"{ns_ip}/30", "dev", ns_if)
+        _ip("-n", ns, "link", "set", ns_if, "up")
+        _ip("-n", ns, "link", "set", "lo", "up")
+        yield ns, host_ip, ns_ip
+    finally:
+        subprocess.run(["ip", "link", "del", host_if], capture_output=True)
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)

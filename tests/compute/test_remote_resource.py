@@ -14,7 +14,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -31,41 +30,18 @@ from chris_jupyter.backend import Backend, Settings
 from chris_jupyter.compute import states as st
 from chris_jupyter.compute.served import LABEL
 
+from . import clusters
+
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]
 PASSWORD = "s3cret-for-tests"
 
 
-def _ip(*args: str) -> None:
-    subprocess.run(["ip", *args], check=True, capture_output=True, text=True)
-
-
 @pytest.fixture(scope="module")
 def netns():
     """A network namespace joined to this one by a veth pair: (name, host address, its address)."""
-    tag = f"{os.getpid() % 10000}{random.randrange(100, 999)}"
-    ns, host_if, ns_if = f"cjr{tag}", f"cjh{tag}", f"cjn{tag}"
-    while True:  # a /30 in 10.200.0.0/16 that no route here already covers
-        a, b = random.randrange(0, 256), random.randrange(0, 64) * 4
-        net = f"10.200.{a}.{b}"
-        routes = subprocess.run(["ip", "route"], capture_output=True, text=True).stdout
-        if f"10.200.{a}." not in routes:
-            break
-    host_ip, ns_ip = f"10.200.{a}.{b + 1}", f"10.200.{a}.{b + 2}"
-    _ip("netns", "add", ns)
-    try:
-        _ip("link", "add", host_if, "type", "veth", "peer", "name", ns_if)
-        _ip("link", "set", ns_if, "netns", ns)
-        _ip("addr", "add", f"{host_ip}/30", "dev", host_if)
-        _ip("link", "set", host_if, "up")
-        _ip("-n", ns, "addr", "add", f"{ns_ip}/30", "dev", ns_if)
-        _ip("-n", ns, "link", "set", ns_if, "up")
-        _ip("-n", ns, "link", "set", "lo", "up")
-        yield ns, host_ip, ns_ip
-    finally:
-        subprocess.run(["ip", "link", "del", host_if], capture_output=True)
-        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
-        del net
+    with clusters.netns() as n:
+        yield n
 
 
 class Served:
@@ -186,6 +162,31 @@ def test_cancel_stops_the_remote_job(backend, served, dclient):
         time.sleep(0.1)
     assert not dclient.containers.list(all=True, filters={"label": f"{LABEL}={job}"})
     assert not (served.data / "jobs" / job).exists()
+
+
+def test_inputs_and_outputs_travel_as_tar_streams_when_so_configured(backend, served):
+    b, admin, data = backend
+    b.compute.add_compute_resource(admin, "far-tar", "remote", {
+        "url": served.url, "password": PASSWORD, "data_format": "tar", "retries": 2, "backoff": 0.2})
+    try:
+        for name in ("pl-dircopy", "pl-testbox"):
+            b.compute.assign_compute_resources(admin, b.compute.plugin(name)["id"], ["far", "far-tar"])
+        root = b.compute.run(admin, "pl-dircopy", {"dir": "home/admin/uploads/scan"},
+                             compute_resource_name="far-tar")
+        assert b.compute.c.wait_for(root["id"], timeout=120) == st.SUCCESS, explain(b, admin, root["id"])
+        ds = b.compute.run(admin, "pl-testbox", {"text": "tar"}, previous_id=root["id"],
+                           compute_resource_name="far-tar")
+        assert b.compute.c.wait_for(ds["id"], timeout=120) == st.SUCCESS, explain(b, admin, ds["id"])
+        out = data / b.compute.instance(admin, root["id"])["output_path"]
+        assert (out / "scan/sub/b.bin").read_bytes() == (data / "home/admin/uploads/scan/sub/b.bin").read_bytes()
+        d = b.compute.instance(admin, ds["id"])
+        assert d["runner"] == "far-tar"
+        assert json.loads((data / d["output_path"] / "record.json").read_text())["text"] == "tar"
+        logs = b.compute.logs(admin, ds["id"])
+        assert "as tar to" in logs and "PULL: outputs as tar" in logs, logs
+    finally:
+        for name in ("pl-dircopy", "pl-testbox"):
+            b.compute.assign_compute_resources(admin, b.compute.plugin(name)["id"], ["far"])
 
 
 class _EvilHandler(BaseHTTPRequestHandler):
@@ -331,9 +332,7 @@ time.sleep(3600)
 def slow_link(netns):
     """The veth link limited to 32 Mbit/s each way (tbf), so a 40 MiB transfer takes ~10 s."""
     ns, _, _ = netns
-    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
-    host_if = next(w.split("@")[0] for w in links.split() if w.startswith(f"cjh{ns[3:]}"))
-    ns_if = f"cjn{ns[3:]}"
+    host_if, ns_if = f"cjh{ns[3:]}", f"cjn{ns[3:]}"
     tbf = ["root", "tbf", "rate", "32mbit", "burst", "64kb", "latency", "400ms"]
     _ip_tc = [["tc", "qdisc", "add", "dev", host_if, *tbf],
               ["ip", "netns", "exec", ns, "tc", "qdisc", "add", "dev", ns_if, *tbf]]

@@ -28,6 +28,7 @@ a growing pause; then the job ends with an error that names the resource and the
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import threading
 import time
@@ -49,23 +50,28 @@ class Unreachable(RuntimeError):
     """The resource did not answer after every retry."""
 
 
-class _IterReader:
-    """A ``read()`` over an iterator of byte chunks (for extracting a tar stream as it comes)."""
+class _IterReader(io.RawIOBase):
+    """A readable file over an iterator of byte chunks (for extracting a tar stream as it comes).
+
+    ``readinto`` copies from the current chunk at an offset: no buffer is ever re-sliced, so a
+    gigabyte read in small pieces costs one copy of each byte."""
 
     def __init__(self, chunks: Any) -> None:
-        self._it, self._buf = iter(chunks), b""
+        self._it, self._chunk, self._at = iter(chunks), memoryview(b""), 0
 
-    def read(self, n: int = -1) -> bytes:
-        while n < 0 or len(self._buf) < n:
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        while self._at >= len(self._chunk):
             nxt = next(self._it, None)
             if nxt is None:
-                break
-            self._buf += nxt
-        if n < 0:
-            out, self._buf = self._buf, b""
-        else:
-            out, self._buf = self._buf[:n], self._buf[n:]
-        return out
+                return 0
+            self._chunk, self._at = memoryview(nxt), 0
+        n = min(len(b), len(self._chunk) - self._at)
+        b[:n] = self._chunk[self._at:self._at + n]
+        self._at += n
+        return n
 
 
 class RemoteRunner(Runner):
@@ -391,7 +397,8 @@ class RemoteRunner(Runner):
                     r.read()
                     return r
                 if self.data_format == "tar":
-                    r.n = extract_tar(_IterReader(r.iter_bytes(1 << 20)), out, progress=progress)  # type: ignore[attr-defined]
+                    r.n = extract_tar(io.BufferedReader(_IterReader(r.iter_bytes(1 << 20)), 1 << 20), out,
+                                      progress=progress)  # type: ignore[attr-defined]
                     return r
                 with open(tmp, "wb") as f:
                     for chunk in r.iter_bytes(1 << 20):
