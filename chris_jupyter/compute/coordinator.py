@@ -382,7 +382,7 @@ class Coordinator(JobLifecycle):
         inst = self._load(instance_id)
         if inst is None:
             raise LookupError(f"no plugin instance {instance_id}")
-        if inst.state in (st.SCHEDULED, st.STARTED) and inst.runner_job_id:
+        if inst.state in st.LAUNCHING | st.RUNNING and inst.runner_job_id:
             live = self._job_logs(inst.runner_job_id)
             if live:
                 return live

@@ -136,11 +136,11 @@ class JobLifecycle:
 
     def _launch(self, iid: int) -> None:
         inst = self._load(iid)
-        if inst is None or inst.state != st.SCHEDULED:
+        if inst is None or inst.state not in st.LAUNCHING:
             self._free_slot(iid)
             return
         try:
-            runner = self._runner_for(inst.runner)
+            runner = self._hooked(self._runner_for(inst.runner))
             spec = self._job_spec(inst, runner)
             self._set(iid, runner_job_id=spec.job_id, argv=spec.argv, image=spec.image,
                       env=spec.env, runner=inst.runner or runner.name)
@@ -151,11 +151,11 @@ class JobLifecycle:
             msg = str(exc) if isinstance(exc, RunnerError | ValueError) else f"{type(exc).__name__}: {exc}"
             if not isinstance(exc, RunnerError | ValueError):
                 log.exception("launching instance %s failed", iid)
-            if self._move(iid, st.ERROR, expect=st.SCHEDULED, error=f"could not start: {msg}"):
+            if self._move(iid, st.ERROR, expect=st.LAUNCHING, error=f"could not start: {msg}"):
                 self._cascade(iid, "could not start")
             self._free_slot(iid)
             return
-        if not self._move(iid, st.STARTED, expect=st.SCHEDULED):  # cancelled meanwhile
+        if not self._move(iid, st.STARTED, expect=st.LAUNCHING):  # cancelled meanwhile
             self._safely("cancel", spec.job_id)
             self._set(iid, logs=self._job_logs(spec.job_id))
             self._safely("cleanup", spec.job_id)
@@ -252,11 +252,27 @@ class JobLifecycle:
 
     def _time_out(self, iid: int, job_id: str, timeout_s: float) -> None:
         self._safely("cancel", job_id)
-        if self._move(iid, st.CANCELLED, expect=st.STARTED, logs=self._job_logs(job_id),
+        if self._move(iid, st.CANCELLED, expect=st.RUNNING, logs=self._job_logs(job_id),
                       error=f"timed out after {timeout_s:g} s; the job was stopped"):
             self._cascade(iid, "timed out")
         self._safely("cleanup", job_id)
         self._free_slot(iid)
+
+    def _hooked(self, runner: Any) -> Any:
+        """The runner, told to report the steps of its jobs (:meth:`_on_step`)."""
+        runner.on_step = self._on_step
+        return runner
+
+    def _on_step(self, job_id: str, step: str) -> None:
+        """A runner's report that a job's data travels: ``copying`` (inputs out, from
+        ``scheduled``) or ``uploading`` (outputs back, from ``started``)."""
+        frm = {st.COPYING: st.SCHEDULED, st.UPLOADING: st.STARTED}.get(step)
+        if frm is None:
+            return
+        with self.db.session() as s:
+            iid = s.scalar(select(PluginInstance.id).where(PluginInstance.runner_job_id == job_id))
+        if iid is not None:
+            self._move(iid, step, expect=frm)
 
     def _safely(self, op: str, job_id: str) -> None:
         """Runner housekeeping (``cancel``, ``cleanup``) must not stop the state machine."""
@@ -275,7 +291,7 @@ class JobLifecycle:
         if runner is None:
             with self.db.session() as s:
                 name = s.scalar(select(PluginInstance.runner).where(PluginInstance.runner_job_id == job_id))
-            runner = self._runner_for(name)
+            runner = self._hooked(self._runner_for(name))
             with self._lock:
                 self._job_runners[job_id] = runner
         return runner
@@ -290,18 +306,18 @@ class JobLifecycle:
     def _finish(self, iid: int, job_id: str, status: JobStatus) -> None:
         logs = self._job_logs(job_id)
         inst = self._load(iid)
-        if inst is None or inst.state != st.STARTED:  # cancelled (or finished) meanwhile
+        if inst is None or inst.state not in st.RUNNING:  # cancelled (or finished) meanwhile
             if inst is not None:
                 self._set(iid, logs=logs, exit_code=status.exit_code)
             self._safely("cleanup", job_id)
             self._free_slot(iid)
             return
         if status.state == "missing":
-            if self._move(iid, st.CANCELLED, expect=st.STARTED, logs=logs,
+            if self._move(iid, st.CANCELLED, expect=st.RUNNING, logs=logs,
                           error=f"the runner lost the job: {status.error}"):
                 self._cascade(iid, "was lost by the runner")
         elif status.exit_code == 0:
-            if self._move(iid, st.REGISTERING, expect=st.STARTED, exit_code=0, logs=logs):
+            if self._move(iid, st.REGISTERING, expect=st.RUNNING, exit_code=0, logs=logs):
                 self._register(iid)  # before cleanup: the user waits for this, not for that
         else:
             try:
@@ -309,7 +325,7 @@ class JobLifecycle:
             except Exception:
                 errors = ""
             msg = self._failure_message(inst, status, errors.strip() and errors or logs)
-            if self._move(iid, st.ERROR, expect=st.STARTED, exit_code=status.exit_code, logs=logs,
+            if self._move(iid, st.ERROR, expect=st.RUNNING, exit_code=status.exit_code, logs=logs,
                           error=msg):
                 self._cascade(iid, "failed")
         self._safely("cleanup", job_id)
@@ -382,7 +398,7 @@ class JobLifecycle:
                 continue
             if self._move(iid, st.CANCELLED, error=reason):
                 done.append(iid)
-                if inst.runner_job_id and inst.state in (st.SCHEDULED, st.STARTED):
+                if inst.runner_job_id and inst.state in st.LAUNCHING | st.RUNNING:
                     self._safely("cancel", inst.runner_job_id)  # its watcher cleans up
                 with self._lock:
                     if iid in self._pending:
@@ -409,13 +425,13 @@ class JobLifecycle:
                 self._spawn(self._advance, iid)
             elif inst.state == st.REGISTERING:
                 self._spawn(self._register, iid)
-            elif inst.state == st.SCHEDULED:
+            elif inst.state in st.LAUNCHING:
                 status = self._job_status(job)
                 if status.state == "missing":
                     self._queue_launch(iid)
-                elif self._move(iid, st.STARTED, expect=st.SCHEDULED):
+                elif self._move(iid, st.STARTED, expect=st.LAUNCHING):
                     self._adopt(inst, status)
-            else:  # started
+            else:  # started or uploading
                 status = self._job_status(job)
                 self._adopt(inst, status)
 

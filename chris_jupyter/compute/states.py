@@ -21,15 +21,19 @@ from ..db.models.compute import PluginInstance
 from ..states import (  # noqa: F401  (the state names, re-exported for the compute modules)
     ACTIVE,
     CANCELLED,
+    COPYING,
     CREATED,
     ERROR,
     EVENT_TYPE,
     FINAL,
+    LAUNCHING,
     REGISTERING,
+    RUNNING,
     SCHEDULED,
     STARTED,
     SUCCESS,
     TRANSITIONS,
+    UPLOADING,
     WAITING,
 )
 

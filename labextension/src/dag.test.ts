@@ -65,14 +65,28 @@ describe('states', () => {
         'created',
         'waiting',
         'scheduled',
+        'copying',
         'started',
+        'uploading',
         'registeringFiles',
         'finishedSuccessfully',
         'finishedWithError',
         'cancelled',
         'odd'
       ].map(stateGroup)
-    ).toEqual(['pending', 'pending', 'pending', 'running', 'running', 'success', 'error', 'cancelled', 'unknown']);
+    ).toEqual([
+      'pending',
+      'pending',
+      'pending',
+      'running',
+      'running',
+      'running',
+      'running',
+      'success',
+      'error',
+      'cancelled',
+      'unknown'
+    ]);
     expect(isFinal('finishedSuccessfully') && isFinal('cancelled') && !isFinal('started')).toBe(true);
   });
 

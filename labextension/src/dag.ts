@@ -13,7 +13,9 @@ export const STATES = [
   'created',
   'waiting',
   'scheduled',
+  'copying',
   'started',
+  'uploading',
   'registeringFiles',
   'finishedSuccessfully',
   'finishedWithError',
@@ -31,7 +33,9 @@ export function stateGroup(state: string): StateGroup {
     case 'waiting':
     case 'scheduled':
       return 'pending';
+    case 'copying': // the inputs travel to a remote compute resource
     case 'started':
+    case 'uploading': // the outputs travel back
     case 'registeringFiles':
       return 'running';
     case 'finishedSuccessfully':

@@ -11,6 +11,7 @@ module; the test that kills a server mid-job starts its own.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import os
@@ -118,6 +119,23 @@ def explain(b, admin, iid) -> str:
     return f"{i['state']}: {i['error']}\n{b.compute.logs(admin, iid)}"
 
 
+def states_seen(b, iid: int) -> list[str]:
+    """The states instance ``iid`` went through, from the backend's event history."""
+    async def collect() -> list[str]:
+        seen: list[str] = []
+        events = b.events.subscribe(since=0, types=[st.EVENT_TYPE])
+        try:
+            while True:
+                ev = await asyncio.wait_for(events.__anext__(), 0.2)
+                if ev.data["id"] == iid:
+                    seen.append(ev.data["state"])
+        except TimeoutError:
+            return seen
+        finally:
+            await events.aclose()
+    return asyncio.run(collect())
+
+
 def test_a_ds_plugin_runs_on_the_remote_resource_and_its_outputs_are_registered(backend, served):
     b, admin, data = backend
     root = b.compute.run(admin, "pl-dircopy", {"dir": "home/admin/uploads/scan"})
@@ -134,6 +152,9 @@ def test_a_ds_plugin_runs_on_the_remote_resource_and_its_outputs_are_registered(
     assert record["uid"] == 1000 and not record["input_writable"]
     prov = b.compute.c.provenance(ds["id"])
     assert prov["runner"] == "far" and f"{d['output_path']}/record.json" in prov["output_files"]
+    # the instance shows when its data travels: inputs out (copying), outputs back (uploading)
+    seen = states_seen(b, ds["id"])
+    assert seen[-6:] == [st.SCHEDULED, st.COPYING, st.STARTED, st.UPLOADING, st.REGISTERING, st.SUCCESS], seen
     logs = b.compute.logs(admin, ds["id"])
     for step in ("PUSH:", "EXEC:", "PULL:", "testbox mode=ok"):
         assert step in logs, logs

@@ -13,6 +13,9 @@ from ..base import endpoint
 from .base import PARAM_ID_BASE, TYPE_NAMES, CubeHandler, Resource, cube_path
 from .paths import to_cube5
 
+# The CUBE clients know CUBE 5's statuses only (aiochris 0.10 refuses others): a job whose data
+# travels to or from a remote compute resource shows as scheduled or started there.
+CUBE_STATUS = {states.COPYING: states.SCHEDULED, states.UPLOADING: states.STARTED}
 SEARCH_FIELDS = ("id", "feed_id", "plugin_id", "plugin_name", "plugin_version", "status",
                  "previous_id", "title", "owner_username")
 
@@ -30,7 +33,7 @@ def instance_resource(h: CubeHandler, i: dict[str, Any], plugin: dict[str, Any] 
         "pipeline_inst": i.get("pipeline_run_id"), "feed_id": i["feed_id"],
         "start_date": i.get("started_at") or i["created_at"],
         "end_date": i.get("ended_at") or i.get("started_at") or i["created_at"],
-        "output_path": out_path, "status": i["state"], "summary": "", "raw": "",
+        "output_path": out_path, "status": CUBE_STATUS.get(i["state"], i["state"]), "summary": "", "raw": "",
         "owner_username": i["owner"], "size": 0,
         **{key: res.get(key, DEFAULT_REQUEST[key]) for key in RESOURCE_KEYS},
         "error_code": "" if i["state"] != states.ERROR else "CODE99",

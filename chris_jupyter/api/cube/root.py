@@ -12,11 +12,13 @@ from ... import states
 from ..base import endpoint
 from .base import CubeHandler, Resource, compute_resource, cube_path
 
-# Job states -> CUBE's per-state counters of a feed.
-STATE_COUNTERS = {states.CREATED: "created_jobs", states.WAITING: "waiting_jobs",
-                  states.SCHEDULED: "scheduled_jobs", states.STARTED: "started_jobs",
-                  states.REGISTERING: "registering_jobs", states.SUCCESS: "finished_jobs",
-                  states.ERROR: "errored_jobs", states.CANCELLED: "cancelled_jobs"}
+# CUBE's per-state counters of a feed -> the job states each counts (a job copying its inputs
+# to a compute resource counts as scheduled, one whose outputs come back as started).
+STATE_COUNTERS = {"created_jobs": (states.CREATED,), "waiting_jobs": (states.WAITING,),
+                  "scheduled_jobs": (states.SCHEDULED, states.COPYING),
+                  "started_jobs": (states.STARTED, states.UPLOADING),
+                  "registering_jobs": (states.REGISTERING,), "finished_jobs": (states.SUCCESS,),
+                  "errored_jobs": (states.ERROR,), "cancelled_jobs": (states.CANCELLED,)}
 NOTE_TITLE = "Description"  # CUBE's default title of a feed's note
 SEARCH_FIELDS = ("id", "name", "name_icontains", "name_exact", "owner_username")
 
@@ -45,7 +47,7 @@ async def feed_resource(h: CubeHandler, f: dict[str, Any]) -> Resource:
     counts = Counter(i["state"] for i in page["items"])
     data: dict[str, Any] = {"id": fid, "creation_date": f["created_at"], "modification_date": f["modified_at"],
                             "name": f["name"], "creator_username": f["owner"]}
-    data.update({counter: counts.get(state, 0) for state, counter in STATE_COUNTERS.items()})
+    data.update({counter: sum(counts.get(x, 0) for x in which) for counter, which in STATE_COUNTERS.items()})
     return Resource(h.url(f"{fid}/"), data, {
         "owner": [h.url(f"users/{h.principal.user_id}/")] if f["owner"] == h.principal.username else [],
         "note": h.url(f"note{fid}/"), "tags": h.url(f"{fid}/tags/"), "taggings": h.url(f"{fid}/taggings/"),

@@ -14,6 +14,7 @@ spawner). A compute resource gives its own settings on top (``Runner(config=…,
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -96,6 +97,10 @@ class Runner(LoggingConfigurable):
     #: commands instead (local) refuses plugins registered by image: their descriptor names a
     #: command that exists only inside the image.
     runs_images: bool = False
+    #: Set by the coordinator: ``on_step(job_id, state)`` when a job's data starts to travel
+    #: (``copying``: inputs to where it runs; ``uploading``: outputs back). Runners whose jobs
+    #: read and write the library in place never call it.
+    on_step: Callable[[str, str], None] | None = None
 
     state_dir = Unicode(
         "",

@@ -38,6 +38,7 @@ from urllib.parse import urlsplit
 
 from traitlets import Bool, Enum, Float, Int, TraitError, Unicode, validate
 
+from ... import states
 from .. import multipart
 from ..transfer import UnsafeArchive, archive_stream, empty_folder, extract_tar, extract_zip, total_size
 from .base import JobSpec, JobStatus, Mount, Placement, Runner, RunnerError
@@ -167,6 +168,15 @@ class RemoteRunner(Runner):
         rec.setdefault("journal", []).append(f"[remote {self.resource_name or self.url}] {step}: {text}")
         self._save(job_id, rec)
 
+    def _step(self, job_id: str, state: str) -> None:
+        """Tell the coordinator the job's data travels (its instance shows ``copying`` or
+        ``uploading``); a failure there never stops the transfer."""
+        if self.on_step is not None:
+            try:
+                self.on_step(job_id, state)
+            except Exception:
+                self.log.exception("reporting %s of job %s failed", state, job_id)
+
     # -- HTTP --------------------------------------------------------------------------------------
     def _login(self) -> str:
         r = self._client.post(self.url + "auth-token/", json={"pfcon_user": self.user,
@@ -262,6 +272,7 @@ class RemoteRunner(Runner):
         size = total_size(sources)
         self._note(spec.job_id, rec, "PUSH", f"{size / MiB:.1f} MiB from {len(sources)} folder(s) as "
                    f"{self.data_format} to {self.url}")
+        self._step(spec.job_id, states.COPYING)
         sent = [0, 0]
 
         def progress(n: int) -> None:
@@ -379,6 +390,7 @@ class RemoteRunner(Runner):
         out = Path(rec["output"])
         out.mkdir(parents=True, exist_ok=True)
         self._note(job_id, rec, "PULL", f"outputs as {self.data_format}")
+        self._step(job_id, states.UPLOADING)
         tmp = self._dir() / f"{job_id}.pull"
         got = [0, 0]
 

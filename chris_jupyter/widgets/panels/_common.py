@@ -7,11 +7,23 @@ from typing import Any
 
 import ipywidgets as W
 
-from ...states import CANCELLED, CREATED, ERROR, REGISTERING, SCHEDULED, STARTED, SUCCESS, WAITING
+from ...states import (
+    CANCELLED,
+    COPYING,
+    CREATED,
+    ERROR,
+    REGISTERING,
+    SCHEDULED,
+    STARTED,
+    SUCCESS,
+    UPLOADING,
+    WAITING,
+)
 from ...utils.text import human_size  # noqa: F401  (re-exported for the panels)
 
 STATE_COLORS = {
-    CREATED: "#6b7280", WAITING: "#6b7280", SCHEDULED: "#2563eb", STARTED: "#2563eb",
+    CREATED: "#6b7280", WAITING: "#6b7280", SCHEDULED: "#2563eb", COPYING: "#2563eb",
+    STARTED: "#2563eb", UPLOADING: "#2563eb",
     REGISTERING: "#7c3aed", SUCCESS: "#15803d", ERROR: "#b91c1c", CANCELLED: "#92400e",
 }
 

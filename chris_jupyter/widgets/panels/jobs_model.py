@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 
 from ...client.events import interrupt, read_events
-from ...states import CANCELLED, ERROR, EVENT_TYPE, FINAL, REGISTERING, STARTED, SUCCESS
+from ...states import CANCELLED, ERROR, EVENT_TYPE, FINAL, REGISTERING, RUNNING, SUCCESS
 from ...states import ORDER as STATE_ORDER
 
 log = logging.getLogger(__name__)
@@ -151,7 +151,7 @@ class JobTracker:
             succeeded=states.count(SUCCESS),
             failed=states.count(ERROR),
             cancelled=states.count(CANCELLED),
-            running=states.count(STARTED) + states.count(REGISTERING),
+            running=sum(s in RUNNING or s == REGISTERING for s in states),
         )
 
     def wait_for(self, iid: int, states: frozenset[str] | set[str] = FINAL, timeout: float = 60) -> str | None:
