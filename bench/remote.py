@@ -22,7 +22,6 @@ import argparse
 import contextlib
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,8 @@ import httpx
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from _pairs import alternate, medians  # noqa: E402
 
 from chris_jupyter.compute.runners.base import JobSpec  # noqa: E402
 from chris_jupyter.compute.runners.docker import INCOMING, OUTGOING  # noqa: E402
@@ -155,18 +156,11 @@ def main() -> None:
                       sink, work / "sink.log"):
             runner = RemoteRunner(url=api, password=PASSWORD, data_format=args.format,
                                   state_dir=str(work / "runner"), resource_name="bench")
-            mine = lambda i: ours(runner, image, src, work, i)  # noqa: E731
-            theirs = lambda i: bare(sink, anchor, image, src, work, i)  # noqa: E731
-            a, b = [], []
-            for i in range(max(1, args.runs)):
-                first, second = (mine, theirs) if i % 2 == 0 else (theirs, mine)
-                x, y = first(i), second(i)
-                a.append(x if first is mine else y)
-                b.append(y if first is mine else x)
-                print(f"run {i + 1}: remote runner {a[-1]:.2f} s   curl + docker run {b[-1]:.2f} s", flush=True)
+            a, b = alternate(lambda i: ours(runner, image, src, work, i),
+                             lambda i: bare(sink, anchor, image, src, work, i), max(1, args.runs),
+                             lambda i, x, y: f"run {i + 1}: remote runner {x:.2f} s   curl + docker run {y:.2f} s")
             runner.close()
-    m, n = statistics.median(a), statistics.median(b)
-    paired = statistics.median(x / y for x, y in zip(a, b, strict=True))
+    m, n, paired = medians(a, b)
     print(f"{args.mib} MiB in and out, {args.format}; paired ratio {paired:.2f}")
     print(f"remote: {m:.2f} s (ratio {m / n:.2f} vs curl + docker run)")
 

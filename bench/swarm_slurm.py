@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from _pairs import alternate, medians  # noqa: E402
 
 from chris_jupyter.compute.runners.base import JobSpec  # noqa: E402
 from chris_jupyter.compute.runners.slurm import SlurmRunner  # noqa: E402
@@ -126,15 +127,10 @@ def main() -> None:
                 continue
             mine(-1)
             bare(-1)  # warm both
-            a, b = [], []
-            for i in range(runs):
-                first, second = (mine, bare) if i % 2 == 0 else (bare, mine)
-                x, y = first(i), second(i)
-                a.append(x if first is mine else y)
-                b.append(y if first is mine else x)
-                print(f"{name} run {i + 1}: runner {a[-1]:.3f} s   bare {b[-1]:.3f} s", flush=True)
-            results[name] = (statistics.median(a), statistics.median(b))
-            paired = statistics.median(x / y for x, y in zip(a, b, strict=True))
+            a, b = alternate(mine, bare, runs,
+                             lambda i, x, y, n=name: f"{n} run {i + 1}: runner {x:.3f} s   bare {y:.3f} s")
+            mine_m, bare_m, paired = medians(a, b)
+            results[name] = (mine_m, bare_m)
             print(f"{name}: {results[name][0]:.3f} s (ratio {results[name][0] / results[name][1]:.2f} vs bare "
                   f"engine; paired {paired:.2f})", flush=True)
         sw.close()
