@@ -115,31 +115,38 @@ class ComputeClient(EventsClient):
                 return inst
 
     def watch(self, instance_ids: list[int], timeout: float = 3600, progress: bool = True) -> list[dict]:
-        """Follow jobs until all are final, with a progress bar fed by the event stream."""
+        """Follow jobs until all are final (or ``timeout`` seconds have passed), with a progress
+        bar fed by the event stream; returns the jobs as they are then, in the order given."""
         ids = set(instance_ids)
-        states = {i: self.instance(i) for i in ids}
+        done: set[int] = set()
         bar = progress_bar(total=len(ids), desc="jobs", disable=not progress)
-        done = {i for i, s in states.items() if s["state"] in FINAL}
-        bar.update(len(done))
+
+        def mark(i: int, state: str) -> None:
+            if state in FINAL and i not in done:
+                done.add(i)
+                bar.update(1)
+
+        def recheck() -> bool:
+            # Read the states once the stream is subscribed: a job that ended before (even between
+            # two subscriptions) is seen here, one that ends after comes as an event.
+            for i in ids - done:
+                mark(i, self.instance(i)["state"])
+            return len(done) == len(ids)
+
         deadline = time.monotonic() + timeout
-        if len(done) < len(ids):
-            last_event = None
-            while len(done) < len(ids) and time.monotonic() < deadline:
-                try:
-                    for ev in self.events(types=[EVENT_TYPE], since=last_event):
-                        last_event = ev["id"]
-                        d = ev["data"]
-                        if d.get("id") in ids:
-                            states[d["id"]].update(d)
-                            bar.set_postfix_str(f"#{d['id']} {d['state']}")
-                            if d["state"] in FINAL and d["id"] not in done:
-                                done.add(d["id"])
-                                bar.update(1)
-                        if len(done) == len(ids):
-                            break
-                except Exception:  # a dropped stream: re-check and resubscribe
-                    states.update({i: self.instance(i) for i in ids - done})
-                    done |= {i for i in ids if states[i]["state"] in FINAL}
+        last_event = None
+        while len(done) < len(ids) and (left := deadline - time.monotonic()) > 0:
+            try:
+                for ev in self.events(types=[EVENT_TYPE], since=last_event, timeout=left, on_connect=recheck):
+                    last_event = ev["id"]
+                    d = ev["data"]
+                    if d.get("id") in ids:
+                        bar.set_postfix_str(f"#{d['id']} {d['state']}")
+                        mark(d["id"], d["state"])
+                    if len(done) == len(ids):
+                        break
+            except Exception:  # a dropped stream: resubscribe (``recheck`` runs again)
+                time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
         bar.close()
         return Rows([self.instance(i) for i in instance_ids], "jobs")
 

@@ -174,6 +174,23 @@ def tsbox(registered, build_image):
     return tag
 
 
+def test_watch_sees_a_job_that_ended_before_its_stream_was_subscribed(user, monkeypatch) -> None:
+    """``watch`` reads the states once its event stream is subscribed: a job that ends between
+    the call and the subscription (here: the subscription made late on purpose) is not missed."""
+    name, c = user
+    c.mkdir(f"home/{name}/uploads/watch-late")
+    job = c.run("pl-dircopy", {"dir": f"home/{name}/uploads/watch-late"})
+    subscribe = c.events
+
+    def late(**kwargs):
+        c.wait(job["id"], timeout=300)  # the job's final event is published before we listen
+        return subscribe(**kwargs)
+
+    monkeypatch.setattr(c, "events", late)
+    [result] = c.watch([job["id"]], timeout=120, progress=False)
+    assert result["state"] == "finishedSuccessfully", result
+
+
 def test_a_ts_plugin_in_a_pipeline_joins_both_branches(user, tsbox) -> None:
     """A pipeline through REST whose last piping is a ``ts`` plugin joining two branches: it waits
     for both, gets both parents' outputs as input, and knows their instance ids."""
