@@ -7,6 +7,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from ..states import EVENT_TYPE, FINAL
 from .errors import NotFoundError
 from .events import EventsClient
@@ -145,7 +147,7 @@ class ComputeClient(EventsClient):
                         mark(d["id"], d["state"])
                     if len(done) == len(ids):
                         break
-            except Exception:  # a dropped stream: resubscribe (``recheck`` runs again)
+            except httpx.TransportError:  # a dropped stream: resubscribe (``recheck`` runs again)
                 time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
         bar.close()
         return Rows([self.instance(i) for i in instance_ids], "jobs")

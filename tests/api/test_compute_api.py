@@ -191,6 +191,12 @@ def test_watch_sees_a_job_that_ended_before_its_stream_was_subscribed(user, monk
     assert result["state"] == "finishedSuccessfully", result
 
 
+def test_watch_of_a_job_that_does_not_exist_says_so(user) -> None:
+    _, c = user
+    with pytest.raises(NotFoundError):
+        c.watch([999_999], timeout=3600, progress=False)  # at once, not after the hour
+
+
 def test_a_ts_plugin_in_a_pipeline_joins_both_branches(user, tsbox) -> None:
     """A pipeline through REST whose last piping is a ``ts`` plugin joining two branches: it waits
     for both, gets both parents' outputs as input, and knows their instance ids."""
