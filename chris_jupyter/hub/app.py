@@ -26,7 +26,7 @@ from ..app import ChrisApp
 from ..backend import Settings
 from ..identity import Principal
 from .auth import HubAuthorizer, HubIdentityProvider, HubUser
-from .identity import HubPrincipals
+from .identity import HubDirectory, HubPrincipals
 
 
 class HealthHandler(APIHandler):
@@ -101,6 +101,8 @@ class ChrisHubApp(ChrisApp):
     def initialize_settings(self) -> None:
         super().initialize_settings()
         self.hub_principals = HubPrincipals(self.backend)
+        hub_auth = self.serverapp.identity_provider.hub_auth
+        self.backend.sharing.directory = HubDirectory(self.hub_principals, hub_auth.api_url, hub_auth.api_token)
 
     def principal_for_jupyter_user(self, user: Any) -> Principal:
         """The ChRIS principal of a hub user (created on first request, admin and groups from the hub)."""

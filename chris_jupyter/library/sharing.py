@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import or_, select
 
@@ -47,6 +47,21 @@ def share_json(sh: Share, s) -> dict[str, Any]:
     }
 
 
+class Directory(Protocol):
+    """Where users and groups come from when they are not in the database yet (in hub mode: the hub).
+
+    Sharing with a hub user who has never called the service must work: ChRIS creates its users on
+    their first request, so without this the owner would get "no such user" for a colleague the hub
+    knows well.
+    """
+
+    def ensure_user(self, name: str) -> bool:
+        """Create ``name`` as the directory describes it; ``False`` when the directory does not know it."""
+
+    def ensure_group(self, name: str) -> bool:
+        """Create the group ``name`` (and its members' membership); ``False`` when unknown."""
+
+
 class Sharing:
     """Shares (to a user, a group or everyone) and private links; the grants they give are in :mod:`.permissions`."""
 
@@ -54,6 +69,21 @@ class Sharing:
         self.db = db
         self.events = events
         self.pacs_group = pacs_group
+        self.directory: Directory | None = None  # set by the hub service
+
+    def _from_directory(self, model: type[User] | type[Group], name: str) -> None:
+        """Bring a grantee the database does not have yet in from the directory (its own transaction,
+        before the share's)."""
+        if self.directory is None:
+            return
+        column = User.username if model is User else Group.name
+        with self.db.session() as s:
+            if s.scalar(select(model.id).where(column == name)) is not None:
+                return
+        if model is User:
+            self.directory.ensure_user(name)
+        else:
+            self.directory.ensure_group(name)
 
     def _check_target(self, s, principal: Principal, path: str | None, feed_id: int | None):
         if (path is None) == (feed_id is None):
@@ -86,6 +116,10 @@ class Sharing:
             raise BadRequest("permission must be 'read' or 'write'")
         if public and permission == "write":
             raise BadRequest("public shares are read-only")
+        if user is not None:
+            self._from_directory(User, user)
+        if group is not None:
+            self._from_directory(Group, group)
         with self.db.session() as s:
             path, feed_id = self._check_target(s, principal, path, feed_id)
             sh = Share(path=path, feed_id=feed_id, public=bool(public),

@@ -1,12 +1,14 @@
 """Hub operations, on a hub of their own (a short idle timeout would cull the other tests' servers).
 
 An idle user server is culled by jupyterhub-idle-culler (a hub service); SIGTERM to the hub with a
-user server running leaves no user container, Docker network, hub process or pid file behind.
+user server running leaves no user container, Docker network, hub process or pid file behind; a hub
+restarted while plugins run loses none of their jobs.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import threading
 import time
 from collections.abc import Iterator
@@ -16,9 +18,13 @@ import docker
 import httpx
 import pytest
 
+from chris_jupyter import Client
+from chris_jupyter.states import FINAL
+from tests.compute.images import context_hash
+from tests.fixtures.cube_clients import register_flow_plugins
 from tests.fixtures.services import postgres_database
 
-from .conftest import Hub, _stop, running_hub, user_containers
+from .conftest import ADMIN, REPO, Hub, _stop, running_hub, user_containers
 from .test_hub_spawner import auth, start_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker, pytest.mark.postgres, pytest.mark.timeout(900)]
@@ -96,3 +102,44 @@ def test_sigterm_leaves_no_containers_networks_processes_or_pid_files(ops_hub: H
     new_networks = [n.name for n in docker_client.networks.list() if n.id not in networks_before]
     assert not [n for n in new_networks if hub.container_prefix in n], new_networks
     assert not list(state.glob("*.pid")), "pid files left behind"
+
+
+def test_a_hub_restart_loses_no_job(tmp_path_factory: pytest.TempPathFactory, postgres_server_url: str,
+                                    docker_client, singleuser_image: str, build_image) -> None:
+    """SIGTERM to the hub (and so to its ChRIS service) while a plugin runs, then a new hub on the same
+    state and database: the job that kept running finishes, the one queued after it runs, and the job
+    that ended while no service watched is recorded as finished; the hub's tokens still work."""
+    state = tmp_path_factory.mktemp("restart-hub")
+    testbox = REPO / "tests" / "compute" / "plugins" / "pl-testbox"
+    with postgres_database(postgres_server_url) as db_url:
+        with running_hub(state, db_url, docker_client, singleuser_image) as hub:
+            admin = register_flow_plugins(Client(hub.service_url, hub.token(ADMIN)), build_image)
+            admin.register_plugin(image=build_image(testbox, f"chris-jupyter-test/pl-testbox:{context_hash(testbox)}"))
+            token = hub.token("kim")
+            kim = Client(hub.service_url, token)
+            kim.upload(io.BytesIO(b"a scan"), "home/kim/scan/a.txt", progress=False)
+            root = kim.run("pl-dircopy", {"dir": "home/kim/scan"})
+            assert kim.wait(root["id"], timeout=300)["state"] == "finishedSuccessfully"
+            slow = kim.run("pl-testbox", {"mode": "sleep", "seconds": 90}, previous_id=root["id"])
+            quick = kim.run("pl-testbox", {"mode": "sleep", "seconds": 2}, previous_id=root["id"])
+            after = kim.run("pl-noop", {"touch": True}, previous_id=slow["id"])
+            for job in (slow, quick):
+                _wait_state(kim, job["id"], "started")
+        # the hub and its service are gone (running_hub checked that nothing of theirs is left)
+        time.sleep(3)  # quick's container ends while no service watches it
+        with running_hub(state, db_url, docker_client, singleuser_image) as hub:
+            kim = Client(hub.service_url, token)
+            # slow's container ran on while no service was up (the restart takes well under its 90 s)
+            assert kim.instance(slow["id"])["state"] == "started", kim.instance(slow["id"])
+            for job in (quick, slow, after):
+                done = kim.wait(job["id"], timeout=300)
+                assert done["state"] == "finishedSuccessfully", done
+            assert [e["name"] for e in kim.walk_folder(kim.instance(after["id"])["output_path"])] == ["noop.txt"]
+
+
+def _wait_state(client: Client, instance_id: int, state: str, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while (got := client.instance(instance_id)["state"]) != state:
+        assert got not in FINAL, client.instance(instance_id)
+        assert time.monotonic() < deadline, f"job {instance_id} is {got}, not {state}"
+        time.sleep(0.5)

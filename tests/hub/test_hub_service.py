@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from chris_jupyter import Client
+from chris_jupyter.client import NotFoundError
 
 from .conftest import ADMIN, Hub
 
@@ -121,6 +122,35 @@ def test_hub_groups_are_chris_groups(hub: Hub, tokens: dict[str, str]) -> None:
     fresh = hub.token("alice")
     me = httpx.get(hub.api + "me", headers=auth(fresh)).json()
     assert group in me["groups"]
+
+
+def test_sharing_with_a_hub_user_or_group_the_service_has_not_seen_yet(hub: Hub, tokens: dict[str, str]) -> None:
+    """ChRIS creates hub users on their first request; a share with a colleague who has not made
+    one yet (or with a hub group none of whose members has) asks the hub, and works."""
+    tag = uuid.uuid4().hex[:6]
+    newcomer, group = f"newcomer{tag}", f"neuro{tag}"
+    admin = auth(tokens[ADMIN])
+    assert httpx.post(f"{hub.url}hub/api/users/{newcomer}", headers=admin).status_code == 201
+    r = httpx.post(f"{hub.url}hub/api/groups/{group}", json={"users": [newcomer]}, headers=admin)
+    assert r.status_code == 201, r.text
+    known = {u["username"] for u in httpx.get(hub.api + "users", headers=admin).json()["items"]}
+    assert newcomer not in known  # never called the service
+    alice = Client(hub.service_url, tokens["alice"])
+    folder = f"home/alice/for-{newcomer}"
+    alice.upload(io.BytesIO(b"for the newcomer"), f"{folder}/a.txt", progress=False)
+    assert alice.share(folder, user=newcomer)["user"] == newcomer
+    other = f"home/alice/for-{group}"
+    alice.upload(io.BytesIO(b"for the group"), f"{other}/b.txt", progress=False)
+    assert alice.share(other, group=group)["group"] == group
+    theirs = auth(hub.token(newcomer))  # the newcomer's first request: both shares reach them
+    for path, body in ((f"{folder}/a.txt", b"for the newcomer"), (f"{other}/b.txt", b"for the group")):
+        r = httpx.get(hub.api + "files/content", params={"path": path}, headers=theirs)
+        assert r.status_code == 200 and r.content == body, r.text
+    # names the hub does not know either: the same clear 404 as before
+    with pytest.raises(NotFoundError, match="no such user"):
+        alice.share(folder, user=f"nobody{tag}")
+    with pytest.raises(NotFoundError, match="no such group"):
+        alice.share(folder, group=f"nogroup{tag}")
 
 
 def test_backend_api_tokens_are_refused_in_hub_mode(hub: Hub, tokens: dict[str, str]) -> None:

@@ -20,6 +20,7 @@ import pytest
 import websocket
 
 from chris_jupyter import Client
+from tests.fixtures.cube_clients import register_flow_plugins
 
 from .conftest import ADMIN, MISSING_IMAGE, Hub, user_containers
 
@@ -300,3 +301,37 @@ def test_stopping_leaves_no_container(hub: Hub, tokens: dict[str, str], docker_c
     assert container(docker_client, hub, user).status == "running"
     stop_server(hub, user, token)
     assert not [c for c in user_containers(docker_client, hub.container_prefix) if c.name.endswith(f"-{user}")]
+
+
+def test_bob_runs_a_plugin_on_a_feed_alice_shared_for_writing(hub: Hub, servers: dict[str, str], build_image):
+    """From bob's kernel, through the service: a plugin after alice's feed is refused (400 naming
+    ``previous_id``) while the feed is shared for reading only, and runs once she shares it for
+    writing; the job is bob's, its output lands in alice's feed, and alice sees it there."""
+    register_flow_plugins(Client(hub.service_url, hub.token(ADMIN)), build_image)
+    alice = Client(hub.service_url, servers["alice"])
+    folder = f"scan-{uuid.uuid4().hex[:8]}"
+    alice.upload(io.BytesIO(b"a scan"), f"home/alice/{folder}/a.txt", progress=False)
+    root = alice.run("pl-dircopy", {"dir": f"home/alice/{folder}"}, title=folder)
+    assert alice.wait(root["id"], timeout=300)["state"] == "finishedSuccessfully"
+    after_root = f"""
+from chris_jupyter.client import BadRequestError, Client
+c = Client()
+try:
+    job = c.run("pl-noop", {{"touch": True}}, previous_id={root["id"]})
+except BadRequestError as e:
+    print("refused:", e)
+else:
+    done = c.wait(job["id"], timeout=300)
+    print(done["state"], done["owner"], done["feed_id"], done["output_path"])
+"""
+    read = alice.share(feed_id=root["feed_id"], user="bob")
+    out = run_in_kernel(hub, "bob", servers["bob"], after_root).strip()
+    assert out.startswith("refused:") and "previous_id" in out, out
+    alice.unshare(read["id"])
+    alice.share(feed_id=root["feed_id"], user="bob", permission="write")
+    state, owner, feed, output = run_in_kernel(hub, "bob", servers["bob"], after_root).split()
+    assert (state, owner, feed) == ("finishedSuccessfully", "bob", str(root["feed_id"])), output
+    assert output.startswith(f"home/alice/feeds/feed_{root['feed_id']}/"), output
+    mine = [j for j in alice.instances(feed_id=root["feed_id"]) if j["owner"] == "bob"]
+    assert [j["plugin"] for j in mine] == ["pl-noop"], mine
+    assert "noop.txt" in [e["name"] for e in alice.walk_folder(output)]
