@@ -112,7 +112,9 @@ class ComputeClient(EventsClient):
         deadline = time.monotonic() + timeout
         while True:
             left = max(1, min(300, int(deadline - time.monotonic())))
-            inst = self.get(f"instances/{instance_id}/wait", timeout=left)
+            # the server holds the request up to `left` s: the read may take that long (plus a margin)
+            inst = self.request("GET", f"instances/{instance_id}/wait", params={"timeout": left},
+                                timeout=left + 30)
             if inst["state"] in FINAL or time.monotonic() >= deadline:
                 return inst
 

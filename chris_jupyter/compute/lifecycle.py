@@ -67,9 +67,14 @@ class JobLifecycle:
             return s.get(PluginInstance, iid)
 
     def _spawn(self, fn, *args) -> None:
-        if self._stopped or self._pool is None:
+        pool = self._pool
+        if self._stopped or pool is None:
             return
-        self._pool.submit(self._guarded, fn, *args)
+        try:
+            pool.submit(self._guarded, fn, *args)
+        except RuntimeError:  # stop() shut the pool down since the check: the next reconcile takes it
+            if not self._stopped:
+                raise
 
     def _guarded(self, fn, *args) -> None:
         try:

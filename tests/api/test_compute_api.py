@@ -191,6 +191,24 @@ def test_watch_sees_a_job_that_ended_before_its_stream_was_subscribed(user, monk
     assert result["state"] == "finishedSuccessfully", result
 
 
+def test_wait_outlasts_the_clients_http_timeout(user, chris_server, registered, build_image) -> None:
+    """The server holds a ``wait`` up to its timeout; the client reads that long, whatever its
+    usual HTTP timeout (it used to give up after it: ``httpx.ReadTimeout`` on a long job)."""
+    from tests.compute.helpers import TESTBOX
+    from tests.compute.images import context_hash
+
+    tag = build_image(TESTBOX, f"chris-jupyter-test/pl-testbox:{context_hash(TESTBOX)}")
+    if ("pl-testbox", tag) not in {(p["name"], p["dock_image"]) for p in registered.plugins()}:
+        registered.register_plugin(image=tag)
+    name, c = user
+    c.mkdir(f"home/{name}/uploads/slow")
+    root = c.run("pl-dircopy", {"dir": f"home/{name}/uploads/slow"})
+    assert c.wait(root["id"], timeout=300)["state"] == "finishedSuccessfully"
+    impatient = Client(chris_server.url, registered.create_token(name)["token"], timeout=1)
+    job = impatient.run("pl-testbox", {"mode": "sleep", "seconds": 5}, previous_id=root["id"])
+    assert impatient.wait(job["id"], timeout=120)["state"] == "finishedSuccessfully"
+
+
 def test_watch_of_a_job_that_does_not_exist_says_so(user) -> None:
     _, c = user
     with pytest.raises(NotFoundError):
