@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tornado import web
 
-from .base import ChrisHandler, api_path, endpoint
+from .base import VIEWER_HEADER, ChrisHandler, api_path, endpoint
 
 AUTH_RESOURCE = "chris:annotations"
 
@@ -50,13 +50,15 @@ class CursorHandler(ChrisHandler):
         if not isinstance(b.get("volume"), str):
             raise web.HTTPError(400, "'volume' is required")
         self.reply(await self.run(self.backend.collab.cursor, self.principal, b["volume"],
-                                  position=b.get("position"), session=b.get("session", "")))
+                                  position=b.get("position"), session=b.get("session", ""),
+                                  viewer=self.request.headers.get(VIEWER_HEADER, "")))
 
 
 class PeersHandler(ChrisHandler):
     @endpoint
     async def get(self) -> None:
-        self.reply(await self.run(self.backend.collab.peers, self.principal, self.required_arg("volume")))
+        self.reply(await self.run(self.backend.collab.peers, self.principal, self.required_arg("volume"),
+                                  viewer=self.request.headers.get(VIEWER_HEADER, "")))
 
 
 class LeaveHandler(ChrisHandler):

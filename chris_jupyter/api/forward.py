@@ -10,7 +10,9 @@ The browser's cookies and credentials are never passed on. Responses are streame
 chunk, so Server-Sent Events and large downloads are not buffered.
 
 Anyone the hub lets into this server (its owner, or a user it is shared with) acts as the owner:
-the hub's rule for shared servers ("a shared server runs code as its owner").
+the hub's rule for shared servers ("a shared server runs code as its owner"). The request carries
+who that is (``X-Chris-Viewer``, the Jupyter user), so that a viewer's crosshair in a shared
+notebook is labelled with the person, not only the account.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from jupyter_server.base.handlers import JupyterHandler
 from tornado import web
 from tornado.iostream import StreamClosedError
 
-from .base import API_PREFIX
+from .base import API_PREFIX, VIEWER_HEADER
 
 REQUEST_HEADERS = ("Content-Type", "Range", "If-Range", "If-None-Match", "If-Modified-Since", "Accept",
                    "Last-Event-ID")
@@ -56,6 +58,9 @@ class ForwardHandler(JupyterHandler):
         headers = {h: self.request.headers[h] for h in REQUEST_HEADERS if h in self.request.headers}
         headers["Authorization"] = f"token {self.hub_token}"
         headers["Accept-Encoding"] = "identity"  # chunks pass through as they are
+        # who is at the page (in a shared server: perhaps not the owner), for viewers' crosshair labels;
+        # set here, never passed on from the browser
+        headers[VIEWER_HEADER] = getattr(self.current_user, "username", "") or ""
         method = self.request.method or "GET"
         body = self.request.body if method in ("POST", "PUT", "PATCH", "DELETE") else None
         try:

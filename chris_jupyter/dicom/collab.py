@@ -9,6 +9,11 @@ each viewer session (one per page view of a widget) gets a number among its user
 that volume, so that two views of one person show as "alice · 1" and "alice · 2" (and one's own
 other views as "you"); a session that says goodbye (``viewer.left``) or stops sending its
 heartbeat for :data:`PRESENCE_TTL` seconds is dropped for everyone.
+
+In a shared hub server everyone acts as the server's owner, so two people there are one ChRIS
+user. The owner's server tells the service who is at the page (the Jupyter user; see
+:mod:`chris_jupyter.api.forward`), and each session carries that as its ``viewer``: a label for
+the crosshair, never an identity (access is always the ChRIS user's).
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ MAX_TEXT = 2000
 #: Seconds without news after which a viewer session is gone (viewers send a heartbeat every 2 s).
 PRESENCE_TTL = 6.0
 MAX_SESSION = 64
+MAX_VIEWER = 64
 
 
 def _points(raw: Any, kind: str) -> list[list[float]]:
@@ -71,10 +77,14 @@ class _Session:
     n: int  # its number among the user's live sessions on the volume, from 1
     position: list[float]
     seen: float
+    viewer: str = ""  # who is at the page, when not the user (a shared hub server)
 
     def json(self, volume: str) -> dict[str, Any]:
-        return {"volume": volume, "user": self.user, "session": self.session, "n": self.n,
-                "position": self.position}
+        out = {"volume": volume, "user": self.user, "session": self.session, "n": self.n,
+               "position": self.position}
+        if self.viewer:
+            out["viewer"] = self.viewer
+        return out
 
 
 class Presence:
@@ -89,7 +99,8 @@ class Presence:
         self._lock = threading.Lock()
         self._volumes: dict[str, dict[tuple[str, str], _Session]] = {}
 
-    def touch(self, volume: str, user: str, session: str, position: list[float]) -> tuple[_Session, list[_Session]]:
+    def touch(self, volume: str, user: str, session: str, position: list[float],
+              viewer: str = "") -> tuple[_Session, list[_Session]]:
         """Record a session's position; returns it and the sessions of ``volume`` that expired."""
         with self._lock:
             gone = self._expire(volume)
@@ -100,9 +111,9 @@ class Presence:
             if s is None:
                 taken = {x.n for x in live.values() if x.user == user}
                 n = next(i for i in range(1, len(taken) + 2) if i not in taken)
-                s = live[(user, session)] = _Session(user, session, n, position, self.clock())
+                s = live[(user, session)] = _Session(user, session, n, position, self.clock(), viewer)
             else:
-                s.position, s.seen = position, self.clock()
+                s.position, s.seen, s.viewer = position, self.clock(), viewer
             return s, gone
 
     def leave(self, volume: str, user: str, session: str) -> _Session | None:
@@ -191,27 +202,30 @@ class Collaboration:
             s.delete(a)
         self.events.publish("annotation.deleted", {"id": annotation_id, "volume": volume}, **audience)
 
-    def cursor(self, principal: Principal, volume: str, *, position: Any, session: str = "") -> dict[str, Any]:
+    def cursor(self, principal: Principal, volume: str, *, position: Any, session: str = "",
+               viewer: str = "") -> dict[str, Any]:
         """Tell the other viewers of ``volume`` where this session's crosshair is (not stored).
 
         Also the session's heartbeat. Returns who the caller is, the session's number among the
         caller's sessions and every live session of the volume (the caller's own included).
+        ``viewer``: who is at the page when that is not the user (a label only).
         """
         pos = _points([position], "point")[0]
         session = _session(session)
+        viewer = _viewer(viewer, principal)
         audience = self._audience(principal, volume)
-        me, gone = self.presence.touch(volume, principal.username, session, pos)
+        me, gone = self.presence.touch(volume, principal.username, session, pos, viewer)
         for s in gone:
             self.events.publish("viewer.left", s.json(volume), **audience)
         self.events.publish("viewer.cursor", me.json(volume), **audience)
-        return self._peers_reply(principal, volume, me.n)
+        return self._peers_reply(principal, volume, me.n, viewer)
 
-    def peers(self, principal: Principal, volume: str) -> dict[str, Any]:
+    def peers(self, principal: Principal, volume: str, *, viewer: str = "") -> dict[str, Any]:
         """The live viewer sessions of ``volume`` (and who the caller is), without joining."""
         audience = self._audience(principal, volume)
         for s in self.presence.expire(volume):
             self.events.publish("viewer.left", s.json(volume), **audience)
-        return self._peers_reply(principal, volume, None)
+        return self._peers_reply(principal, volume, None, _viewer(viewer, principal))
 
     def leave(self, principal: Principal, volume: str, *, session: str = "") -> None:
         """This session stops viewing ``volume`` (its page closed): the others drop its cursor now."""
@@ -220,9 +234,20 @@ class Collaboration:
         if s is not None:
             self.events.publish("viewer.left", s.json(volume), **audience)
 
-    def _peers_reply(self, principal: Principal, volume: str, n: int | None) -> dict[str, Any]:
-        return {"user": principal.username, "n": n,
-                "sessions": [s.json(volume) for s in self.presence.sessions(volume)]}
+    def _peers_reply(self, principal: Principal, volume: str, n: int | None, viewer: str) -> dict[str, Any]:
+        out: dict[str, Any] = {"user": principal.username, "n": n,
+                               "sessions": [s.json(volume) for s in self.presence.sessions(volume)]}
+        if viewer:
+            out["viewer"] = viewer
+        return out
+
+
+def _viewer(raw: Any, principal: Principal) -> str:
+    """A viewer label worth keeping: a short printable name that is not the user's own."""
+    if not isinstance(raw, str) or len(raw) > MAX_VIEWER or not raw.isprintable():
+        return ""
+    raw = raw.strip()
+    return "" if raw == principal.username else raw
 
 
 def _session(raw: Any) -> str:

@@ -76,3 +76,33 @@ async def test_annotations_and_cursors_reach_joined_viewers_only(api, tmp_path: 
     # only the author deletes
     assert (await bob.delete(f"annotations/{items[0]['id']}")).status_code == 400
     assert (await alice.delete(f"annotations/{items[0]['id']}")).status_code == 204
+
+
+async def test_a_session_carries_who_is_at_its_page_as_a_label(api, tmp_path: Path) -> None:
+    """``X-Chris-Viewer`` (set by a hub user's server when it forwards, see api/forward.py) labels
+    the session; the user's own name, an overlong or unprintable value label nothing."""
+    a, alice = await api.new_user("alice")
+    info = synth.write_ct_series(tmp_path / "ct", n_slices=2, rows=8, cols=8, patient_id=f"V{uuid.uuid4().hex[:6]}")
+    for p in info.paths:
+        r = await alice.put("files/content", params={"path": f"home/{a}/uploads/ct/{p.name}"},
+                            content=p.read_bytes())
+        assert r.status_code == 201
+    volume = f"series:{info.series_uid}"
+
+    async def cursor(session: str, viewer: str | None) -> dict:
+        headers = {} if viewer is None else {"X-Chris-Viewer": viewer}
+        r = await alice.post("collab/cursor", json={"volume": volume, "position": [1, 2, 3], "session": session},
+                             headers=headers)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    reply = await cursor("guest", "bob")
+    assert reply["viewer"] == "bob" and reply["user"] == a
+    assert [(s["session"], s.get("viewer")) for s in reply["sessions"]] == [("guest", "bob")]
+    for session, viewer in (("own", a), ("long", "x" * 65), ("odd", "bob\tmallory"), ("none", None)):
+        reply = await cursor(session, viewer)
+        assert "viewer" not in reply, (viewer, reply)
+    labels = {s["session"]: s.get("viewer") for s in reply["sessions"]}
+    assert labels == {"guest": "bob", "own": None, "long": None, "odd": None, "none": None}
+    peers = (await alice.get("collab/peers", params={"volume": volume}, headers={"X-Chris-Viewer": "bob"})).json()
+    assert peers["viewer"] == "bob"

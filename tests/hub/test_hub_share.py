@@ -177,6 +177,24 @@ def test_bob_accepts_alices_share_code_and_both_edit_one_notebook(hub: Hub, alic
     assert jupyter_me.get("identity", {}).get("username") == "bob", jupyter_me
     assert chris_me.get("username") == "alice", chris_me
 
+    # a viewer's crosshair in the shared server: the session is alice's (the ChRIS user), labelled with
+    # who is at the page as alice's server says (bob), whatever the browser claims
+    cursor_js = """async ([session, claim]) => {
+        const xsrf = decodeURIComponent((document.cookie.match(/(?:^|; )_xsrf=([^;]*)/) || [])[1] || '');
+        const headers = {'X-XSRFToken': xsrf, 'Content-Type': 'application/json'};
+        if (claim) headers['X-Chris-Viewer'] = claim;
+        const r = await fetch('/user/alice/chris/api/v1/collab/cursor', {method: 'POST', headers,
+            body: JSON.stringify({volume: 'path:home/alice', position: [1, 2, 3], session})});
+        return [r.status, await r.text()];
+    }"""
+    status, text = b.evaluate(cursor_js, ["bob-page", "mallory"])
+    assert status == 200, text
+    assert (json.loads(text)["user"], json.loads(text).get("viewer")) == ("alice", "bob"), text
+    status, text = a.evaluate(cursor_js, ["alice-page", None])
+    assert status == 200 and "viewer" not in json.loads(text), text
+    sessions = {s["session"]: s.get("viewer") for s in json.loads(text)["sessions"]}
+    assert sessions == {"bob-page": "bob", "alice-page": None}, text
+
     # both type, each into a cell of the same notebook; each sees the other's edit
     cell(a, 0).click()
     a.keyboard.type("from_alice = 1")

@@ -33,15 +33,21 @@ export function peerColor(user) {
   return PEER_COLORS[h % PEER_COLORS.length];
 }
 
-/** Each peer with its `label`: distinct per session, our own other views called "you". */
-export function labelPeers(peers, me) {
+/** Each peer with its `label`: distinct per session, our own other views called "you".
+ * In a shared hub server a session may be another person's under our account: its `viewer`
+ * (who is at that page) names it, "bob (as alice)"; `myViewer` is who is at this page. */
+export function labelPeers(peers, me, myViewer = "") {
+  const who = (p) => p.viewer || p.user;
+  const key = (p) => `${p.user}\n${who(p)}`;
   const count = new Map();
-  for (const p of peers) count.set(p.user, (count.get(p.user) || 0) + 1);
+  for (const p of peers) count.set(key(p), (count.get(key(p)) || 0) + 1);
   return peers.map((p) => {
-    const several = count.get(p.user) > 1 && p.n != null;
+    const several = count.get(key(p)) > 1 && p.n != null;
+    const name = p.viewer ? `${p.viewer} (as ${p.user})` : p.user;
     let label;
-    if (me && p.user === me) label = several ? `you · ${p.n} (other view)` : "you (other view)";
-    else label = several ? `${p.user} · ${p.n}` : p.user;
+    if (me && p.user === me && who(p) === (myViewer || me)) {
+      label = several ? `you · ${p.n} (other view)` : "you (other view)";
+    } else label = several ? `${name} · ${p.n}` : name;
     return { ...p, label };
   });
 }
@@ -359,8 +365,8 @@ class CollabBridge {
   onCursor(run, d) {
     if (d.session === run.session || !Array.isArray(d.position)) return;
     run.peers.set(peerKey(d.user, d.session), {
-      user: d.user, session: d.session, n: d.n, color: peerColor(d.user), position: d.position,
-      seen: performance.now(),
+      user: d.user, viewer: d.viewer || "", session: d.session, n: d.n, color: peerColor(d.viewer || d.user),
+      position: d.position, seen: performance.now(),
     });
     this.setPeers(run);
   }
@@ -373,6 +379,7 @@ class CollabBridge {
   onPresence(run, reply, asked) {
     if (!reply || !Array.isArray(reply.sessions)) return;
     run.me = reply.user || run.me;
+    run.viewer = reply.viewer || "";
     const now = performance.now();
     const live = new Set();
     for (const s of reply.sessions) {
@@ -380,8 +387,8 @@ class CollabBridge {
       const key = peerKey(s.user, s.session);
       live.add(key);
       if (!run.peers.has(key) && Array.isArray(s.position)) {
-        run.peers.set(key, { user: s.user, session: s.session, n: s.n, color: peerColor(s.user),
-          position: s.position, seen: now });
+        run.peers.set(key, { user: s.user, viewer: s.viewer || "", session: s.session, n: s.n,
+          color: peerColor(s.viewer || s.user), position: s.position, seen: now });
       }
     }
     // gone on the server; a peer heard of after we asked is newer than the reply: keep it
@@ -402,7 +409,8 @@ class CollabBridge {
   }
 
   setPeers(run, clear = false) {
-    const peers = clear ? [] : labelPeers([...run.peers.values()].map(({ seen: _s, ...p }) => p), run.me);
+    const peers = clear ? [] : labelPeers([...run.peers.values()].map(({ seen: _s, ...p }) => p), run.me,
+      run.viewer);
     this.model.set("peers", peers);
     this.model.save_changes();
   }
