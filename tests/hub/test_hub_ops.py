@@ -120,7 +120,8 @@ def test_a_hub_restart_loses_no_job(tmp_path_factory: pytest.TempPathFactory, po
             kim.upload(io.BytesIO(b"a scan"), "home/kim/scan/a.txt", progress=False)
             root = kim.run("pl-dircopy", {"dir": "home/kim/scan"})
             assert kim.wait(root["id"], timeout=300)["state"] == "finishedSuccessfully"
-            slow = kim.run("pl-testbox", {"mode": "sleep", "seconds": 90}, previous_id=root["id"])
+            # slow runs until the test drops a file into its input folder (on the host), at most 10 min
+            slow = kim.run("pl-testbox", {"mode": "until", "text": "release", "seconds": 600}, previous_id=root["id"])
             quick = kim.run("pl-testbox", {"mode": "sleep", "seconds": 2}, previous_id=root["id"])
             after = kim.run("pl-noop", {"touch": True}, previous_id=slow["id"])
             for job in (slow, quick):
@@ -129,8 +130,10 @@ def test_a_hub_restart_loses_no_job(tmp_path_factory: pytest.TempPathFactory, po
         time.sleep(3)  # quick's container ends while no service watches it
         with running_hub(state, db_url, docker_client, singleuser_image) as hub:
             kim = Client(hub.service_url, token)
-            # slow's container ran on while no service was up (the restart takes well under its 90 s)
+            # slow's container ran on while no service was up; now it may end
             assert kim.instance(slow["id"])["state"] == "started", kim.instance(slow["id"])
+            assert hub.data_root is not None
+            (hub.data_root / "library" / kim.instance(root["id"])["output_path"] / "release").touch()
             for job in (quick, slow, after):
                 done = kim.wait(job["id"], timeout=300)
                 assert done["state"] == "finishedSuccessfully", done

@@ -10,11 +10,12 @@ from pathlib import Path
 from chris_plugin import chris_plugin
 
 parser = ArgumentParser(description="Behaves as asked, for tests.")
-parser.add_argument("--mode", default="ok", help="ok | fail | hog | sleep | links")
+parser.add_argument("--mode", default="ok", help="ok | fail | hog | sleep | until | links")
 parser.add_argument("--text", default="", help="any text; recorded verbatim (links mode: "
                     "'name=target;…', symbolic links to make in the output folder)")
 parser.add_argument("--mb", type=int, default=256, help="MiB to allocate in hog mode")
-parser.add_argument("--seconds", type=float, default=60.0, help="sleep time in sleep mode")
+parser.add_argument("--seconds", type=float, default=60.0,
+                    help="sleep time in sleep mode; the longest wait in until mode")
 parser.add_argument("--flag", action="store_true", default=False, help="a boolean flag")
 
 
@@ -46,8 +47,13 @@ def main(options, inputdir: Path, outputdir: Path) -> int:
         for pair in filter(None, options.text.split(";")):
             name, _, target = pair.partition("=")
             os.symlink(target, outputdir / name)
-    if options.mode == "sleep":
-        time.sleep(options.seconds)
+    if options.mode == "until":  # runs until a file named --text appears in the input folder
+        deadline = time.monotonic() + options.seconds
+        while not (inputdir / options.text).exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+    if options.mode in ("sleep", "until"):
+        if options.mode == "sleep":
+            time.sleep(options.seconds)
         # evidence of when the job really ended (tests of concurrency and of restarts read it)
         (outputdir / "ended.json").write_text(json.dumps({"ended": time.time()}))
     return 0

@@ -1,0 +1,7 @@
+"""``python -m chris_jupyter.cli``."""
+
+import sys
+
+from . import main
+
+sys.exit(main())
