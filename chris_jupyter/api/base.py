@@ -235,7 +235,7 @@ class ChrisHandler(APIHandler):
 
     def reply(self, data: Any, status: int = 200) -> None:
         """Send what the core returned as JSON: the core shapes its results (JSON-ready dicts and
-        lists, or objects with a ``to_json()`` method such as :class:`~chris_jupyter.library.service.Page`);
+        lists, or objects with a ``to_json()`` method such as :class:`~chris_jupyter.library.entries.Page`);
         a handler adds at most an envelope (``{"items": [...]}``)."""
         if hasattr(data, "to_json"):
             data = data.to_json()

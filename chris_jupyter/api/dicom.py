@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from tornado import web
 
-from ..library.service import Entry
+from ..library.entries import Entry
 from .base import ChrisHandler, api_path, endpoint
 from .transfer import send_file
 

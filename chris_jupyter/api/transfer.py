@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from tornado import iostream, web
 
-from ..library.service import Archive, Entry
+from ..library.entries import Archive, Entry
 from ..utils.aio import run_blocking
 from .base import ChrisHandler
 

@@ -22,7 +22,8 @@ from ..db import Database
 from ..errors import BadRequest, NotFound
 from ..events import EventBus
 from ..identity import Principal
-from ..library.service import Archive, Library
+from ..library.entries import Archive
+from ..library.service import Library
 from . import index, search
 from .volume import Volume, VolumeError, load_nifti, load_series
 

@@ -17,8 +17,9 @@ from ..db.query import contains_ci
 from ..errors import BadRequest, NotFound
 from ..events import EventBus
 from ..identity import Principal
+from ..library.entries import Page
 from ..library.permissions import Access, feed_access
-from ..library.service import Library, Page
+from ..library.service import Library
 
 
 def feed_json(feed: Feed, access: Access) -> dict[str, Any]:

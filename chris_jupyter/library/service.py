@@ -12,7 +12,6 @@ import contextlib
 import datetime as dt
 import mimetypes
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,30 +26,11 @@ from ..db.query import at_or_below, below, contains_ci
 from ..errors import BadRequest, Conflict, Forbidden, NotFound
 from ..events import EventBus
 from ..identity import Principal
+from .entries import Archive, Entry, Page, UploadTicket, ZipTransform
 from .permissions import Grants, load_grants
-from .store import Store, StoreError, TempUpload
+from .store import Store, StoreError
 
 TOP_FOLDERS = ("home", paths.SERVICES, paths.PACS, paths.PIPELINES)
-
-
-@dataclass
-class Entry:
-    """A file or folder as the API shows it."""
-
-    path: str
-    name: str
-    kind: str  # "folder" | "file"
-    size: int = 0
-    owner: str | None = None
-    created_at: dt.datetime | None = None
-    content_type: str | None = None
-    id: int | None = None  # a file's numeric id (CUBE clients address files by it)
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        d = dict(self.__dict__)
-        d["created_at"] = self.created_at.isoformat() if self.created_at else None
-        return d
 
 
 #: The columns a file :class:`Entry` is made of, in its field order after ``kind``. Listings read
@@ -62,39 +42,6 @@ _FILE_COLUMNS = (File.path, File.name, File.size, User.username, File.created_at
 def _file_entries(rows: Iterable[Any]) -> list[Entry]:
     """File entries from rows of :data:`_FILE_COLUMNS`."""
     return [Entry(p, n, "file", size, owner, created, ctype, fid) for p, n, size, owner, created, ctype, fid in rows]
-
-
-@dataclass
-class Page:
-    """One page of entries (``total`` counts them all); ``extra`` adds keys to the JSON."""
-
-    total: int
-    items: list[Entry]
-    limit: int
-    offset: int
-    path: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return {
-            "path": self.path,
-            "total": self.total,
-            "limit": self.limit,
-            "offset": self.offset,
-            "items": [e.to_json() for e in self.items],
-            **self.extra,
-        }
-
-
-@dataclass
-class UploadTicket:
-    """An upload in progress: who writes where, and the temporary file the bytes go to."""
-
-    principal: Principal
-    path: str
-    overwrite: bool
-    temp: TempUpload
 
 
 def _fixed(path: str) -> bool:
@@ -111,31 +58,6 @@ def _fixed(path: str) -> bool:
     if path in (paths.home(owner), paths.uploads(owner), paths.feeds_root(owner)):
         return True
     return paths.feed_id_of(path) is not None
-
-
-ZipTransform = Callable[[Path, str], tuple[str, bytes] | None]
-"""Rewrites one file on its way into a zip: ``(disk path, archive name) -> (archive name, bytes)``
-or ``None`` to leave the file out."""
-
-
-@dataclass
-class Archive:
-    """A zip archive built on the fly: its download name (without ``.zip``) and its bytes.
-
-    Iterating it yields the chunks; :meth:`close` stops the producer when a download is cut short.
-    """
-
-    name: str
-    chunks: Iterator[bytes]
-
-    def __iter__(self) -> Iterator[bytes]:
-        return self.chunks
-
-    def close(self) -> None:
-        """Stop building the archive (the producer thread ends at its next write)."""
-        close = getattr(self.chunks, "close", None)
-        if close is not None:
-            close()
 
 
 class Library:

@@ -12,7 +12,7 @@ from tornado import web
 
 from ... import paths as lib_paths
 from ...errors import ChrisError
-from ...library.service import Entry
+from ...library.entries import Entry
 from ..base import endpoint
 from ..files import BodyLimit, open_upload_body
 from ..transfer import send_file
