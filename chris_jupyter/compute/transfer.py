@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from ..utils.pipe import CHUNK, thread_stream
+from ..utils.pipe import CHUNK, thread_stream, write_behind
 
 FORMATS = ("zip", "tar")
 
@@ -150,14 +150,28 @@ def _mkdirs(dest: Path, parts: tuple[str, ...]) -> Path:
     return cur
 
 
-def _write_file(dest: Path, parts: tuple[str, ...], src: BinaryIO, progress: Progress | None) -> None:
+#: Files at least this large are written by a second thread while the next bytes are read
+#: (:func:`~chris_jupyter.utils.pipe.write_behind`); smaller ones are not worth a thread.
+WRITE_BEHIND_MIN = 8 * CHUNK
+
+
+def _write_file(dest: Path, parts: tuple[str, ...], src: BinaryIO, progress: Progress | None,
+                size: int = 0) -> None:
     folder = _mkdirs(dest, parts[:-1])
     fd = os.open(folder / parts[-1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
-    with os.fdopen(fd, "wb") as out:
+
+    def chunks() -> Iterator[bytes]:
         while chunk := src.read(CHUNK):
-            out.write(chunk)
+            yield chunk
             if progress:
                 progress(len(chunk))
+
+    with os.fdopen(fd, "wb") as out:
+        if size >= WRITE_BEHIND_MIN:
+            write_behind(out, chunks())
+        else:
+            for chunk in chunks():
+                out.write(chunk)
 
 
 def extract_zip(path: Path, dest: Path, *, progress: Progress | None = None) -> int:
@@ -180,7 +194,7 @@ def extract_zip(path: Path, dest: Path, *, progress: Progress | None = None) -> 
                 _mkdirs(dest, parts)
                 continue
             with zf.open(info) as src:
-                _write_file(dest, parts, src, progress)
+                _write_file(dest, parts, src, progress, info.file_size)
             n += 1
     return n
 
@@ -205,7 +219,7 @@ def extract_tar(fileobj: BinaryIO, dest: Path, *, progress: Progress | None = No
                 elif m.isfile():
                     src = tf.extractfile(m)
                     assert src is not None
-                    _write_file(dest, parts, src, progress)
+                    _write_file(dest, parts, src, progress, m.size)
                     n += 1
                 else:
                     raise UnsafeArchive(f"archive entry {m.name!r} is not a plain file or folder")
