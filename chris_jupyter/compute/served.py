@@ -20,7 +20,7 @@ from typing import Any
 
 from .runners.base import JobSpec, Mount, Runner
 from .runners.docker import INCOMING, OUTGOING
-from .transfer import FORMATS, extract_tar, extract_zip
+from .transfer import FORMATS, TarExtraction, extract_tar, extract_zip
 
 _JID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 LABEL = "chris_jupyter.remote_jid"
@@ -68,7 +68,10 @@ class ServedJobs:
         self.uploads = Path(data_dir) / "uploads"
         self.uploads.mkdir(parents=True, exist_ok=True)
         for left in self.uploads.iterdir():  # from a run that stopped mid-upload
-            left.unlink(missing_ok=True)
+            if left.is_dir() and not left.is_symlink():
+                shutil.rmtree(left, ignore_errors=True)
+            else:
+                left.unlink(missing_ok=True)
         self.runner = runner
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
@@ -96,8 +99,10 @@ class ServedJobs:
         return (self.folder(jid) / "job.json").is_file()
 
     # -- jobs -------------------------------------------------------------------------------------
-    def submit(self, form: dict[str, list[str]], upload: Path | None, fmt: str = "zip") -> dict[str, Any]:
-        """Start the job a pluginjobs POST describes (``upload``: the spooled ``data_file``)."""
+    def submit(self, form: dict[str, list[str]], upload: Path | None, fmt: str = "zip",
+               extracted: TarExtraction | None = None) -> dict[str, Any]:
+        """Start the job a pluginjobs POST describes (``upload``: the spooled ``data_file``, or the
+        folder ``extracted`` unpacked it into while it arrived; either is moved or removed here)."""
         jid = self.check_jid((form.get("jid") or [""])[-1])
         image = (form.get("image") or [""])[-1].strip()
         entrypoint = [e for e in form.get("entrypoint", []) if e]
@@ -133,12 +138,17 @@ class ServedJobs:
             if folder.exists():
                 shutil.rmtree(folder)
             incoming, outgoing = folder / "incoming", folder / "outgoing"
-            incoming.mkdir(parents=True)
             try:
-                if fmt == "tar":
+                if extracted is not None:  # unpacked as it arrived: check, then move into place
+                    nfiles = extracted.result()
+                    folder.mkdir(parents=True)
+                    upload.rename(incoming)
+                elif fmt == "tar":
+                    incoming.mkdir(parents=True)
                     with open(upload, "rb") as f:
                         nfiles = extract_tar(f, incoming)
                 else:
+                    incoming.mkdir(parents=True)
                     nfiles = extract_zip(upload, incoming)
             except ValueError as e:  # UnsafeArchive
                 shutil.rmtree(folder, ignore_errors=True)

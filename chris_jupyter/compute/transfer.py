@@ -11,16 +11,19 @@ checked not to be links — nothing lands outside the destination folder.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import shutil
 import stat
 import tarfile
+import threading
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from ..utils.pipe import CHUNK, thread_stream, write_behind
+from ..utils.pipe import CHUNK, ChunkPipe, ChunkReader, thread_stream, write_behind
 
 FORMATS = ("zip", "tar")
 
@@ -226,6 +229,54 @@ def extract_tar(fileobj: BinaryIO, dest: Path, *, progress: Progress | None = No
     except tarfile.TarError as e:
         raise UnsafeArchive(f"not a tar archive: {e}") from None
     return n
+
+
+class TarExtraction:
+    """A write-only sink whose bytes are extracted as a tar stream into ``dest`` while they arrive
+    (a thread runs :func:`extract_tar` on them), so that an upload is written once, not spooled and
+    then extracted. After :meth:`close`, :meth:`result` gives the number of files or raises what
+    went wrong (:class:`UnsafeArchive` for a bad entry or a broken stream; the caller removes
+    ``dest``). Once extraction has failed, further bytes are read and dropped: the sender finishes
+    its request and then gets the refusal."""
+
+    def __init__(self, dest: Path) -> None:
+        self.dest = dest
+        self._pipe = ChunkPipe(depth=8)
+        self._files: int | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._extract, name="tar-extraction", daemon=True)
+        self._thread.start()
+
+    def _extract(self) -> None:
+        chunks = self._pipe.chunks()
+        try:
+            self._files = extract_tar(io.BufferedReader(ChunkReader(chunks), CHUNK), self.dest)
+        except BaseException as e:  # raised by result(), in the request's thread
+            self._error = e
+        finally:
+            chunks.close()  # a writer still writing is told to stop (its bytes are dropped)
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: bytes) -> int:
+        if not self._pipe.cancelled:
+            with contextlib.suppress(BrokenPipeError):
+                self._pipe.write(b)
+        return len(b)
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._pipe.close()
+            self._thread.join()
+
+    def result(self) -> int:
+        self.close()
+        if self._error is not None:
+            raise self._error
+        if self._files is None:
+            raise UnsafeArchive("the archive ended early")
+        return self._files
 
 
 def empty_folder(folder: Path) -> None:

@@ -7,8 +7,9 @@ pfcon. Beyond pfcon: ``data_format=tar`` takes an uncompressed tar stream instea
 ``GET pluginjobs/<jid>/file/?format=tar`` returns one, and ``GET pluginjobs/<jid>/?wait=<s>``
 answers when the job ends or after that many seconds (a long-poll).
 
-Uploads are spooled to disk as they arrive and archives are written as streams: no request or
-answer is ever whole in memory. Jobs run with a configurable runner (Docker by default).
+Uploads are spooled to disk as they arrive (a tar ``data_file`` that comes after its
+``data_format`` field, as our runner sends it, is unpacked as it arrives: written once) and
+archives are written as streams: no request or answer is ever whole in memory. Jobs run with a configurable runner (Docker by default).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import json
 import logging
 import os
 import secrets
+import shutil
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -38,7 +40,7 @@ from ..compute.multipart import MultipartError, MultipartParser, boundary_of
 from ..compute.runners.base import Runner
 from ..compute.runners.docker import DockerRunner
 from ..compute.served import JobRequestError, ServedJobs
-from ..compute.transfer import FORMATS, archive_stream
+from ..compute.transfer import FORMATS, TarExtraction, archive_stream
 
 API = "/api/v1/"
 log = logging.getLogger("chris_jupyter.remote")
@@ -129,12 +131,13 @@ class Auth(Base):
 
 @web.stream_request_body
 class PluginJobs(Base):
-    """GET: server info; POST: a new job, its multipart body spooled to disk as it arrives."""
+    """GET: server info; POST: a new job, its multipart body spooled (or unpacked) as it arrives."""
 
     def initialize(self, app: ComputeServer) -> None:
         super().initialize(app)
         self.parser: MultipartParser | None = None
         self.spool: Path | None = None
+        self.extraction: TarExtraction | None = None
         self._pending = bytearray()
 
     def prepare(self) -> None:
@@ -151,6 +154,13 @@ class PluginJobs(Base):
         def open_file(name: str, filename: str):
             if name != "data_file":
                 raise MultipartError(f"unexpected file field {name!r}")
+            assert self.parser is not None and self.spool is not None
+            if (self.parser.fields.get("data_format") or [""])[-1] == "tar":
+                # the format came before the file (our runner sends it so): unpack as it arrives
+                self.spool = self.spool.with_suffix(".d")
+                self.spool.mkdir()
+                self.extraction = TarExtraction(self.spool)
+                return self.extraction
             return open(self.spool, "wb")
 
         self.parser = MultipartParser(bound, open_file)
@@ -186,7 +196,7 @@ class PluginJobs(Base):
             fmt = (form.get("data_format") or ["zip"])[-1]
             upload = self.spool if "data_file" in self.parser.files else None
             try:
-                out = await self.run(self.jobs.submit, form, upload, fmt)
+                out = await self.run(self.jobs.submit, form, upload, fmt, self.extraction)
             except JobRequestError as e:
                 raise web.HTTPError(400, reason=str(e)) from None
             self.reply(out, 201)
@@ -194,8 +204,13 @@ class PluginJobs(Base):
             self._drop_spool()
 
     def _drop_spool(self) -> None:
+        if self.extraction is not None:
+            self.extraction.close()
         if self.spool is not None:
-            self.spool.unlink(missing_ok=True)
+            if self.spool.is_dir():
+                shutil.rmtree(self.spool, ignore_errors=True)
+            else:
+                self.spool.unlink(missing_ok=True)
 
     def on_connection_close(self) -> None:
         if self.parser is not None:

@@ -3,10 +3,11 @@ download, a job's inputs or outputs streamed as an archive — never the whole s
 
 from __future__ import annotations
 
+import io
 import queue
 import threading
-from collections.abc import Callable, Iterator
-from typing import BinaryIO
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, BinaryIO
 
 CHUNK = 1 << 20
 
@@ -112,3 +113,27 @@ def write_behind(out: BinaryIO, chunks: Iterator[bytes], *, depth: int = 4) -> i
     if failed:
         raise failed[0]
     return n
+
+
+class ChunkReader(io.RawIOBase):
+    """A readable file over an iterator of byte chunks (for extracting a tar stream as it comes).
+
+    ``readinto`` copies from the current chunk at an offset: no buffer is ever re-sliced, so a
+    gigabyte read in small pieces costs one copy of each byte."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._it, self._chunk, self._at = iter(chunks), memoryview(b""), 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:  # type: ignore[override]
+        while self._at >= len(self._chunk):
+            nxt = next(self._it, None)
+            if nxt is None:
+                return 0
+            self._chunk, self._at = memoryview(nxt), 0
+        n = min(len(b), len(self._chunk) - self._at)
+        b[:n] = self._chunk[self._at:self._at + n]
+        self._at += n
+        return n

@@ -18,6 +18,7 @@ import os
 import signal
 import subprocess
 import sys
+import tarfile
 import threading
 import time
 import zipfile
@@ -325,6 +326,21 @@ def test_the_server_refuses_bad_credentials_tokens_and_archives(served):
     assert r.status_code == 400 and "outside the destination folder" in r.json()["message"], r.text
     assert not list(served.data.rglob("slipped.txt")) and not (served.data / "jobs/slip-1").exists()
     assert httpx.get(api + "pluginjobs/slip-1/", headers=h).status_code == 404
+    # the same in a tar whose data_format comes first (unpacked while it arrives), and a tar cut short
+    slip = io.BytesIO()
+    with tarfile.open(fileobj=slip, mode="w") as tf:
+        for name, data in (("ok.txt", b"ok"), ("../../slipped.txt", b"evil")):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    for jid, body, reason in (("slip-2", slip.getvalue(), "outside the destination folder"),
+                              ("cut-1", slip.getvalue()[:700], "not a tar archive")):
+        r = httpx.post(api + "pluginjobs/", data={**form, "jid": jid, "data_format": "tar"},
+                       files={"data_file": ("d.tar", body)}, headers=h)
+        assert r.status_code == 400 and reason in r.json()["message"], r.text
+        assert not (served.data / "jobs" / jid).exists()
+    assert not list(served.data.rglob("slipped.txt"))
+    assert not list((served.data / "uploads").iterdir())  # no spool or half-unpacked folder left
 
 
 # -- the backend killed mid-transfer ---------------------------------------------------------------

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from chris_jupyter.compute.runners.remote import _IterReader
 from chris_jupyter.compute.transfer import UnsafeArchive, archive_stream, extract_tar, extract_zip
+from chris_jupyter.utils.pipe import ChunkReader
 
 
 @pytest.fixture
@@ -48,7 +48,7 @@ def test_a_folder_comes_out_as_it_went_in(tree: Path, tmp_path: Path, how: str) 
     elif how == "tar file":
         n = extract_tar(io.BytesIO(data), dest)
     else:  # as the PULL reads it: odd-sized chunks through a non-seekable reader
-        n = extract_tar(io.BufferedReader(_IterReader(_chunks(data)), 1 << 20), dest)
+        n = extract_tar(io.BufferedReader(ChunkReader(_chunks(data)), 1 << 20), dest)
     want = {f"in/{k}": v for k, v in _files(tree).items()}
     assert n == 3 and _files(dest) == want
     assert not (dest / "in/sub/link").exists()
@@ -86,7 +86,7 @@ def test_a_tar_that_would_escape_is_refused(tmp_path: Path, add, why: str, strea
     data = _tar(add)
     dest = tmp_path / "out" / "dest"
     dest.mkdir(parents=True)
-    f = io.BufferedReader(_IterReader(_chunks(data))) if stream else io.BytesIO(data)
+    f = io.BufferedReader(ChunkReader(_chunks(data))) if stream else io.BytesIO(data)
     with pytest.raises(UnsafeArchive, match=why):
         extract_tar(f, dest)
     assert not (tmp_path / "out/evil.txt").exists() and not (dest / "evil-link").exists()
@@ -108,4 +108,4 @@ def test_garbage_is_not_an_archive(tmp_path: Path) -> None:
     with pytest.raises(UnsafeArchive, match="not a zip archive"):
         extract_zip(tmp_path / "g.zip", tmp_path)
     with pytest.raises(UnsafeArchive, match="not a tar archive"):
-        extract_tar(io.BufferedReader(_IterReader(_chunks(b"garbage" * 100))), tmp_path)
+        extract_tar(io.BufferedReader(ChunkReader(_chunks(b"garbage" * 100))), tmp_path)

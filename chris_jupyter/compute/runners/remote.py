@@ -39,6 +39,7 @@ from urllib.parse import urlsplit
 from traitlets import Bool, Enum, Float, Int, TraitError, Unicode, validate
 
 from ... import states
+from ...utils.pipe import ChunkReader
 from .. import multipart
 from ..transfer import UnsafeArchive, archive_stream, empty_folder, extract_tar, extract_zip, total_size
 from .base import JobSpec, JobStatus, Mount, Placement, Runner, RunnerError
@@ -49,30 +50,6 @@ MiB = 1 << 20
 
 class Unreachable(RuntimeError):
     """The resource did not answer after every retry."""
-
-
-class _IterReader(io.RawIOBase):
-    """A readable file over an iterator of byte chunks (for extracting a tar stream as it comes).
-
-    ``readinto`` copies from the current chunk at an offset: no buffer is ever re-sliced, so a
-    gigabyte read in small pieces costs one copy of each byte."""
-
-    def __init__(self, chunks: Any) -> None:
-        self._it, self._chunk, self._at = iter(chunks), memoryview(b""), 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b: Any) -> int:
-        while self._at >= len(self._chunk):
-            nxt = next(self._it, None)
-            if nxt is None:
-                return 0
-            self._chunk, self._at = memoryview(nxt), 0
-        n = min(len(b), len(self._chunk) - self._at)
-        b[:n] = self._chunk[self._at:self._at + n]
-        self._at += n
-        return n
 
 
 class RemoteRunner(Runner):
@@ -409,7 +386,7 @@ class RemoteRunner(Runner):
                     r.read()
                     return r
                 if self.data_format == "tar":
-                    r.n = extract_tar(io.BufferedReader(_IterReader(r.iter_bytes(1 << 20)), 1 << 20), out,
+                    r.n = extract_tar(io.BufferedReader(ChunkReader(r.iter_bytes(1 << 20)), 1 << 20), out,
                                       progress=progress)  # type: ignore[attr-defined]
                     return r
                 with open(tmp, "wb") as f:
