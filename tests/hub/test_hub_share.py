@@ -122,7 +122,7 @@ def contexts(browser) -> Iterator:
 
 
 @hub_e2e
-def test_bob_accepts_alices_share_code_and_both_edit_one_notebook(hub: Hub, alice: dict, contexts):
+def test_bob_accepts_alices_share_code_and_both_edit_one_notebook(hub: Hub, alice: dict, contexts, docker_client):
     from playwright.sync_api import expect
 
     # alice, in a kernel of her server: a share code through the hub's API with the server's token
@@ -175,7 +175,7 @@ def test_bob_accepts_alices_share_code_and_both_edit_one_notebook(hub: Hub, alic
         return [await get('/user/alice/api/me'), await get('/user/alice/chris/api/v1/me')];
     }""")
     assert jupyter_me.get("identity", {}).get("username") == "bob", jupyter_me
-    assert chris_me.get("username") == "alice", chris_me
+    assert chris_me.get("username") == "alice", (chris_me, server_logs(docker_client, hub, "alice"))
 
     # a viewer's crosshair in the shared server: the session is alice's (the ChRIS user), labelled with
     # who is at the page as alice's server says (bob), whatever the browser claims
@@ -214,6 +214,17 @@ def test_bob_accepts_alices_share_code_and_both_edit_one_notebook(hub: Hub, alic
         time.sleep(1)
     r = httpx.get(f"{hub.url}hub/api/users/bob/shared", headers=auth(hub.token("bob")))
     assert [s["server"]["user"]["name"] for s in r.json()["items"]] == ["alice"], r.text
+
+
+def server_logs(docker_client, hub: Hub, user: str, lines: int = 80) -> str:
+    """The end of a user server's log and of the hub's, for a failure message."""
+    try:
+        container = docker_client.containers.get(f"{hub.container_prefix}-{user}")
+        server = container.logs(tail=lines).decode(errors="replace")
+    except Exception as e:  # the container is gone: say so
+        server = f"(no log of {user}'s server: {e})"
+    hub_log = "\n".join(hub.log.read_text(errors="replace").splitlines()[-lines:])
+    return f"--- {user}'s server ---\n{server}\n--- the hub ---\n{hub_log}"
 
 
 def accept_fails(hub: Hub, who: str, code: str) -> None:
