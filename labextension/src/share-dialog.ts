@@ -61,7 +61,7 @@ export class ShareBody extends Widget {
     readonly path: string
   ) {
     super();
-    this.addClass('chris-lab-share');
+    this.addClass('chris-lab-share-body');
     this.who.type = 'text';
     this.who.setAttribute('aria-label', 'User or group name');
     this.expiry.value = String(7 * 86400);

@@ -550,7 +550,7 @@
   gap: 6px;
 }
 
-.chris-lab-share {
+.chris-lab-share-body {
   min-width: 420px;
 }
 
