@@ -12,7 +12,7 @@ import { Widget } from '@lumino/widgets';
 import { ChrisShareApi, ILink, IShare } from './api';
 import { ErrorBox } from './error-box';
 import { button, el } from './panel';
-import { EXPIRY_CHOICES, ShareKind, linksOf, shareRequest, shareTarget, sharesOf } from './share';
+import { EXPIRY_CHOICES, ShareKind, absoluteLink, linksOf, shareRequest, shareTarget, sharesOf } from './share';
 
 function select(cls: string, label: string, options: [string, string][]): HTMLSelectElement {
   const s = el('select', cls);
@@ -196,7 +196,7 @@ export class ShareBody extends Widget {
   private showLink(link: ILink): void {
     const url = el('input', 'chris-lab-share-url');
     url.readOnly = true;
-    url.value = link.url ?? '';
+    url.value = link.url ? absoluteLink(link.url, this.shares.api.conn.baseUrl) : '';
     url.setAttribute('aria-label', 'Private link');
     const status = el('span', 'chris-lab-share-copied');
     status.setAttribute('aria-live', 'polite');

@@ -3,7 +3,7 @@ import { Server, createServer } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { ApiError, ChrisApi, ChrisShareApi, ILink, IShare } from './api';
-import { linksOf, receivedShares, shareRequest, shareTarget, sharesOf } from './share';
+import { absoluteLink, linksOf, receivedShares, shareRequest, shareTarget, sharesOf } from './share';
 
 function share(id: number, path: string, extra: Partial<IShare> = {}): IShare {
   return {
@@ -43,6 +43,15 @@ describe('shareRequest', () => {
     expect(shareRequest('home/a/x', 'user', '  ', 'read')).toBe('give the user name to share with');
     expect(shareRequest('home/a/x', 'group', '', 'read')).toBe('give the group name to share with');
     expect(shareRequest('home/a/x', 'public', '', 'write')).toMatch(/read-only/);
+  });
+});
+
+describe('absoluteLink', () => {
+  it("makes the server's link absolute on the Jupyter server's origin", () => {
+    expect(absoluteLink('/user/a/chris/api/v1/links/chrislink_x/files', 'http://127.0.0.1:8888/user/a/')).toBe(
+      'http://127.0.0.1:8888/user/a/chris/api/v1/links/chrislink_x/files'
+    );
+    expect(absoluteLink('https://elsewhere.example/l', 'http://127.0.0.1:8888/')).toBe('https://elsewhere.example/l');
   });
 });
 

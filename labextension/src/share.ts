@@ -72,3 +72,8 @@ export function receivedShares(shares: IShare[], me: string): IShare[] {
   }
   return [...seen.values()].sort((a, b) => (a.path! < b.path! ? -1 : a.path! > b.path! ? 1 : 0));
 }
+
+/** The link as one can paste it anywhere: the server gives it relative to its own root. */
+export function absoluteLink(url: string, baseUrl: string): string {
+  return new URL(url, baseUrl).href;
+}

@@ -14,6 +14,7 @@ leave localhost. Screenshots go to tests/artifacts/.
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -35,6 +36,7 @@ def lab(tmp_path_factory) -> Iterator[dict]:
     scratch = tmp_path_factory.mktemp("lab-share-scratch")
     user, _ = seed_sample_library(scratch / "data" / "chris", runner="local")
     with H.jupyterlab_server(root, scratch, artifact_path("jupyterlab-share.log")) as (base, token):
+        _wait_for_api(base, token)
         owner = Client(base, token)
         bob = f"bob{uuid.uuid4().hex[:6]}"
         owner.create_user(bob)
@@ -42,6 +44,14 @@ def lab(tmp_path_factory) -> Iterator[dict]:
         feed = owner.create_feed("notes and comments")
         yield {"base": base, "token": token, "user": user, "bob": bob, "bob_token": bob_token,
                "feed": feed["id"]}
+
+
+def _wait_for_api(base: str, token: str) -> None:
+    """Jupyter answers before the chris extension's routes are all there: wait for ``me``."""
+    deadline = time.monotonic() + 60
+    while _api(base, token, "GET", "me")[0] != 200:
+        assert time.monotonic() < deadline, "the chris API did not come up in 60 s"
+        time.sleep(0.3)
 
 
 def _api(base: str, token: str, method: str, resource: str, body: dict | None = None) -> tuple[int, dict]:
@@ -55,6 +65,8 @@ def _api(base: str, token: str, method: str, resource: str, body: dict | None = 
             return r.status, json.loads(text) if text else {}
     except urllib.error.HTTPError as e:
         return e.code, {}
+    except urllib.error.URLError:
+        return 0, {}
 
 
 @pytest.fixture
