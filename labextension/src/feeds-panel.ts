@@ -263,11 +263,16 @@ export class FeedsPanel extends Widget {
   private drawHeader(feed: IFeed): void {
     const changed = this.header.dataset.feedId !== String(feed.id);
     this.header.dataset.feedId = String(feed.id);
-    if (changed || this.note.value === this.savedNote) {
-      this.note.value = feed.note || '';
+    const incoming = feed.note || '';
+    if (changed) {
+      this.note.value = incoming;
       this.noteStatus.textContent = '';
+    } else if (this.note.value === this.savedNote && incoming !== this.note.value) {
+      // changed elsewhere and not being edited here: show it (the status of a save stays as it was)
+      this.note.value = incoming;
+      this.noteStatus.textContent = 'changed elsewhere';
     }
-    this.savedNote = feed.note || '';
+    this.savedNote = incoming;
     if (!changed) {
       (this.header.querySelector('.chris-lab-feed-title') as HTMLElement).textContent = feed.name || `feed ${feed.id}`;
       return;

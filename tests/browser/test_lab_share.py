@@ -6,9 +6,9 @@ gets an API token. A shares a folder with B from the Share dialog (a refusal of 
 shown in the dialog first), makes a private link, copies it and revokes it, and withdraws a
 share; B's own page (a second browser context whose ChRIS requests carry B's API token, so the
 same JupyterLab acts as B) shows the folder under "Shared with me" live, from the event stream,
-and opens it. In the Feeds tab A edits a feed's note and adds a comment; a comment made by
-another client appears by itself; both are there after a reload. No request of either page may
-leave localhost. Screenshots go to tests/artifacts/.
+and opens it. In the Feeds tab A edits a feed's note and adds a comment; a comment and a note
+change made by another client appear by themselves; both are there after a reload. No request
+of either page may leave localhost. Screenshots go to tests/artifacts/.
 """
 
 from __future__ import annotations
@@ -277,14 +277,19 @@ def _drive_feed(lab, page) -> None:
     assert status == 201
     header.locator(".chris-lab-comment", has_text="From the API.").wait_for()
     page.locator(".chris-lab-feeds").screenshot(path=str(artifact_path("lab-feed-note-comments.png")))
+    # ... and a note changed elsewhere replaces the one shown (not being edited here): feed.updated
+    status, _ = _api(lab["base"], lab["token"], "PATCH", f"feeds/{feed}", {"note": "Spacing checked."})
+    assert status == 200
+    page.wait_for_function(
+        "() => document.querySelector('.chris-lab-feed-note-input').value === 'Spacing checked.'"
+    )
+    assert header.locator(".chris-lab-feed-note-status").inner_text() == "changed elsewhere"
 
     # -- after a reload: the note and both comments, oldest first --------------------------------------
     _open_feed(page, lab)
     header = page.locator(".chris-lab-feeds .chris-lab-feed-header")
     header.locator(".chris-lab-comment").nth(1).wait_for()
-    assert header.locator(".chris-lab-feed-note-input").input_value() == (
-        "CT phantom, first look.\nCheck the slice spacing."
-    )
+    assert header.locator(".chris-lab-feed-note-input").input_value() == "Spacing checked."
     texts = header.locator(".chris-lab-comment-text").all_inner_texts()
     assert texts == ["Spacing is 1.5 mm, fine.", "From the API."], texts
     assert user in header.locator(".chris-lab-comment-meta").first.inner_text()
