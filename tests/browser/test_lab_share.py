@@ -128,6 +128,8 @@ def _drive_share(lab, page, bob_page) -> None:
     user, bob = lab["user"], lab["bob"]
     folder = f"home/{user}/uploads"
     _open_library(bob_page, lab, bob)
+    # B's event stream is open (so "live" below cannot be a missed event's fault)
+    bob_page.wait_for_function("() => chrisLab.panel.source && chrisLab.panel.source.readyState === 1")
     assert bob_page.locator(".chris-lab-shared").is_hidden()  # nothing shared with B yet
     _open_library(page, lab, user)
 
