@@ -370,3 +370,88 @@ export class ChrisComputeApi {
     return text;
   }
 }
+
+// -- shares, private links, feed notes and comments -----------------------------------------
+
+/** A share of a path (or feed) with a user, a group or everyone, as `GET shares` lists it. */
+export interface IShare {
+  id: number;
+  path: string | null;
+  feed_id: number | null;
+  user: string | null;
+  group: string | null;
+  public: boolean;
+  permission: 'read' | 'write';
+  created_by: string | null;
+  created_at: string;
+}
+
+/** What `POST shares` takes: a path and exactly one of a user, a group or everyone. */
+export interface IShareRequest {
+  path: string;
+  user?: string;
+  group?: string;
+  public?: boolean;
+  permission: 'read' | 'write';
+}
+
+/** A private link; `token` and `url` only in the answer to `POST links` (shown once). */
+export interface ILink {
+  id: number;
+  path: string | null;
+  feed_id: number | null;
+  created_at: string;
+  expires_at: string;
+  revoked: boolean;
+  token?: string;
+  url?: string;
+}
+
+export interface IComment {
+  id: number;
+  feed_id: number;
+  author: string;
+  title: string;
+  content: string;
+  created_at: string;
+}
+
+export class ChrisShareApi {
+  constructor(readonly api: ChrisApi) {}
+
+  shares(): Promise<{ items: IShare[] }> {
+    return this.api.request('GET', 'shares');
+  }
+
+  share(body: IShareRequest): Promise<IShare> {
+    return this.api.request('POST', 'shares', {}, body);
+  }
+
+  unshare(id: number): Promise<unknown> {
+    return this.api.request('DELETE', `shares/${id}`);
+  }
+
+  links(): Promise<{ items: ILink[] }> {
+    return this.api.request('GET', 'links');
+  }
+
+  link(path: string, expiresIn: number): Promise<ILink> {
+    return this.api.request('POST', 'links', {}, { path, expires_in: expiresIn });
+  }
+
+  revokeLink(id: number): Promise<unknown> {
+    return this.api.request('DELETE', `links/${id}`);
+  }
+
+  setNote(feedId: number, note: string): Promise<IFeed> {
+    return this.api.request('PATCH', `feeds/${feedId}`, {}, { note });
+  }
+
+  comments(feedId: number): Promise<{ items: IComment[] }> {
+    return this.api.request('GET', `feeds/${feedId}/comments`);
+  }
+
+  comment(feedId: number, content: string, title = ''): Promise<IComment> {
+    return this.api.request('POST', `feeds/${feedId}/comments`, {}, { title, content });
+  }
+}

@@ -1,19 +1,21 @@
 /**
  * The Feeds and jobs panel (a main-area tab): the feeds with search, the chosen feed's graph
  * of plugin instances coloured by state, and the chosen instance's parameters, log, outputs
- * (open in the viewer), cancel and re-run. It follows the server's event stream: state changes
- * redraw the graph and refresh the chosen instance's log; nothing polls.
+ * (open in the viewer), cancel and re-run; the feed's note (editable) and its comments (oldest
+ * first, with a box to add one). It follows the server's event stream: state changes redraw the
+ * graph and refresh the chosen instance's log, new comments and note changes show by themselves;
+ * nothing polls.
  */
 
 import { refreshIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
-import { ChrisApi, ChrisComputeApi, IEntry, IFeed, IInstance, viewerVolumeId } from './api';
+import { ChrisApi, ChrisComputeApi, ChrisShareApi, IComment, IEntry, IFeed, IInstance, viewerVolumeId } from './api';
 import { IDagLayout, isFinal, layoutDag, mergeInstance, nodeLabel, stateGroup } from './dag';
 import { ErrorBox } from './error-box';
 import { button, el } from './panel';
 
-export const FEED_EVENTS = ['plugin_instance.state', 'feed.created', 'feed.updated', 'feed.deleted'];
+export const FEED_EVENTS = ['plugin_instance.state', 'feed.created', 'feed.updated', 'feed.deleted', 'feed.comment'];
 
 const NODE_W = 170;
 const NODE_H = 40;
@@ -46,6 +48,13 @@ export class FeedsPanel extends Widget {
   private search = el('input', 'chris-lab-search');
   private feedList = el('div', 'chris-lab-feed-list');
   private header = el('div', 'chris-lab-feed-header');
+  private note = el('textarea', 'chris-lab-feed-note-input');
+  private noteStatus = el('span', 'chris-lab-feed-note-status');
+  private comments = el('ol', 'chris-lab-comments');
+  private commentInput = el('textarea', 'chris-lab-comment-input');
+  private social: ChrisShareApi;
+  /** The note as the server last gave it (an edit in progress is kept when another arrives). */
+  private savedNote = '';
   private graph = el('div', 'chris-lab-graph');
   private details = el('div', 'chris-lab-details');
   private errorBox = new ErrorBox();
@@ -58,6 +67,16 @@ export class FeedsPanel extends Widget {
 
   constructor(private options: IFeedsPanelOptions) {
     super();
+    this.social = new ChrisShareApi(options.api);
+    this.note.rows = 3;
+    this.note.placeholder = 'A note on this feed';
+    this.note.setAttribute('aria-label', 'Feed note');
+    this.note.addEventListener('input', () => {
+      this.noteStatus.textContent = this.note.value === this.savedNote ? '' : 'not saved';
+    });
+    this.commentInput.rows = 2;
+    this.commentInput.placeholder = 'Add a comment';
+    this.commentInput.setAttribute('aria-label', 'New comment');
     this.id = 'chris-lab-feeds';
     this.addClass('chris-lab-feeds');
     this.title.label = 'ChRIS feeds';
@@ -135,11 +154,30 @@ export class FeedsPanel extends Widget {
         }
       }
     };
-    const onFeed = () => void this.loadFeeds();
+    const feedOf = (ev: MessageEvent): number | null => {
+      try {
+        const id = JSON.parse(ev.data).data?.feed_id;
+        return typeof id === 'number' ? id : null;
+      } catch {
+        return null;
+      }
+    };
+    const onFeed = (ev: MessageEvent) => {
+      void this.loadFeeds();
+      if (ev.type === 'feed.updated' && this.feedId !== null && feedOf(ev) === this.feedId) {
+        void this.reloadNote(this.feedId);
+      }
+    };
+    const onComment = (ev: MessageEvent) => {
+      if (this.feedId !== null && feedOf(ev) === this.feedId) {
+        void this.loadComments(this.feedId);
+      }
+    };
     this.source.addEventListener('plugin_instance.state', onState as EventListener);
-    for (const t of FEED_EVENTS.slice(1)) {
-      this.source.addEventListener(t, onFeed);
+    for (const t of ['feed.created', 'feed.updated', 'feed.deleted']) {
+      this.source.addEventListener(t, onFeed as EventListener);
     }
+    this.source.addEventListener('feed.comment', onComment as EventListener);
   }
 
   async loadFeeds(): Promise<void> {
@@ -210,16 +248,126 @@ export class FeedsPanel extends Widget {
     } catch (e) {
       this.showError(`cannot show feed ${feedId}: ${(e as Error).message}`);
       this.header.replaceChildren();
+      delete this.header.dataset.feedId;
       this.graph.replaceChildren();
       this.details.replaceChildren();
       return;
     }
-    this.header.replaceChildren(el('div', 'chris-lab-feed-title', feed?.name || `feed ${feedId}`));
-    if (feed?.note) {
-      this.header.append(el('div', 'chris-lab-feed-note', feed.note));
-    }
+    this.drawHeader(feed!);
+    void this.loadComments(feedId);
     this.drawGraph();
     await this.drawDetails();
+  }
+
+  /** The feed's name, its note (editable: Save sends it) and its comments with a box to add one. */
+  private drawHeader(feed: IFeed): void {
+    const changed = this.header.dataset.feedId !== String(feed.id);
+    this.header.dataset.feedId = String(feed.id);
+    const incoming = feed.note || '';
+    if (changed) {
+      this.note.value = incoming;
+      this.noteStatus.textContent = '';
+    } else if (this.note.value === this.savedNote && incoming !== this.note.value) {
+      // changed elsewhere and not being edited here: show it (the status of a save stays as it was)
+      this.note.value = incoming;
+      this.noteStatus.textContent = 'changed elsewhere';
+    }
+    this.savedNote = incoming;
+    if (!changed) {
+      (this.header.querySelector('.chris-lab-feed-title') as HTMLElement).textContent = feed.name || `feed ${feed.id}`;
+      return;
+    }
+    this.commentInput.value = '';
+    this.comments.replaceChildren();
+    const noteBar = el('div', 'chris-lab-feed-note-bar');
+    noteBar.append(
+      button('Save note', 'Save the note of this feed', 'chris-lab-feed-note-save', () => void this.saveNote(feed.id)),
+      this.noteStatus
+    );
+    const add = button(
+      'Comment',
+      'Add this comment to the feed',
+      'chris-lab-comment-add',
+      () => void this.addComment(feed.id)
+    );
+    const comments = el('details', 'chris-lab-feed-comments');
+    comments.open = true;
+    comments.append(el('summary', 'chris-lab-subheading', 'Comments'), this.comments, this.commentInput, add);
+    this.header.replaceChildren(
+      el('div', 'chris-lab-feed-title', feed.name || `feed ${feed.id}`),
+      this.note,
+      noteBar,
+      comments
+    );
+  }
+
+  private async saveNote(feedId: number): Promise<void> {
+    const text = this.note.value;
+    try {
+      const feed = await this.social.setNote(feedId, text);
+      this.savedNote = feed.note;
+      this.feeds = this.feeds.map(f => (f.id === feed.id ? { ...f, note: feed.note } : f));
+      this.noteStatus.textContent = this.note.value === this.savedNote ? 'saved' : 'not saved';
+      this.hideError();
+    } catch (e) {
+      this.showError(`cannot save the note of feed ${feedId}: ${(e as Error).message}`);
+    }
+  }
+
+  /** Another client changed the feed: show its note unless one is being edited here. */
+  private async reloadNote(feedId: number): Promise<void> {
+    try {
+      const feed = await this.options.api.request<IFeed>('GET', `feeds/${feedId}`);
+      if (this.feedId === feedId) {
+        this.drawHeader(feed);
+      }
+    } catch {
+      // the feed may be gone: the list (reloaded by the same event) says so
+    }
+  }
+
+  async loadComments(feedId: number): Promise<void> {
+    let items: IComment[];
+    try {
+      items = (await this.social.comments(feedId)).items;
+    } catch (e) {
+      this.showError(`cannot list the comments of feed ${feedId}: ${(e as Error).message}`);
+      return;
+    }
+    if (this.feedId !== feedId) {
+      return;
+    }
+    const rows = items.map(c => {
+      const li = el('li', 'chris-lab-comment');
+      li.dataset.commentId = String(c.id);
+      li.append(
+        el('div', 'chris-lab-comment-meta', `${c.author} · ${(c.created_at || '').slice(0, 16).replace('T', ' ')}`),
+        ...(c.title ? [el('div', 'chris-lab-comment-title', c.title)] : []),
+        el('div', 'chris-lab-comment-text', c.content)
+      );
+      return li;
+    });
+    if (!rows.length) {
+      rows.push(el('li', 'chris-lab-empty', 'No comments yet'));
+    }
+    this.comments.replaceChildren(...rows);
+  }
+
+  private async addComment(feedId: number): Promise<void> {
+    const text = this.commentInput.value;
+    if (!text.trim()) {
+      this.showError('write a comment first');
+      return;
+    }
+    try {
+      await this.social.comment(feedId, text);
+      this.commentInput.value = '';
+      this.hideError();
+    } catch (e) {
+      this.showError(`cannot add the comment: ${(e as Error).message}`);
+      return;
+    }
+    await this.loadComments(feedId);
   }
 
   private drawGraph(): void {

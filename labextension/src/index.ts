@@ -32,6 +32,7 @@ export const chrisIcon = new LabIcon({ name: 'chris-jupyter-lab:chris', svgstr: 
 export namespace CommandIDs {
   export const openLibrary = 'chris:open-library';
   export const refreshLibrary = 'chris:refresh-library';
+  export const share = 'chris:share';
   export const openViewer = 'chris:open-viewer';
   export const openPlugins = 'chris:open-plugins';
   export const openFeeds = 'chris:open-feeds';
@@ -127,6 +128,13 @@ const plugin: JupyterFrontEndPlugin<void> = {
       label: 'Refresh the ChRIS library',
       execute: () => panel.refresh()
     });
+    app.commands.addCommand(CommandIDs.share, {
+      label: 'Share…',
+      caption: 'Share the selected library file or folder with a user, a group, everyone or a private link',
+      isEnabled: () => panel.selectedPath !== null,
+      execute: () => panel.share()
+    });
+    app.contextMenu.addItem({ command: CommandIDs.share, selector: '.chris-lab-library .chris-lab-row', rank: 1 });
 
     // -- plugins (sidebar) and feeds (main area) ------------------------------------------------
     const compute = new ChrisComputeApi(api);
@@ -215,6 +223,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       for (const command of [
         CommandIDs.openLibrary,
         CommandIDs.refreshLibrary,
+        CommandIDs.share,
         CommandIDs.openPlugins,
         CommandIDs.openFeeds,
         CommandIDs.openPacs

@@ -1,7 +1,9 @@
 /**
  * The Library panel (left sidebar): the caller's library as a lazily loaded, virtualised tree,
- * with upload (drop or picker, per-file progress and cancel), download, rename, delete and
- * "open in viewer". Every refusal of the server is shown in the panel with its message.
+ * with upload (drop or picker, per-file progress and cancel), download, rename, delete, share
+ * (the Share dialog) and "open in viewer"; below it, what others shared with the caller (live, from
+ * the `share.created` event), each opened as the tree's root. Every refusal of the server is shown
+ * in the panel with its message.
  */
 
 import { Dialog, InputDialog, showDialog } from '@jupyterlab/apputils';
@@ -13,18 +15,23 @@ import {
   editIcon,
   fileUploadIcon,
   folderIcon,
+  homeIcon,
   imageIcon,
   newFolderIcon,
-  refreshIcon
+  refreshIcon,
+  shareIcon
 } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
-import { ChrisApi, IEntry, checkName, humanSize, parentPath, viewerVolumeId } from './api';
+import { ChrisApi, ChrisShareApi, IEntry, IShare, checkName, humanSize, parentPath, viewerVolumeId } from './api';
+import { receivedShares } from './share';
+import { openShareDialog } from './share-dialog';
 import { INode, LibraryTree, Row, visibleRange } from './tree';
 import { IUploadItem, UploadQueue, droppedFiles, percent, pickedFiles } from './upload';
 
 export const ROW_HEIGHT = 26;
 const FILE_EVENTS = ['file.created', 'file.moved', 'file.deleted', 'folder.created', 'files.registered'];
+const SHARE_EVENTS = ['share.created'];
 
 export interface ILibraryPanelOptions {
   api: ChrisApi;
@@ -62,7 +69,9 @@ export function button(label: string | LabIcon, title: string, cls: string, onCl
 
 export class LibraryPanel extends Widget {
   readonly api: ChrisApi;
+  readonly shares: ChrisShareApi;
   tree: LibraryTree | null = null;
+  username = '';
   readonly uploads: UploadQueue;
   home = '';
   private rows: Row[] = [];
@@ -73,6 +82,7 @@ export class LibraryPanel extends Widget {
   private spacer = el('div', 'chris-lab-spacer');
   private rowsBox = el('div', 'chris-lab-rows');
   private uploadBox = el('div', 'chris-lab-uploads');
+  private sharedBox = el('div', 'chris-lab-shared');
   private fileInput = el('input');
   private folderInput = el('input');
   private frame = 0;
@@ -81,6 +91,7 @@ export class LibraryPanel extends Widget {
   constructor(private options: ILibraryPanelOptions) {
     super();
     this.api = options.api;
+    this.shares = new ChrisShareApi(options.api);
     this.id = 'chris-library';
     this.addClass('chris-lab-library');
     this.title.caption = 'ChRIS library';
@@ -99,7 +110,8 @@ export class LibraryPanel extends Widget {
       button(refreshIcon, 'Refresh', 'chris-lab-refresh', () => void this.refresh()),
       button(newFolderIcon, 'New folder', 'chris-lab-mkdir', () => void this.newFolder()),
       button(fileUploadIcon, 'Upload files', 'chris-lab-upload', () => this.fileInput.click()),
-      button(folderIcon, 'Upload a folder', 'chris-lab-upload-folder', () => this.folderInput.click())
+      button(folderIcon, 'Upload a folder', 'chris-lab-upload-folder', () => this.folderInput.click()),
+      button(shareIcon, 'Share the selected file or folder…', 'chris-lab-share-selected', () => void this.share())
     );
     for (const input of [this.fileInput, this.folderInput]) {
       input.type = 'file';
@@ -121,7 +133,17 @@ export class LibraryPanel extends Widget {
     this.scroller.append(this.spacer, this.rowsBox);
     this.scroller.addEventListener('scroll', () => this.schedule());
     this.scroller.addEventListener('keydown', ev => this.onKey(ev));
-    this.node.append(bar, this.pathBox, this.errorBox, this.scroller, this.uploadBox, this.fileInput, this.folderInput);
+    this.sharedBox.hidden = true;
+    this.node.append(
+      bar,
+      this.pathBox,
+      this.errorBox,
+      this.scroller,
+      this.sharedBox,
+      this.uploadBox,
+      this.fileInput,
+      this.folderInput
+    );
     this.node.addEventListener('dragover', ev => {
       ev.preventDefault();
       this.node.classList.add('chris-lab-dragging');
@@ -134,26 +156,76 @@ export class LibraryPanel extends Widget {
   async start(): Promise<void> {
     try {
       const me = await this.api.me();
+      this.username = me.username;
       this.home = `home/${me.username}`;
     } catch (e) {
       this.showError(`cannot open the library: ${(e as Error).message}`);
       return;
     }
-    this.pathBox.textContent = this.home;
+    await this.openRoot(this.home);
+    this.listen();
+    await this.loadShared();
+  }
+
+  /** Show the tree from another folder (home, or a folder shared with the caller). */
+  async openRoot(path: string): Promise<void> {
+    this.pathBox.replaceChildren(el('span', 'chris-lab-path-text', path));
+    if (path !== this.home) {
+      this.pathBox.append(
+        button(homeIcon, 'Back to my home folder', 'chris-lab-home', () => void this.openRoot(this.home))
+      );
+    }
+    this.selected = null;
+    this.scroller.scrollTop = 0;
     this.tree = new LibraryTree(
       (p, o, l) => this.api.list(p, o, l),
-      this.home,
+      path,
       () => this.schedule()
     );
     await this.tree.load(this.tree.root);
     if (this.tree.root.error) {
       this.showError(this.tree.root.error);
     }
-    this.listen();
+  }
+
+  /** What others shared with the caller: a list under the tree; a click opens one as the root. */
+  async loadShared(): Promise<void> {
+    let received: IShare[];
+    try {
+      received = receivedShares((await this.shares.shares()).items, this.username);
+    } catch (e) {
+      this.showError(`cannot list what is shared with you: ${(e as Error).message}`);
+      return;
+    }
+    this.sharedBox.hidden = received.length === 0;
+    const items = received.map(s => {
+      const path = s.path!;
+      const item = el('button', 'chris-lab-btn chris-lab-shared-item');
+      item.type = 'button';
+      item.dataset.path = path;
+      item.title = `${path} (${s.permission}, shared by ${s.created_by ?? '?'}): open it here`;
+      item.append(
+        el('span', 'chris-lab-shared-name', path.split('/').pop() || path),
+        el('span', 'chris-lab-meta', `${s.created_by ?? ''} · ${s.permission}`)
+      );
+      item.addEventListener('click', () => void this.openRoot(path));
+      return item;
+    });
+    this.sharedBox.replaceChildren(el('div', 'chris-lab-uploads-head', 'Shared with me'), ...items);
+  }
+
+  /** Open the Share dialog for an entry (default: the selected one). */
+  async share(path: string | null = this.selected): Promise<void> {
+    if (!path) {
+      this.showError('select a file or folder to share first');
+      return;
+    }
+    this.hideError();
+    await openShareDialog(this.shares, path);
   }
 
   private listen(): void {
-    this.source = this.options.events ? this.options.events(FILE_EVENTS) : null;
+    this.source = this.options.events ? this.options.events([...FILE_EVENTS, ...SHARE_EVENTS]) : null;
     if (!this.source) {
       return;
     }
@@ -173,6 +245,9 @@ export class LibraryPanel extends Widget {
     for (const t of FILE_EVENTS) {
       this.source.addEventListener(t, onEvent as EventListener);
     }
+    for (const t of SHARE_EVENTS) {
+      this.source.addEventListener(t, () => void this.loadShared());
+    }
   }
 
   dispose(): void {
@@ -187,6 +262,7 @@ export class LibraryPanel extends Widget {
       return;
     }
     await this.tree.refreshFolder(this.tree.root.entry.path);
+    await this.loadShared();
   }
 
   showError(message: string): void {
@@ -211,7 +287,7 @@ export class LibraryPanel extends Widget {
   targetFolder(): string {
     const node = this.selected && this.tree ? this.tree.find(this.selected) : null;
     if (!node) {
-      return this.home;
+      return this.tree ? this.tree.root.entry.path : this.home;
     }
     return node.entry.kind === 'folder' ? node.entry.path : parentPath(node.entry.path);
   }
@@ -366,6 +442,10 @@ export class LibraryPanel extends Widget {
         'chris-lab-download',
         () => this.download(e)
       ),
+      button(shareIcon, `Share ${e.name}…`, 'chris-lab-share', () => {
+        this.selected = e.path;
+        void this.share(e.path);
+      }),
       button(editIcon, `Rename ${e.name}`, 'chris-lab-rename', () => void this.rename(e)),
       button(deleteIcon, `Delete ${e.name}`, 'chris-lab-delete', () => void this.remove(e))
     );
@@ -377,6 +457,10 @@ export class LibraryPanel extends Widget {
       } else {
         this.schedule();
       }
+    });
+    div.addEventListener('contextmenu', () => {
+      this.selected = e.path; // the context menu's "Share…" acts on this row
+      this.schedule();
     });
     div.addEventListener('dblclick', () => {
       if (volume) {
@@ -415,6 +499,8 @@ export class LibraryPanel extends Widget {
       void this.remove(node.entry);
     } else if (ev.key === 'F2' && node) {
       void this.rename(node.entry);
+    } else if ((ev.key === 's' || ev.key === 'S') && !ev.ctrlKey && !ev.metaKey && !ev.altKey && node) {
+      void this.share(node.entry.path);
     } else {
       return;
     }

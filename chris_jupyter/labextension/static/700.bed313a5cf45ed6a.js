@@ -1,4 +1,4 @@
-"use strict";(self.rspackChunkchris_jupyter_lab=self.rspackChunkchris_jupyter_lab||[]).push([[700],{646(r,o,e){var a=e(601),i=e.n(a),l=e(314),t=(e.n(l))()(i());t.push([r.id,`/* ChRIS panels: JupyterLab's theme variables only, so light and dark themes both work. */
+"use strict";(self.rspackChunkchris_jupyter_lab=self.rspackChunkchris_jupyter_lab||[]).push([[700],{646(r,e,a){var o=a(601),i=a.n(o),l=a(314),t=(a.n(l))()(i());t.push([r.id,`/* ChRIS panels: JupyterLab's theme variables only, so light and dark themes both work. */
 .chris-lab-library {
   display: flex;
   flex-direction: column;
@@ -521,4 +521,119 @@
 .chris-lab-progress {
   width: 80px;
 }
-`,""]),e.d(o,{},{A:t})},314(r){r.exports=function(r){var o=[];return o.toString=function(){return this.map(function(o){var e="",a=void 0!==o[5];return o[4]&&(e+="@supports (".concat(o[4],") {")),o[2]&&(e+="@media ".concat(o[2]," {")),a&&(e+="@layer".concat(o[5].length>0?" ".concat(o[5]):""," {")),e+=r(o),a&&(e+="}"),o[2]&&(e+="}"),o[4]&&(e+="}"),e}).join("")},o.i=function(r,e,a,i,l){"string"==typeof r&&(r=[[null,r,void 0]]);var t={};if(a)for(var n=0;n<this.length;n++){var s=this[n][0];null!=s&&(t[s]=!0)}for(var c=0;c<r.length;c++){var p=[].concat(r[c]);a&&t[p[0]]||(void 0!==l&&(void 0===p[5]||(p[1]="@layer".concat(p[5].length>0?" ".concat(p[5]):""," {").concat(p[1],"}")),p[5]=l),e&&(p[2]&&(p[1]="@media ".concat(p[2]," {").concat(p[1],"}")),p[2]=e),i&&(p[4]?(p[1]="@supports (".concat(p[4],") {").concat(p[1],"}"),p[4]=i):p[4]="".concat(i)),o.push(p))}},o}},601(r){r.exports=function(r){return r[1]}},72(r){var o=[];function e(r){for(var e=-1,a=0;a<o.length;a++)if(o[a].identifier===r){e=a;break}return e}function a(r,a){for(var i={},l=[],t=0;t<r.length;t++){var n=r[t],s=a.base?n[0]+a.base:n[0],c=i[s]||0,p="".concat(s," ").concat(c);i[s]=c+1;var d=e(p),h={css:n[1],media:n[2],sourceMap:n[3],supports:n[4],layer:n[5]};if(-1!==d)o[d].references++,o[d].updater(h);else{var b=function(r,o){var e=o.domAPI(o);return e.update(r),function(o){o?(o.css!==r.css||o.media!==r.media||o.sourceMap!==r.sourceMap||o.supports!==r.supports||o.layer!==r.layer)&&e.update(r=o):e.remove()}}(h,a);a.byIndex=t,o.splice(t,0,{identifier:p,updater:b,references:1})}l.push(p)}return l}r.exports=function(r,i){var l=a(r=r||[],i=i||{});return function(r){r=r||[];for(var t=0;t<l.length;t++){var n=e(l[t]);o[n].references--}for(var s=a(r,i),c=0;c<l.length;c++){var p=e(l[c]);0===o[p].references&&(o[p].updater(),o.splice(p,1))}l=s}}},659(r){var o={};r.exports=function(r,e){var a=function(r){if(void 0===o[r]){var e=document.querySelector(r);if(window.HTMLIFrameElement&&e instanceof window.HTMLIFrameElement)try{e=e.contentDocument.head}catch(r){e=null}o[r]=e}return o[r]}(r);if(!a)throw Error("Couldn't find a style target. This probably means that the value for the 'insert' parameter is invalid.");a.appendChild(e)}},540(r){r.exports=function(r){var o=document.createElement("style");return r.setAttributes(o,r.attributes),r.insert(o,r.options),o}},56(r,o,e){r.exports=function(r){var o=e.nc;o&&r.setAttribute("nonce",o)}},206(r){r.exports=function(r){if("u"<typeof document)return{update:function(){},remove:function(){}};var o=r.insertStyleElement(r);return{update:function(e){var a,i,l;a="",e.supports&&(a+="@supports (".concat(e.supports,") {")),e.media&&(a+="@media ".concat(e.media," {")),(i=void 0!==e.layer)&&(a+="@layer".concat(e.layer.length>0?" ".concat(e.layer):""," {")),a+=e.css,i&&(a+="}"),e.media&&(a+="}"),e.supports&&(a+="}"),(l=e.sourceMap)&&"u">typeof btoa&&(a+="\n/*# sourceMappingURL=data:application/json;base64,".concat(btoa(unescape(encodeURIComponent(JSON.stringify(l))))," */")),r.styleTagTransform(a,o,r.options)},remove:function(){var r;null===(r=o).parentNode||r.parentNode.removeChild(r)}}}},494(r){r.exports=function(r,o){if(o.styleSheet)o.styleSheet.cssText=r;else{for(;o.firstChild;)o.removeChild(o.firstChild);o.appendChild(document.createTextNode(r))}}},959(r,o,e){var a=e(72),i=e.n(a),l=e(206),t=e.n(l),n=e(659),s=e.n(n),c=e(56),p=e.n(c),d=e(540),h=e.n(d),b=e(494),u=e.n(b),f=e(646),v={};v.styleTagTransform=u(),v.setAttributes=p(),v.insert=s().bind(null,"head"),v.domAPI=t(),v.insertStyleElement=h(),i()(f.A,v),f.A&&f.A.locals&&f.A.locals}}]);
+
+/* -- shared with me (Library panel) and the Share dialog ---------------------------------- */
+.chris-lab-path {
+  display: flex;
+  align-items: center;
+  gap: 4px;
+}
+
+.chris-lab-shared {
+  border-top: var(--jp-border-width) solid var(--jp-border-color2);
+  max-height: 30%;
+  overflow-y: auto;
+  padding: 2px 6px;
+}
+
+.chris-lab-shared[hidden],
+.chris-lab-share-link[hidden],
+.chris-lab-share-field[hidden] {
+  display: none;
+}
+
+.chris-lab-shared-item {
+  display: flex;
+  justify-content: space-between;
+  width: 100%;
+  text-align: left;
+  gap: 6px;
+}
+
+.chris-lab-share-body {
+  min-width: 420px;
+}
+
+.chris-lab-share-form {
+  display: flex;
+  flex-wrap: wrap;
+  align-items: flex-end;
+  gap: 6px;
+}
+
+.chris-lab-share-field {
+  display: flex;
+  flex-direction: column;
+  font-size: var(--jp-ui-font-size0);
+}
+
+.chris-lab-share-link {
+  margin-top: 8px;
+  display: flex;
+  flex-wrap: wrap;
+  gap: 4px;
+  align-items: center;
+}
+
+.chris-lab-share-url {
+  flex: 1;
+  min-width: 260px;
+  font-family: var(--jp-code-font-family);
+}
+
+.chris-lab-share-note {
+  width: 100%;
+  font-size: var(--jp-ui-font-size0);
+}
+
+.chris-lab-share-list {
+  list-style: none;
+  padding: 0;
+  margin: 4px 0;
+}
+
+.chris-lab-share-item {
+  display: flex;
+  justify-content: space-between;
+  align-items: center;
+  gap: 6px;
+}
+
+/* -- a feed's note and comments (Feeds panel) ----------------------------------------------- */
+.chris-lab-feed-note-input,
+.chris-lab-comment-input {
+  width: 100%;
+  box-sizing: border-box;
+  resize: vertical;
+  font-family: var(--jp-ui-font-family);
+}
+
+.chris-lab-feed-note-bar {
+  display: flex;
+  gap: 6px;
+  align-items: center;
+  font-size: var(--jp-ui-font-size0);
+}
+
+.chris-lab-comments {
+  list-style: none;
+  padding: 0;
+  margin: 4px 0;
+  max-height: 200px;
+  overflow-y: auto;
+}
+
+.chris-lab-comment {
+  padding: 2px 0;
+  border-bottom: var(--jp-border-width) solid var(--jp-border-color3);
+}
+
+.chris-lab-comment-meta {
+  color: var(--jp-ui-font-color2);
+  font-size: var(--jp-ui-font-size0);
+}
+
+.chris-lab-comment-text {
+  white-space: pre-wrap;
+}
+`,""]),a.d(e,{},{A:t})},314(r){r.exports=function(r){var e=[];return e.toString=function(){return this.map(function(e){var a="",o=void 0!==e[5];return e[4]&&(a+="@supports (".concat(e[4],") {")),e[2]&&(a+="@media ".concat(e[2]," {")),o&&(a+="@layer".concat(e[5].length>0?" ".concat(e[5]):""," {")),a+=r(e),o&&(a+="}"),e[2]&&(a+="}"),e[4]&&(a+="}"),a}).join("")},e.i=function(r,a,o,i,l){"string"==typeof r&&(r=[[null,r,void 0]]);var t={};if(o)for(var s=0;s<this.length;s++){var n=this[s][0];null!=n&&(t[n]=!0)}for(var c=0;c<r.length;c++){var p=[].concat(r[c]);o&&t[p[0]]||(void 0!==l&&(void 0===p[5]||(p[1]="@layer".concat(p[5].length>0?" ".concat(p[5]):""," {").concat(p[1],"}")),p[5]=l),a&&(p[2]&&(p[1]="@media ".concat(p[2]," {").concat(p[1],"}")),p[2]=a),i&&(p[4]?(p[1]="@supports (".concat(p[4],") {").concat(p[1],"}"),p[4]=i):p[4]="".concat(i)),e.push(p))}},e}},601(r){r.exports=function(r){return r[1]}},72(r){var e=[];function a(r){for(var a=-1,o=0;o<e.length;o++)if(e[o].identifier===r){a=o;break}return a}function o(r,o){for(var i={},l=[],t=0;t<r.length;t++){var s=r[t],n=o.base?s[0]+o.base:s[0],c=i[n]||0,p="".concat(n," ").concat(c);i[n]=c+1;var d=a(p),h={css:s[1],media:s[2],sourceMap:s[3],supports:s[4],layer:s[5]};if(-1!==d)e[d].references++,e[d].updater(h);else{var b=function(r,e){var a=e.domAPI(e);return a.update(r),function(e){e?(e.css!==r.css||e.media!==r.media||e.sourceMap!==r.sourceMap||e.supports!==r.supports||e.layer!==r.layer)&&a.update(r=e):a.remove()}}(h,o);o.byIndex=t,e.splice(t,0,{identifier:p,updater:b,references:1})}l.push(p)}return l}r.exports=function(r,i){var l=o(r=r||[],i=i||{});return function(r){r=r||[];for(var t=0;t<l.length;t++){var s=a(l[t]);e[s].references--}for(var n=o(r,i),c=0;c<l.length;c++){var p=a(l[c]);0===e[p].references&&(e[p].updater(),e.splice(p,1))}l=n}}},659(r){var e={};r.exports=function(r,a){var o=function(r){if(void 0===e[r]){var a=document.querySelector(r);if(window.HTMLIFrameElement&&a instanceof window.HTMLIFrameElement)try{a=a.contentDocument.head}catch(r){a=null}e[r]=a}return e[r]}(r);if(!o)throw Error("Couldn't find a style target. This probably means that the value for the 'insert' parameter is invalid.");o.appendChild(a)}},540(r){r.exports=function(r){var e=document.createElement("style");return r.setAttributes(e,r.attributes),r.insert(e,r.options),e}},56(r,e,a){r.exports=function(r){var e=a.nc;e&&r.setAttribute("nonce",e)}},825(r){r.exports=function(r){if("u"<typeof document)return{update:function(){},remove:function(){}};var e=r.insertStyleElement(r);return{update:function(a){var o,i,l;o="",a.supports&&(o+="@supports (".concat(a.supports,") {")),a.media&&(o+="@media ".concat(a.media," {")),(i=void 0!==a.layer)&&(o+="@layer".concat(a.layer.length>0?" ".concat(a.layer):""," {")),o+=a.css,i&&(o+="}"),a.media&&(o+="}"),a.supports&&(o+="}"),(l=a.sourceMap)&&"u">typeof btoa&&(o+="\n/*# sourceMappingURL=data:application/json;base64,".concat(btoa(unescape(encodeURIComponent(JSON.stringify(l))))," */")),r.styleTagTransform(o,e,r.options)},remove:function(){var r;null===(r=e).parentNode||r.parentNode.removeChild(r)}}}},113(r){r.exports=function(r,e){if(e.styleSheet)e.styleSheet.cssText=r;else{for(;e.firstChild;)e.removeChild(e.firstChild);e.appendChild(document.createTextNode(r))}}},959(r,e,a){var o=a(72),i=a.n(o),l=a(825),t=a.n(l),s=a(659),n=a.n(s),c=a(56),p=a.n(c),d=a(540),h=a.n(d),b=a(113),f=a.n(b),u=a(646),x={};x.styleTagTransform=f(),x.setAttributes=p(),x.insert=n().bind(null,"head"),x.domAPI=t(),x.insertStyleElement=h(),i()(u.A,x),u.A&&u.A.locals&&u.A.locals}}]);
