@@ -76,6 +76,8 @@ class EventsHandler(ChrisHandler):
                     continue
                 ev = next_event.result()
                 next_event = asyncio.ensure_future(it.__anext__())
+                if ev.type.startswith("share."):  # what this client may read may have changed just now
+                    grants = await self.run(self.backend.library.grants, self.principal)
                 if not grants.can_see(ev):
                     continue
                 self.write(f"id: {ev.id}\nevent: {ev.type}\ndata: {json.dumps(ev.to_json(), default=str)}\n\n")

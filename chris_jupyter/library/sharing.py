@@ -47,6 +47,29 @@ def share_json(sh: Share, s) -> dict[str, Any]:
     }
 
 
+def _audience(s, sh: Share, actor: str) -> dict[str, Any]:
+    """Who hears of a share: its creator, the caller, the user or the group's members it names,
+    and for a public share (``path``: the target) whoever may read it, which is everyone."""
+    users = {actor}
+    creator = s.get(User, sh.created_by_id)
+    if creator is not None:
+        users.add(creator.username)
+    if sh.grantee_user_id:
+        grantee = s.get(User, sh.grantee_user_id)
+        if grantee is not None:
+            users.add(grantee.username)
+    if sh.grantee_group_id:
+        group = s.get(Group, sh.grantee_group_id)
+        if group is not None:
+            users.update(m.username for m in group.members)
+    path = sh.path
+    if path is None and sh.feed_id is not None and (feed := s.get(Feed, sh.feed_id)) is not None:
+        path = paths.feed_dir(feed.owner.username, feed.id)
+    # only a public share is everyone's business; others are told to those they name (someone who
+    # may read the folder for another reason does not learn who else it is shared with)
+    return {"users": sorted(users), "path": path if sh.public else None}
+
+
 class Directory(Protocol):
     """Where users and groups come from when they are not in the database yet (in hub mode: the hub).
 
@@ -138,7 +161,10 @@ class Sharing:
             s.add(sh)
             s.flush()
             out = share_json(sh, s)
-        self.events.publish("share.created", out, users=[principal.username, *([user] if user else [])])
+            audience = _audience(s, sh, principal.username)
+        # the users it names (a group's members), and for a public share everyone (through the
+        # event's path: their event streams reload their grants for it)
+        self.events.publish("share.created", out, **audience)
         return out
 
     def list(self, principal: Principal) -> list[dict[str, Any]]:
@@ -158,7 +184,12 @@ class Sharing:
             sh = s.get(Share, share_id)
             if sh is None or (sh.created_by_id != principal.user_id and not principal.is_admin):
                 raise NotFound(f"no such share: {share_id}")
+            out = share_json(sh, s)
+            audience = _audience(s, sh, principal.username)
             s.delete(sh)
+        # after the delete the grantees may no longer read the target: they are named instead
+        # (a public share's withdrawal reaches its creator only; everyone else sees it on reload)
+        self.events.publish("share.deleted", out, users=audience["users"])
 
     # -- private links ----------------------------------------------------------------------------
     def create_link(

@@ -2,7 +2,7 @@
  * The Library panel (left sidebar): the caller's library as a lazily loaded, virtualised tree,
  * with upload (drop or picker, per-file progress and cancel), download, rename, delete, share
  * (the Share dialog) and "open in viewer"; below it, what others shared with the caller (live, from
- * the `share.created` event), each opened as the tree's root. Every refusal of the server is shown
+ * the `share.created` and `share.deleted` events), each opened as the tree's root. Every refusal of the server is shown
  * in the panel with its message.
  */
 
@@ -31,7 +31,7 @@ import { IUploadItem, UploadQueue, droppedFiles, percent, pickedFiles } from './
 
 export const ROW_HEIGHT = 26;
 const FILE_EVENTS = ['file.created', 'file.moved', 'file.deleted', 'folder.created', 'files.registered'];
-const SHARE_EVENTS = ['share.created'];
+const SHARE_EVENTS = ['share.created', 'share.deleted'];
 
 export interface ILibraryPanelOptions {
   api: ChrisApi;

@@ -47,3 +47,54 @@ async def test_sharing_slice_over_rest(api, kind: str, permission: str | None, e
     assert got == expected
     r = await owner.get("files/content", params={"path": f"{base}/t.txt"})
     assert r.status_code == 200 and r.content == b"abc"  # never taken from the owner
+
+
+async def test_share_events_reach_everyone_the_share_concerns(api) -> None:
+    """``share.created`` reaches the user named, a group's members and, for a public share, every
+    user (their streams reload their grants for it); ``share.deleted`` reaches the grantees named;
+    a stranger hears of none of alice's private shares."""
+    import asyncio
+    import json
+
+    a, alice = await api.new_user("own")
+    group = f"grp{a}"
+    b, bob = await api.new_user("usr")
+    g, gina = await api.new_user("mem", groups=[group])
+    s, stan = await api.new_user("str")
+    base = f"home/{a}/uploads/ev"
+    r = await alice.put("files/content", params={"path": f"{base}/a.txt"}, content=b"abc")
+    assert r.status_code == 201, r.text
+    heard: dict[str, list[tuple[str, object]]] = {b: [], g: [], s: []}
+    connected = {name: asyncio.Event() for name in heard}
+
+    async def listen(name: str, client) -> None:
+        async with client.stream("GET", "events", params={"types": "share.created,share.deleted"}) as r:
+            async for line in r.aiter_lines():
+                if line.startswith(": connected"):
+                    connected[name].set()
+                if line.startswith("data: "):
+                    ev = json.loads(line[6:])
+                    d = ev["data"]
+                    heard[name].append((ev["type"], d["user"] or d["group"] or ("public" if d["public"] else None)))
+
+    tasks = [asyncio.create_task(listen(n, c)) for n, c in ((b, bob), (g, gina), (s, stan))]
+    try:
+        await asyncio.wait_for(asyncio.gather(*(e.wait() for e in connected.values())), 30)
+        made = []
+        for target in ({"user": b}, {"group": group}, {"public": True}):
+            r = await alice.post("shares", json={"path": base, **target})
+            assert r.status_code == 201, r.text
+            made.append(r.json()["id"])
+        for sid in made[:2]:
+            assert (await alice.delete(f"shares/{sid}")).status_code == 204
+        want = {b: [("share.created", b), ("share.created", "public"), ("share.deleted", b)],
+                g: [("share.created", group), ("share.created", "public"), ("share.deleted", group)],
+                s: [("share.created", "public")]}
+        for _ in range(300):
+            if {n: heard[n] for n in want} == want:
+                break
+            await asyncio.sleep(0.1)
+        assert heard == want
+    finally:
+        for t in tasks:
+            t.cancel()

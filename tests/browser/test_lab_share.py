@@ -202,6 +202,7 @@ def _drive_share(lab, page, bob_page) -> None:
     dialog.locator(".chris-lab-share-list .chris-lab-empty").wait_for()
     _, mine = _api(lab["base"], lab["bob_token"], "GET", "shares")
     assert not [s for s in mine["items"] if s["path"] == folder]
+    shared.wait_for(state="detached")  # B's page drops it live (the share.deleted event)
     dialog.locator(".jp-mod-accept").click()  # Close
     dialog.wait_for(state="detached")
 
