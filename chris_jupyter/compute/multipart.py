@@ -81,7 +81,7 @@ class MultipartParser:
     def done(self) -> bool:
         return self._state == "end"
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: bytes | bytearray) -> None:
         self._buf += data
         while True:
             if self._state == "preamble":
@@ -105,14 +105,14 @@ class MultipartParser:
                 if i < 0:
                     keep = len(self._delim) - 1
                     if len(self._buf) > keep:
-                        self._data(bytes(self._buf[: len(self._buf) - keep]))
+                        self._data(self._take(len(self._buf) - keep))
                         del self._buf[: len(self._buf) - keep]
                     return
                 if len(self._buf) < i + len(self._delim) + 2:
-                    self._data(bytes(self._buf[:i]))
+                    self._data(self._take(i))
                     del self._buf[:i]
                     return
-                self._data(bytes(self._buf[:i]))
+                self._data(self._take(i))
                 rest = self._buf[i + len(self._delim): i + len(self._delim) + 2]
                 del self._buf[: i + len(self._delim) + 2]
                 self._end_part()
@@ -125,6 +125,12 @@ class MultipartParser:
             else:  # end: ignore the epilogue
                 self._buf.clear()
                 return
+
+    def _take(self, n: int) -> bytes:
+        """The buffer's first ``n`` bytes, copied once (a slice of a bytearray, then ``bytes()`` of
+        it, would copy a megabyte twice)."""
+        with memoryview(self._buf) as view:
+            return view[:n].tobytes()
 
     def _start_part(self, head: str) -> None:
         disposition = ""

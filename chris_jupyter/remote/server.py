@@ -9,7 +9,8 @@ answers when the job ends or after that many seconds (a long-poll).
 
 Uploads are spooled to disk as they arrive (a tar ``data_file`` that comes after its
 ``data_format`` field, as our runner sends it, is unpacked as it arrives: written once) and
-archives are written as streams: no request or answer is ever whole in memory. Jobs run with a configurable runner (Docker by default).
+archives are written as streams: no request or answer is ever whole in memory. Jobs run with a
+configurable runner (Docker by default).
 """
 
 from __future__ import annotations
@@ -169,11 +170,11 @@ class PluginJobs(Base):
         if self.parser is None:
             return
         self._pending += chunk
-        if len(self._pending) >= 1 << 20:
-            data, self._pending = bytes(self._pending), bytearray()
+        if len(self._pending) >= 1 << 20:  # handed over whole, not copied
+            data, self._pending = self._pending, bytearray()
             await self._feed(data)
 
-    async def _feed(self, data: bytes) -> None:
+    async def _feed(self, data: bytes | bytearray) -> None:
         try:
             await self.run(self.parser.feed, data)
         except MultipartError as e:

@@ -25,6 +25,9 @@ class ChunkPipe:
     def write(self, b: bytes) -> int:
         if self.cancelled:
             raise BrokenPipeError("the reader went away")
+        if not self._buf and len(b) >= CHUNK and isinstance(b, bytes):
+            self._put(b)  # a whole chunk already: handed on as it is (bytes cannot change)
+            return len(b)
         self._buf += b
         if len(self._buf) >= CHUNK:
             self._put(bytes(self._buf))

@@ -386,7 +386,7 @@ class RemoteRunner(Runner):
                     r.read()
                     return r
                 if self.data_format == "tar":
-                    r.n = extract_tar(io.BufferedReader(ChunkReader(r.iter_bytes(1 << 20)), 1 << 20), out,
+                    r.n = extract_tar(io.BufferedReader(ChunkReader(r.iter_bytes()), 1 << 20), out,
                                       progress=progress)  # type: ignore[attr-defined]
                     return r
                 with open(tmp, "wb") as f:
