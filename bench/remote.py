@@ -12,7 +12,8 @@ vs the same bytes sent and fetched by plain ``curl`` streaming plus a bare ``doc
   ``tar -x`` (bench/_tar_sink.py), the same ``docker run`` there (no network, uid 1000, input
   read-only), and ``curl | tar -x`` of its output back here.
 
-Clocks stop when the outputs are on this side; removal is outside both. Median of ``--runs``
+Clocks start after a ``sync`` (the previous run's writes on disk, so that neither side pays for
+the other's writeback) and stop when the outputs are on this side; removal is outside both. Median of ``--runs``
 per side, alternating; the last line: ``remote: <s> s (ratio <x> vs curl + docker run)``.
 """
 
@@ -90,6 +91,7 @@ def ours(runner: RemoteRunner, image: str, src: Path, work: Path, i: int) -> flo
     runner.prepare_output(out)
     place = runner.place(job, inputs=[("src", src)], single_input=True, output=out, paths={})
     spec = JobSpec(job, ["cp", "-rT", INCOMING, OUTGOING], out, image=image, mounts=place.mounts)
+    os.sync()  # the previous run's dirty pages written out first: neither side pays the other's writeback
     t0 = time.perf_counter()
     runner.submit(spec)
     st = runner.wait(job)
@@ -106,6 +108,7 @@ def bare(url: str, anchor: Path, image: str, src: Path, work: Path, i: int) -> f
     job = f"bare-{i}"
     out = work / f"bare-out-{i}"
     out.mkdir()
+    os.sync()
     t0 = time.perf_counter()
     tar = subprocess.Popen(["tar", "-c", "-C", str(src), "."], stdout=subprocess.PIPE)
     subprocess.run(["curl", "-sSf", "-T", "-", f"{url}{job}"], stdin=tar.stdout, check=True)

@@ -21,7 +21,7 @@ import threading
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from ..utils.pipe import CHUNK, ChunkPipe, ChunkReader, thread_stream, write_behind
 
@@ -209,12 +209,63 @@ def _seekable(f: BinaryIO) -> bool:
         return False
 
 
+#: How compressed tar streams begin (gzip, bzip2, xz): those go through tarfile's stream mode.
+_COMPRESSED = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
+
+
+class _Forward(io.RawIOBase):
+    """A stream that tarfile may read as a file: ``tell()``, and ``seek()`` to here or further
+    on (by reading past). tarfile's stream mode (``r|``) joins and re-slices every block it
+    reads, three copies of each byte; as a file (``r:``) it reads member data straight through."""
+
+    def __init__(self, f: BinaryIO) -> None:
+        self.f, self.pos = f, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.pos
+
+    def seek(self, pos: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_CUR:
+            pos += self.pos
+        elif whence != io.SEEK_SET:
+            raise io.UnsupportedOperation("a stream has no end to seek from")
+        if pos < self.pos:
+            raise io.UnsupportedOperation("a stream only seeks forward")
+        while self.pos < pos and (skipped := len(self.f.read(min(CHUNK, pos - self.pos)))):
+            self.pos += skipped
+        return self.pos
+
+    def readinto(self, b: Any) -> int:  # type: ignore[override]
+        n = self.f.readinto(b) or 0
+        self.pos += n
+        return n
+
+
+def _as_tar_file(fileobj: BinaryIO) -> tuple[BinaryIO, str]:
+    """The file object and mode to open a tar with: a file as it is, an uncompressed stream as a
+    forward-only file, a compressed stream in tarfile's stream mode."""
+    if _seekable(fileobj):
+        return fileobj, "r:"
+    peek = getattr(fileobj, "peek", None)
+    head = peek(8)[:6] if peek is not None else b""
+    if peek is None or any(head.startswith(magic) for magic in _COMPRESSED):
+        return fileobj, "r|*"
+    return _Forward(fileobj), "r:"  # type: ignore[return-value]
+
+
 def extract_tar(fileobj: BinaryIO, dest: Path, *, progress: Progress | None = None) -> int:
     """Extract a tar *stream* into ``dest``: entries are checked as they come, so a bad one
     stops the extraction with :class:`UnsafeArchive` (the caller empties ``dest``)."""
     n = 0
+    f, mode = _as_tar_file(fileobj)
     try:
-        with tarfile.open(fileobj=fileobj, mode="r:" if _seekable(fileobj) else "r|*", bufsize=CHUNK) as tf:
+        with tarfile.open(fileobj=f, mode=mode, bufsize=CHUNK) as tf:
             for m in tf:
                 parts = safe_name(m.name)
                 if m.isdir():
@@ -228,6 +279,8 @@ def extract_tar(fileobj: BinaryIO, dest: Path, *, progress: Progress | None = No
                     raise UnsafeArchive(f"archive entry {m.name!r} is not a plain file or folder")
     except tarfile.TarError as e:
         raise UnsafeArchive(f"not a tar archive: {e}") from None
+    except io.UnsupportedOperation as e:  # a stream asked to go back: not a tar this code wrote
+        raise UnsafeArchive(f"not a plain tar stream: {e}") from None
     return n
 
 

@@ -3,6 +3,7 @@ formats and both ways of reading a tar (a file, a stream); what would escape is 
 
 from __future__ import annotations
 
+import gzip
 import io
 import os
 import tarfile
@@ -36,9 +37,9 @@ def _chunks(data: bytes, size: int = 7777):
         yield data[i:i + size]
 
 
-@pytest.mark.parametrize("how", ["zip", "tar file", "tar stream"])
+@pytest.mark.parametrize("how", ["zip", "tar file", "tar stream", "gzipped tar stream"])
 def test_a_folder_comes_out_as_it_went_in(tree: Path, tmp_path: Path, how: str) -> None:
-    fmt = how.split()[0]
+    fmt = "zip" if how == "zip" else "tar"
     data = b"".join(archive_stream([(tree, "in")], fmt))
     dest = tmp_path / "dest"
     dest.mkdir()
@@ -47,8 +48,10 @@ def test_a_folder_comes_out_as_it_went_in(tree: Path, tmp_path: Path, how: str) 
         n = extract_zip(tmp_path / "a.zip", dest)
     elif how == "tar file":
         n = extract_tar(io.BytesIO(data), dest)
-    else:  # as the PULL reads it: odd-sized chunks through a non-seekable reader
+    elif how == "tar stream":  # as the PULL reads it: odd-sized chunks through a non-seekable reader
         n = extract_tar(io.BufferedReader(ChunkReader(_chunks(data)), 1 << 20), dest)
+    else:  # another sender's compressed tar: tarfile's stream mode
+        n = extract_tar(io.BufferedReader(ChunkReader(_chunks(gzip.compress(data)))), dest)
     want = {f"in/{k}": v for k, v in _files(tree).items()}
     assert n == 3 and _files(dest) == want
     assert not (dest / "in/sub/link").exists()
