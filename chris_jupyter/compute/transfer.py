@@ -73,7 +73,9 @@ def write_archive(out: BinaryIO, sources: Iterable[tuple[Path, str]], fmt: str =
     stream; returns the number of files."""
     n = 0
     if fmt == "tar":
-        with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT, bufsize=CHUNK,
+        # as a file (``w:``, over a stream that only tells where it is): members' data go out in
+        # CHUNK writes as read; the stream mode (``w|``) would copy every byte twice re-blocking it
+        with tarfile.open(fileobj=_Told(out), mode="w:", format=tarfile.PAX_FORMAT,  # type: ignore[arg-type]
                           copybufsize=CHUNK) as tf:
             for path, name, is_dir in walk(sources):
                 info = tf.gettarinfo(str(path), name)
@@ -103,6 +105,24 @@ def write_archive(out: BinaryIO, sources: Iterable[tuple[Path, str]], fmt: str =
                         progress(len(chunk))
             n += 1
     return n
+
+
+class _Told:
+    """A write-only stream that says how much was written (what tarfile asks of a file)."""
+
+    def __init__(self, f: BinaryIO) -> None:
+        self.f, self.pos = f, 0
+
+    def write(self, b: bytes) -> int:
+        self.f.write(b)
+        self.pos += len(b)
+        return len(b)
+
+    def tell(self) -> int:
+        return self.pos
+
+    def flush(self) -> None:
+        self.f.flush()
 
 
 class _Counting:

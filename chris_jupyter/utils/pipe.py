@@ -25,8 +25,11 @@ class ChunkPipe:
     def write(self, b: bytes) -> int:
         if self.cancelled:
             raise BrokenPipeError("the reader went away")
-        if not self._buf and len(b) >= CHUNK and isinstance(b, bytes):
-            self._put(b)  # a whole chunk already: handed on as it is (bytes cannot change)
+        if len(b) >= CHUNK and isinstance(b, bytes):  # a whole chunk already: handed on as it is
+            if self._buf:  # (bytes cannot change); what came before it goes first, as it is
+                self._put(bytes(self._buf))
+                self._buf.clear()
+            self._put(b)
             return len(b)
         self._buf += b
         if len(self._buf) >= CHUNK:
