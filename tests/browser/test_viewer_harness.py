@@ -429,3 +429,32 @@ def test_interpolation(site, page, mode):
     edge = pixels(page, [(x + d / 4, y) for d in range(0, 4 * 60)])
     between = [p[0] for p in edge if 10 < p[0] < 245 and abs(p[0] - 127) > 6]
     assert (len(between) == 0) == (mode == "nearest"), between[:10]
+
+
+def test_quick_moves_draw_nearest_sampled_frames_then_the_chosen_sampling(site, page):
+    """Scrolling through slices draws nearest-sampled frames (a fraction of trilinear sampling's
+    cost on software WebGL: bench/viewer.py); soon after the last move the chosen (linear) sampling
+    is back, pixels included. A single move never switches."""
+    open_viewer(page, site, crosshair=False, preset="ct-brain")
+    wheel = """(n) => {
+        const v = document.querySelector('.cjv-root').parentElement.chrisViewer;
+        const canvas = document.querySelector('.cjv-root canvas');
+        const r = canvas.getBoundingClientRect();
+        const seen = [];
+        for (let i = 0; i < n; i++) {  // back to back, as a fast wheel does
+            canvas.dispatchEvent(new WheelEvent('wheel', {deltaY: -100, clientX: r.x + r.width / 2,
+                clientY: r.y + r.height / 2, bubbles: true, cancelable: true}));
+            seen.push(v.nv.opts.isNearestInterpolation);
+        }
+        return seen;
+    }"""
+    z0 = trait(page, "position_mm")[2]
+    page.wait_for_timeout(300)  # the last move (the load's) well past, so the next one stands alone
+    assert page.evaluate(wheel, 1) == [False]  # one step: still linear
+    page.wait_for_function(f"Math.abs(model.get('position_mm')[2] - {z0}) > 1")  # it moved
+    assert page.evaluate(wheel, 4)[1:] == [True, True, True]
+    page.wait_for_function(
+        "() => !document.querySelector('.cjv-root').parentElement.chrisViewer.nv.opts.isNearestInterpolation")
+    x, y = screen(page, BONE, 0)  # linear again: grey levels between the two tissues at the bone's edge
+    edge = pixels(page, [(x + d / 4, y) for d in range(0, 4 * 60)])
+    assert [p[0] for p in edge if 10 < p[0] < 245 and abs(p[0] - 127) > 6]

@@ -370,7 +370,31 @@ function render({ model, el, bundle }) {
       model.save_changes();
     }, wait);
   }
+  // While the slice moves quickly (wheel, keys, a crosshair drag: two moves within FAST_GAP_MS),
+  // frames are drawn with nearest sampling, which on software WebGL costs a fraction of the
+  // trilinear kind; QUALITY_MS after the last move the chosen interpolation is back (one more draw).
+  // A single click never switches.
+  const FAST_GAP_MS = 100;
+  const QUALITY_MS = 200;
+  let lastMove = -Infinity;
+  let qualityTimer = null;
+  function moving() {
+    const now = performance.now();
+    const quick = now - lastMove < FAST_GAP_MS;
+    lastMove = now;
+    if (model.get("interpolation") === "nearest" || !base() || (!quick && !qualityTimer)) return;
+    if (qualityTimer) clearTimeout(qualityTimer);
+    else {
+      nv.opts.isNearestInterpolation = true; // from the next frame, which the move draws itself
+      for (let i = 0; i < nv.volumes.length; i++) nv.updateInterpolation(i);
+    }
+    qualityTimer = setTimeout(() => {
+      qualityTimer = null;
+      if (!disposed) nv.setInterpolation(model.get("interpolation") === "nearest"); // redraws
+    }, QUALITY_MS);
+  }
   nv.onLocationChange = () => {
+    moving();
     pushLocation();
     updateInfo();
   };
