@@ -25,7 +25,7 @@ import pytest
 from chris_jupyter import Client
 from chris_jupyter.sample import seed_sample_library
 from chris_jupyter.widgets import harness as H
-from tests.fixtures.browser import artifact_path, is_local_url
+from tests.fixtures.browser import artifact_path, watched_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -74,23 +74,12 @@ def bob_page(browser, lab) -> Iterator:
     """B's page: the same JupyterLab (logged in with its token), every ChRIS request as B (B's API
     token in the Authorization header, which the server prefers to the Jupyter login); fails the
     test if any of its requests leaves localhost."""
-    context = browser.new_context(viewport={"width": 1200, "height": 800})
 
     def as_bob(route) -> None:
         route.continue_(headers={**route.request.headers, "authorization": f"Bearer {lab['bob_token']}"})
 
-    context.route("**/chris/api/v1/**", as_bob)
-    pg = context.new_page()
-    pg.requested, pg.console = [], []
-    pg.on("request", lambda req: pg.requested.append(req.url))
-    pg.on("console", lambda msg: pg.console.append(f"{msg.type}: {msg.text}"))
-    pg.on("pageerror", lambda err: pg.console.append(f"pageerror: {err}"))
-    try:
+    with watched_page(browser, lambda context: context.route("**/chris/api/v1/**", as_bob)) as pg:
         yield pg
-    finally:
-        remote = [u for u in pg.requested if not is_local_url(u)]
-        context.close()
-        assert not remote, f"requests left localhost: {remote[:10]}"
 
 
 def _open_library(pg, lab: dict, username: str) -> None:
