@@ -13,7 +13,9 @@ from chris_jupyter.db import Database
 from chris_jupyter.db.models.library import User
 from chris_jupyter.plugins.registry import PluginRegistry
 
+from .clusters import netns as netns_of_its_own
 from .helpers import Events, Registrar, can_read, make_plugin_venv
+from .remote_peer import Served, remove_served_containers
 
 
 @pytest.fixture(scope="session")
@@ -262,3 +264,22 @@ def engine_runner(engine, make_engine_runner, docker_runner):
     runner.__class__ = tracked
     yield runner
     runner.reap()
+
+
+# -- a remote compute resource: compute serve in a network namespace (module-scoped) ---------------
+@pytest.fixture(scope="module")
+def netns():
+    """A network namespace joined to this one by a veth pair: (name, host address, its address)."""
+    with netns_of_its_own() as n:
+        yield n
+
+
+@pytest.fixture(scope="module")
+def served(netns, tmp_path_factory, dclient):
+    """``compute serve`` in the module's namespace, on port 5005, with the test password."""
+    ns, _, ns_ip = netns
+    where = tmp_path_factory.mktemp("remote-resource")
+    s = Served(ns, ns_ip, 5005, where / "data", where / "serve.log")
+    yield s
+    s.stop()
+    remove_served_containers(dclient, s.data)

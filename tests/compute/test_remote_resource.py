@@ -32,66 +32,10 @@ from chris_jupyter.backend import Backend, Settings
 from chris_jupyter.compute import states as st
 from chris_jupyter.compute.served import LABEL
 
-from . import clusters
+from .remote_peer import PASSWORD, Served, remove_served_containers
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]
-PASSWORD = "s3cret-for-tests"
-
-
-@pytest.fixture(scope="module")
-def netns():
-    """A network namespace joined to this one by a veth pair: (name, host address, its address)."""
-    with clusters.netns() as n:
-        yield n
-
-
-class Served:
-    """One ``compute serve`` process in the namespace."""
-
-    def __init__(self, ns: str, ip: str, port: int, data: Path, log: Path) -> None:
-        self.url, self.data, self.log = f"http://{ip}:{port}/api/v1/", data, log
-        env = {**os.environ, "CHRIS_COMPUTE_PASSWORD": PASSWORD, "PYTHONPATH": str(REPO)}
-        with open(log, "wb") as out:
-            self.proc = subprocess.Popen(
-                ["ip", "netns", "exec", ns, sys.executable, "-m", "chris_jupyter.cli", "compute", "serve",
-                 "--ip", ip, "--port", str(port), "--data-dir", str(data)],
-                env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(self.url + "health/", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                pytest.fail(f"compute serve did not come up:\n{log.read_text()}", pytrace=False)
-            time.sleep(0.1)
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, sig)
-            self.proc.wait(10)
-
-
-def _remove_served_containers(dclient, data: Path) -> None:
-    for c in dclient.containers.list(all=True, filters={"label": LABEL}, ignore_removed=True):
-        mounts = " ".join(m.get("Source", "") for m in c.attrs.get("Mounts", []))
-        if str(data) in mounts:
-            c.remove(force=True)
-
-
-@pytest.fixture(scope="module")
-def served(netns, tmp_path_factory, dclient):
-    ns, _, ns_ip = netns
-    where = tmp_path_factory.mktemp("remote-resource")
-    s = Served(ns, ns_ip, 5005, where / "data", where / "serve.log")
-    yield s
-    s.stop()
-    _remove_served_containers(dclient, s.data)
-
-
 @pytest.fixture(scope="module")
 def backend(tmp_path_factory, served, plugin_image, dclient):
     """A backend (Docker runner) to which an administrator added the remote resource ``far``
@@ -301,7 +245,7 @@ def test_the_resource_killed_mid_job_ends_it_with_an_error_naming_resource_and_s
         assert "retry 2 of 2" in b.compute.logs(admin, slow["id"])
     finally:
         doomed.stop(signal.SIGKILL)
-        _remove_served_containers(dclient, doomed.data)
+        remove_served_containers(dclient, doomed.data)
         b.compute.assign_compute_resources(admin, b.compute.plugin("pl-testbox")["id"], ["far"])
 
 
