@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_core.paths import jupyter_data_dir
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Dict, Enum, Float, Int, List, Type, Unicode, default, validate
 
 from ._version import __version__
-from .backend import Backend, Settings
+
+if TYPE_CHECKING:  # the backend (SQLAlchemy, pydicom, numpy: ~0.6 s to import) loads only when
+    from .backend import Settings  # this server runs it, not in a hub user's client-mode server
+    from .identity import Principal
 from .compute.runners.base import Runner
 from .compute.runners.docker import DockerRunner
 from .compute.runners.kubernetes import KubernetesRunner
 from .compute.runners.local import LocalRunner
 from .compute.runners.slurm import SlurmRunner
 from .compute.runners.swarm import SwarmRunner
-from .identity import Principal
 
 
 class ChrisApp(ExtensionApp):
@@ -304,6 +306,8 @@ class ChrisApp(ExtensionApp):
 
     def backend_settings(self) -> Settings:
         """The backend's settings from this app's traits (hub mode adjusts them)."""
+        from .backend import Settings
+
         return Settings(
             data_root=Path(self.data_dir),
             db_url=self.db_url or None,
@@ -329,6 +333,8 @@ class ChrisApp(ExtensionApp):
             self.backend = None
             self.log.info("ChRIS in client mode: chris/api/v1/ forwards to the hub service %s", self.hub_service_url)
             return
+        from .backend import Backend
+
         settings = self.backend_settings()
         self.backend = Backend(settings)
         if settings.embedded_user:

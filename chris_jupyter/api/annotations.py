@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from tornado import web
 
-from .base import VIEWER_HEADER, ChrisHandler, api_path, endpoint
+from .base import ChrisHandler, api_path, endpoint
+from .names import VIEWER_HEADER
 
 AUTH_RESOURCE = "chris:annotations"
 

@@ -35,12 +35,8 @@ from ..errors import ChrisError
 from ..identity import TOKEN_PREFIX, AuthError, Principal
 from ..paths import InvalidPath
 from ..utils.aio import run_blocking
+from .names import API_PREFIX
 
-API_PREFIX = "chris/api/v1"
-#: Who is at the page, as a hub user's server tells the service when it forwards a request (in a
-#: shared server that may be another hub user than the owner): a label for viewer sessions only,
-#: never an identity (:mod:`chris_jupyter.dicom.collab`).
-VIEWER_HEADER = "X-Chris-Viewer"
 AUTH_RESOURCE = "chris"
 """The resource of a handler whose module names none (each API module names its own)."""
 MAX_LIMIT = 1000

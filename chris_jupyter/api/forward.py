@@ -25,7 +25,7 @@ from jupyter_server.base.handlers import JupyterHandler
 from tornado import web
 from tornado.iostream import StreamClosedError
 
-from .base import API_PREFIX, VIEWER_HEADER
+from .names import API_PREFIX, VIEWER_HEADER
 
 REQUEST_HEADERS = ("Content-Type", "Range", "If-Range", "If-None-Match", "If-Modified-Since", "Accept",
                    "Last-Event-ID")
