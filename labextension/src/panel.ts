@@ -86,6 +86,10 @@ export class LibraryPanel extends Widget {
   private fileInput = el('input');
   private folderInput = el('input');
   private frame = 0;
+  /** The tree changed since the rows were flattened (anything but a scroll). */
+  private stale = true;
+  /** The rows drawn last, by index (reused while they stay in view and nothing else changed). */
+  private drawn = new Map<number, HTMLElement>();
   private source: EventSource | null = null;
 
   constructor(private options: ILibraryPanelOptions) {
@@ -131,7 +135,7 @@ export class LibraryPanel extends Widget {
     this.scroller.setAttribute('role', 'tree');
     this.scroller.setAttribute('aria-label', 'library');
     this.scroller.append(this.spacer, this.rowsBox);
-    this.scroller.addEventListener('scroll', () => this.schedule());
+    this.scroller.addEventListener('scroll', () => this.schedule(true));
     this.scroller.addEventListener('keydown', ev => this.onKey(ev));
     this.sharedBox.hidden = true;
     this.node.append(
@@ -352,8 +356,12 @@ export class LibraryPanel extends Widget {
     this.uploadBox.replaceChildren(head, ...list);
   }
 
-  /** Redraw at the next animation frame (many changes, one draw). */
-  schedule(): void {
+  /** Redraw at the next animation frame (many changes, one draw). ``scrolledOnly``: nothing but
+   * the scroll position changed, so the flattened rows and the rows already drawn still hold. */
+  schedule(scrolledOnly = false): void {
+    if (!scrolledOnly) {
+      this.stale = true;
+    }
     if (this.frame) {
       return;
     }
@@ -363,12 +371,18 @@ export class LibraryPanel extends Widget {
     });
   }
 
-  /** Draw only the rows in view, absolutely placed inside a spacer as tall as all rows. */
+  /** Draw only the rows in view, absolutely placed inside a spacer as tall as all rows. A scroll
+   * alone re-flattens nothing (100,000 rows a frame would cost more than the frame) and keeps the
+   * rows still in view; only those coming into view are made. */
   draw(): void {
     if (!this.tree) {
       return;
     }
-    this.rows = this.tree.rows();
+    if (this.stale || !this.rows.length) {
+      this.stale = false;
+      this.rows = this.tree.rows();
+      this.drawn.clear();
+    }
     this.spacer.style.height = `${this.rows.length * ROW_HEIGHT}px`;
     const [start, end] = visibleRange(
       this.scroller.scrollTop,
@@ -381,9 +395,13 @@ export class LibraryPanel extends Widget {
       const root = this.tree.root;
       out.push(el('div', 'chris-lab-empty', root.loading ? 'loading…' : root.error ? '' : 'this folder is empty'));
     }
+    const drawn = new Map<number, HTMLElement>();
     for (let i = start; i < end; i++) {
-      out.push(this.drawRow(this.rows[i], i));
+      const div = this.drawn.get(i) ?? this.drawRow(this.rows[i], i);
+      drawn.set(i, div);
+      out.push(div);
     }
+    this.drawn = drawn;
     this.rowsBox.replaceChildren(...out);
   }
 
