@@ -221,7 +221,7 @@ def test_form_fields_follow_the_descriptor(client, plugins):
         assert kinds == {"mode": "Text", "text": "Text", "mb": "IntText", "seconds": "FloatText",
                          "flag": "Checkbox"}
         assert form.inputs["mode"].value == "ok" and form.inputs["mb"].value == 256
-        assert form.inputs["mode"].tooltip == "ok | fail | hog | sleep | links"
+        assert form.inputs["mode"].tooltip == "ok | fail | hog | sleep | until | links"
         mem, cpu = form.resource_inputs["memory_limit"], form.resource_inputs["cpu_limit"]
         assert (mem.min, mem.max, mem.value) == (16, 2048, 200)
         assert cpu.min == 100 and cpu.max == 2**31 - 1
