@@ -76,7 +76,9 @@ class EventsHandler(ChrisHandler):
                     continue
                 ev = next_event.result()
                 next_event = asyncio.ensure_future(it.__anext__())
-                if ev.type.startswith("share."):  # what this client may read may have changed just now
+                # a share that names this client (or a public one) may have changed what it may read;
+                # other streams keep their grants (no database read per stream for every share made)
+                if ev.type.startswith("share.") and (ev.path is not None or self.principal.username in ev.users):
                     grants = await self.run(self.backend.library.grants, self.principal)
                 if not grants.can_see(ev):
                     continue
