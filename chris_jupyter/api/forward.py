@@ -17,7 +17,10 @@ notebook is labelled with the person, not only the account.
 
 from __future__ import annotations
 
+import json
 import os
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 import httpx
 from jupyter_server.auth.decorator import authorized
@@ -46,6 +49,28 @@ class ForwardHandler(JupyterHandler):
         self.target = f"{service_url.rstrip('/')}/{API_PREFIX}/"
         self.hub_token = token
 
+    async def prepare(self) -> None:  # type: ignore[override]
+        await super().prepare()
+        if not self.check_origin():  # as Jupyter's API handlers: another origin's page gets nothing
+            raise web.HTTPError(404)
+
+    def get_login_url(self) -> str:
+        """A script's request without valid credentials is refused, never sent to the hub's login.
+
+        A redirect would send an ``EventSource`` or a ``fetch`` through the OAuth dance, which
+        replaces the page's cookie (and so its ``_xsrf``) each time round, and loops.
+        """
+        if not self.current_user:
+            raise web.HTTPError(403, "not logged in to this server, or the request has no _xsrf")
+        return super().get_login_url()
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Errors of the forwarder itself are JSON ``{"message": …}``, as the service's own are."""
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        message = (exc.log_message if isinstance(exc, web.HTTPError) else None) or self._reason
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"message": message}))
+
     @web.authenticated
     @authorized
     async def get(self, path: str) -> None:
@@ -54,7 +79,10 @@ class ForwardHandler(JupyterHandler):
     head = post = put = patch = delete = get
 
     async def _forward(self, path: str) -> None:
-        url = self.target + path + (f"?{self.request.query}" if self.request.query else "")
+        # the page's own credentials stay here (an event stream sends its _xsrf as an argument)
+        query = urlencode([(k, v) for k, v in parse_qsl(self.request.query, keep_blank_values=True)
+                           if k not in ("_xsrf", "token")])
+        url = self.target + path + (f"?{query}" if query else "")
         headers = {h: self.request.headers[h] for h in REQUEST_HEADERS if h in self.request.headers}
         headers["Authorization"] = f"token {self.hub_token}"
         headers["Accept-Encoding"] = "identity"  # chunks pass through as they are

@@ -60,6 +60,13 @@ describe('ChrisApi', () => {
     expect(last.headers['x-xsrftoken']).toBe('xs');
   });
 
+  it("gives the event stream the page's _xsrf as an argument (an EventSource sends no headers)", () => {
+    expect(api().eventsUrl(['file.created', 'share.created'])).toBe(
+      `${base}chris/api/v1/events?types=file.created%2Cshare.created&token=tok&_xsrf=xs`
+    );
+    expect(api('').eventsUrl(['file.created'])).toBe(`${base}chris/api/v1/events?types=file.created&_xsrf=xs`);
+  });
+
   it('sends JSON bodies for moves', async () => {
     const moved = await api().move('home/me/a', 'home/me/b');
     expect(moved.path).toBe('home/me/b');

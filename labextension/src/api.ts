@@ -102,6 +102,17 @@ export class ChrisApi {
     return this.url(resource, { path: entry.path, token });
   }
 
+  /**
+   * The event stream's URL for an `EventSource`, which cannot send headers: the token when the page
+   * has one, and the `_xsrf` cookie as an argument. A hub user's server reads no token from a URL
+   * and accepts its login cookie on a script's request only with `_xsrf`; without it, the request
+   * would be sent to the hub's login over and over (each time replacing the page's cookies).
+   */
+  eventsUrl(types: string[]): string {
+    const xsrf = this.conn.cookie('_xsrf') || undefined;
+    return this.url('events', { types: types.join(','), token: this.conn.token || undefined, _xsrf: xsrf });
+  }
+
   headers(json = false): Record<string, string> {
     const h: Record<string, string> = {};
     if (this.conn.token) {

@@ -104,7 +104,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
 
     const events = (types: string[]) => {
-      const url = api.url('events', { types: types.join(','), token: settings.token || undefined });
+      const url = api.eventsUrl(types);
       return typeof EventSource === 'undefined' ? null : new EventSource(url, { withCredentials: true });
     };
     const openViewer = (volumeId: string, label: string) =>

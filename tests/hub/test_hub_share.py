@@ -217,6 +217,20 @@ def test_bob_accepts_alices_share_code_and_both_edit_one_notebook(hub: Hub, alic
     r = httpx.get(f"{hub.url}hub/api/users/bob/shared", headers=auth(hub.token("bob")))
     assert [s["server"]["user"]["name"] for s in r.json()["items"]] == ["alice"], r.text
 
+    # the ChRIS library panel in bob's page of alice's server follows alice's library live: a file
+    # alice writes elsewhere (her hub token, straight to the service) shows up from the event stream,
+    # which goes through the server with bob's cookie and _xsrf (never round the hub's login)
+    b.click(".jp-SideBar [data-id='chris-library']")
+    expect(b.locator(".chris-lab-library .chris-lab-row").first).to_be_visible(timeout=WAIT_MS)
+    r = httpx.put(f"{hub.api}files/content", params={"path": "home/alice/written-elsewhere.txt"},
+                  content=b"hello", headers=auth(alice["token"]))
+    assert r.status_code == 201, r.text
+    expect(b.locator(".chris-lab-library .chris-lab-name", has_text="written-elsewhere.txt")).to_be_visible(
+        timeout=WAIT_MS)
+    logs = server_logs(docker_client, hub, "alice", lines=2000)
+    assert "-> /hub/api/oauth2/authorize" not in "\n".join(
+        line for line in logs.splitlines() if "chris/api/v1/events" in line), logs
+
 
 def server_logs(docker_client, hub: Hub, user: str, lines: int = 80) -> str:
     """The end of a user server's log and of the hub's, for a failure message."""

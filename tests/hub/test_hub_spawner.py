@@ -223,6 +223,10 @@ print(sorted(os.listdir(os.path.expanduser("~/library"))))
     assert b"secret" not in r.content
     r = httpx.get(f"{hub.url}user/alice/chris/api/v1/me", headers=auth(servers["bob"]))
     assert r.status_code == 403
+    # no credentials at all: a JSON refusal, not a redirect to the hub's login (which a page's
+    # fetch or event stream would follow, round and round)
+    r = httpx.get(f"{hub.url}user/alice/chris/api/v1/me", headers={"Sec-Fetch-Mode": "cors"})
+    assert r.status_code == 403 and "message" in r.json(), (r.status_code, r.headers, r.text[:300])
     # bob's container mounts only his own folders
     sources = [m["Source"] for m in container(docker_client, hub, "bob").attrs["Mounts"]]
     assert sources and all(s.endswith("/bob") for s in sources), sources
