@@ -397,9 +397,10 @@ export interface IShare {
   created_at: string;
 }
 
-/** What `POST shares` takes: a path and exactly one of a user, a group or everyone. */
+/** What `POST shares` takes: a path or a feed, and exactly one of a user, a group or everyone. */
 export interface IShareRequest {
-  path: string;
+  path?: string;
+  feed_id?: number;
   user?: string;
   group?: string;
   public?: boolean;
@@ -446,8 +447,10 @@ export class ChrisShareApi {
     return this.api.request('GET', 'links');
   }
 
-  link(path: string, expiresIn: number): Promise<ILink> {
-    return this.api.request('POST', 'links', {}, { path, expires_in: expiresIn });
+  /** A private link to a path, or to a feed (`{ feed_id }`). */
+  link(subject: string | { feed_id: number }, expiresIn: number): Promise<ILink> {
+    const what = typeof subject === 'string' ? { path: subject } : subject;
+    return this.api.request('POST', 'links', {}, { ...what, expires_in: expiresIn });
   }
 
   revokeLink(id: number): Promise<unknown> {

@@ -11,11 +11,20 @@ import { refreshIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
 import { ChrisApi, ChrisComputeApi, ChrisShareApi, IComment, IEntry, IFeed, IInstance, viewerVolumeId } from './api';
+import { openShareDialog } from './share-dialog';
 import { IDagLayout, isFinal, layoutDag, mergeInstance, nodeLabel, stateGroup } from './dag';
 import { ErrorBox } from './error-box';
 import { button, el } from './panel';
 
-export const FEED_EVENTS = ['plugin_instance.state', 'feed.created', 'feed.updated', 'feed.deleted', 'feed.comment'];
+export const FEED_EVENTS = [
+  'plugin_instance.state',
+  'feed.created',
+  'feed.updated',
+  'feed.deleted',
+  'feed.comment',
+  'share.created',
+  'share.deleted'
+];
 
 const NODE_W = 170;
 const NODE_H = 40;
@@ -178,6 +187,15 @@ export class FeedsPanel extends Widget {
       this.source.addEventListener(t, onFeed as EventListener);
     }
     this.source.addEventListener('feed.comment', onComment as EventListener);
+    // a feed shared with this user (or no longer) comes into the list, or leaves it, without a click
+    const onShare = (ev: MessageEvent) => {
+      if (feedOf(ev) !== null) {
+        void this.loadFeeds();
+      }
+    };
+    for (const t of ['share.created', 'share.deleted']) {
+      this.source.addEventListener(t, onShare as EventListener);
+    }
   }
 
   async loadFeeds(): Promise<void> {
@@ -293,12 +311,17 @@ export class FeedsPanel extends Widget {
     const comments = el('details', 'chris-lab-feed-comments');
     comments.open = true;
     comments.append(el('summary', 'chris-lab-subheading', 'Comments'), this.comments, this.commentInput, add);
-    this.header.replaceChildren(
+    const titleBar = el('div', 'chris-lab-feed-title-bar');
+    titleBar.append(
       el('div', 'chris-lab-feed-title', feed.name || `feed ${feed.id}`),
-      this.note,
-      noteBar,
-      comments
+      button(
+        'Share…',
+        'Share this feed (its jobs and their outputs) with a user, a group, everyone or a private link',
+        'chris-lab-feed-share',
+        () => void openShareDialog(this.social, { feedId: feed.id, name: feed.name })
+      )
     );
+    this.header.replaceChildren(titleBar, this.note, noteBar, comments);
   }
 
   private async saveNote(feedId: number): Promise<void> {

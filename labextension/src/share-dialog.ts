@@ -1,7 +1,8 @@
 /**
- * The Share dialog of the Library panel: share a file or folder with a user, a group or
- * everyone (read or write; everyone: read), or make a private link that expires (its URL is shown
- * once, with a copy button). It lists the path's shares and live links, each with a remove button.
+ * The Share dialog of the Library panel (a file or folder) and of the Feeds panel (a feed): share
+ * with a user, a group or everyone (read or write; everyone: read), or make a private link that
+ * expires (its URL is shown once, with a copy button). It lists the subject's shares and live
+ * links, each with a remove button.
  * Every refusal of the server is shown in the dialog with its message.
  */
 
@@ -12,7 +13,18 @@ import { Widget } from '@lumino/widgets';
 import { ChrisShareApi, ILink, IShare } from './api';
 import { ErrorBox } from './error-box';
 import { button, el } from './panel';
-import { EXPIRY_CHOICES, ShareKind, absoluteLink, linksOf, shareRequest, shareTarget, sharesOf } from './share';
+import {
+  EXPIRY_CHOICES,
+  ShareKind,
+  ShareSubject,
+  absoluteLink,
+  linksOf,
+  shareRequest,
+  shareTarget,
+  sharesOf,
+  subjectFields,
+  subjectName
+} from './share';
 
 function select(cls: string, label: string, options: [string, string][]): HTMLSelectElement {
   const s = el('select', cls);
@@ -58,7 +70,7 @@ export class ShareBody extends Widget {
 
   constructor(
     private shares: ChrisShareApi,
-    readonly path: string
+    readonly subject: ShareSubject
   ) {
     super();
     this.addClass('chris-lab-share-body');
@@ -83,6 +95,11 @@ export class ShareBody extends Widget {
       this.list
     );
     this.showFields();
+  }
+
+  /** The subject in words: the path, or the feed's name and number. */
+  get name(): string {
+    return subjectName(this.subject);
   }
 
   get choice(): ShareKind {
@@ -112,11 +129,11 @@ export class ShareBody extends Widget {
     let links: ILink[];
     try {
       [shares, links] = await Promise.all([
-        this.shares.shares().then(r => sharesOf(r.items, this.path)),
-        this.shares.links().then(r => linksOf(r.items, this.path))
+        this.shares.shares().then(r => sharesOf(r.items, this.subject)),
+        this.shares.links().then(r => linksOf(r.items, this.subject))
       ]);
     } catch (e) {
-      this.errorBox.show(`cannot list the shares of ${this.path}: ${(e as Error).message}`);
+      this.errorBox.show(`cannot list the shares of ${this.name}: ${(e as Error).message}`);
       return;
     }
     const items: HTMLElement[] = [];
@@ -174,10 +191,11 @@ export class ShareBody extends Widget {
     const k = this.choice;
     try {
       if (k === 'link') {
-        const link = await this.shares.link(this.path, Number(this.expiry.value));
+        const what = subjectFields(this.subject);
+        const link = await this.shares.link('path' in what ? what.path : what, Number(this.expiry.value));
         this.showLink(link);
       } else {
-        const req = shareRequest(this.path, k, this.who.value, this.permission.value as 'read' | 'write');
+        const req = shareRequest(this.subject, k, this.who.value, this.permission.value as 'read' | 'write');
         if (typeof req === 'string') {
           this.errorBox.show(req);
           return;
@@ -187,7 +205,7 @@ export class ShareBody extends Widget {
       }
       this.errorBox.hide();
     } catch (e) {
-      this.errorBox.show(`cannot share ${this.path}: ${(e as Error).message}`);
+      this.errorBox.show(`cannot share ${this.name}: ${(e as Error).message}`);
       return;
     }
     await this.load();
@@ -208,7 +226,7 @@ export class ShareBody extends Widget {
       el(
         'div',
         'chris-lab-share-note',
-        `Anyone with this link can read ${this.path} until ${link.expires_at.slice(0, 16).replace('T', ' ')}. It is shown only now.`
+        `Anyone with this link can read ${this.name} until ${link.expires_at.slice(0, 16).replace('T', ' ')}. It is shown only now.`
       ),
       url,
       copy,
@@ -218,12 +236,12 @@ export class ShareBody extends Widget {
   }
 }
 
-/** Open the Share dialog for a library path; resolves when it is closed. */
-export async function openShareDialog(shares: ChrisShareApi, path: string): Promise<void> {
-  const body = new ShareBody(shares, path);
+/** Open the Share dialog for a library path or a feed; resolves when it is closed. */
+export async function openShareDialog(shares: ChrisShareApi, subject: ShareSubject): Promise<void> {
+  const body = new ShareBody(shares, subject);
   void body.load();
   await showDialog({
-    title: `Share ${path}`,
+    title: `Share ${subjectName(subject)}`,
     body,
     buttons: [Dialog.okButton({ label: 'Close' })],
     focusNodeSelector: '.chris-lab-share-kind'

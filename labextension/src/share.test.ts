@@ -3,7 +3,7 @@ import { Server, createServer } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { ApiError, ChrisApi, ChrisShareApi, ILink, IShare } from './api';
-import { absoluteLink, linksOf, receivedShares, shareRequest, shareTarget, sharesOf } from './share';
+import { absoluteLink, linksOf, receivedShares, shareRequest, shareTarget, sharesOf, subjectName } from './share';
 
 function share(id: number, path: string, extra: Partial<IShare> = {}): IShare {
   return {
@@ -43,6 +43,33 @@ describe('shareRequest', () => {
     expect(shareRequest('home/a/x', 'user', '  ', 'read')).toBe('give the user name to share with');
     expect(shareRequest('home/a/x', 'group', '', 'read')).toBe('give the group name to share with');
     expect(shareRequest('home/a/x', 'public', '', 'write')).toMatch(/read-only/);
+  });
+});
+
+describe('a feed as the subject', () => {
+  const feed = { feedId: 7, name: 'brain study' };
+
+  it('shares and lists by feed_id, not by path', () => {
+    expect(shareRequest(feed, 'user', 'bob', 'write')).toEqual({ feed_id: 7, user: 'bob', permission: 'write' });
+    expect(shareRequest(feed, 'public', '', 'read')).toEqual({ feed_id: 7, public: true, permission: 'read' });
+    const all = [
+      share(3, 'home/a/x'),
+      share(2, null as unknown as string, { feed_id: 7, user: 'bob' }),
+      share(1, null as unknown as string, { feed_id: 8 })
+    ];
+    expect(sharesOf(all, feed).map(s => s.id)).toEqual([2]);
+    expect(sharesOf(all, 'home/a/x').map(s => s.id)).toEqual([3]);
+    const links: ILink[] = [
+      { id: 1, path: null, feed_id: 7, created_at: '', expires_at: '2999-01-01T00:00:00', revoked: false },
+      { id: 2, path: 'home/a/x', feed_id: null, created_at: '', expires_at: '2999-01-01T00:00:00', revoked: false }
+    ];
+    expect(linksOf(links, feed).map(l => l.id)).toEqual([1]);
+  });
+
+  it('is named by its name and number', () => {
+    expect(subjectName(feed)).toBe('feed "brain study" (#7)');
+    expect(subjectName({ feedId: 9, name: '' })).toBe('feed "9" (#9)');
+    expect(subjectName('home/a/x')).toBe('home/a/x');
   });
 });
 

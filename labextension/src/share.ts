@@ -1,11 +1,28 @@
 /**
  * The Share dialog's logic without the DOM: what a choice in the form asks of the server, how a
- * share is named, which shares belong to a path and which were made with the caller.
+ * share is named, which shares belong to a path or a feed and which were made with the caller.
  */
 
 import { ILink, IShare, IShareRequest } from './api';
 
 export type ShareKind = 'user' | 'group' | 'public' | 'link';
+
+/** What is shared: a library path, or a feed (its graph of jobs and their outputs). */
+export type ShareSubject = string | { feedId: number; name: string };
+
+/** The request's fields naming the subject: `{path}` or `{feed_id}`. */
+export function subjectFields(subject: ShareSubject): { path: string } | { feed_id: number } {
+  return typeof subject === 'string' ? { path: subject } : { feed_id: subject.feedId };
+}
+
+/** The subject in words, for titles and messages: the path, or `feed "name" (#id)`. */
+export function subjectName(subject: ShareSubject): string {
+  return typeof subject === 'string' ? subject : `feed "${subject.name || subject.feedId}" (#${subject.feedId})`;
+}
+
+function isOf(item: { path: string | null; feed_id: number | null }, subject: ShareSubject): boolean {
+  return typeof subject === 'string' ? item.path === subject : item.feed_id === subject.feedId;
+}
 
 /** The link lifetimes offered (the server allows at most 30 days). */
 export const EXPIRY_CHOICES: [string, number][] = [
@@ -17,22 +34,23 @@ export const EXPIRY_CHOICES: [string, number][] = [
 
 /** The request a filled-in form makes, or why it cannot be sent (a message for the user). */
 export function shareRequest(
-  path: string,
+  subject: ShareSubject,
   kind: Exclude<ShareKind, 'link'>,
   who: string,
   permission: 'read' | 'write'
 ): IShareRequest | string {
   const name = who.trim();
+  const what = subjectFields(subject);
   if (kind === 'public') {
     if (permission === 'write') {
       return 'public shares are read-only: choose "read"';
     }
-    return { path, public: true, permission };
+    return { ...what, public: true, permission };
   }
   if (!name) {
     return kind === 'user' ? 'give the user name to share with' : 'give the group name to share with';
   }
-  return kind === 'user' ? { path, user: name, permission } : { path, group: name, permission };
+  return kind === 'user' ? { ...what, user: name, permission } : { ...what, group: name, permission };
 }
 
 /** Who a share is for, in words: "user bob", "group radiology", "everyone". */
@@ -46,15 +64,15 @@ export function shareTarget(s: IShare): string {
   return `group ${s.group ?? '?'}`;
 }
 
-/** The shares of exactly this path, oldest first. */
-export function sharesOf(shares: IShare[], path: string): IShare[] {
-  return shares.filter(s => s.path === path).sort((a, b) => a.id - b.id);
+/** The shares of exactly this path (or this feed), oldest first. */
+export function sharesOf(shares: IShare[], subject: ShareSubject): IShare[] {
+  return shares.filter(s => isOf(s, subject)).sort((a, b) => a.id - b.id);
 }
 
-/** The live (not revoked, not expired) links to exactly this path. */
-export function linksOf(links: ILink[], path: string, now: Date = new Date()): ILink[] {
+/** The live (not revoked, not expired) links to exactly this path (or this feed). */
+export function linksOf(links: ILink[], subject: ShareSubject, now: Date = new Date()): ILink[] {
   return links
-    .filter(l => l.path === path && !l.revoked && new Date(l.expires_at).getTime() > now.getTime())
+    .filter(l => isOf(l, subject) && !l.revoked && new Date(l.expires_at).getTime() > now.getTime())
     .sort((a, b) => a.id - b.id);
 }
 

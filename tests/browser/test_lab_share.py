@@ -42,8 +42,9 @@ def lab(tmp_path_factory) -> Iterator[dict]:
         owner.create_user(bob)
         bob_token = owner.create_token(user=bob)["token"]
         feed = owner.create_feed("notes and comments")
+        to_share = owner.create_feed("a feed for bob")
         yield {"base": base, "token": token, "user": user, "bob": bob, "bob_token": bob_token,
-               "feed": feed["id"]}
+               "feed": feed["id"], "feed_to_share": to_share["id"]}
 
 
 def _wait_for_api(base: str, token: str) -> None:
@@ -225,14 +226,68 @@ def test_edit_a_feed_note_and_comment_in_the_feeds_tab(lab, page):
         raise
 
 
-def _open_feed(page, lab: dict) -> None:
+def _open_feed(page, lab: dict, feed: int | None = None) -> None:
+    """The Feeds tab, showing ``feed`` (the note-and-comments feed by default; 0: none)."""
+    feed = lab["feed"] if feed is None else feed
     page.goto(f"{lab['base']}lab?reset&token={lab['token']}")
     page.wait_for_function("() => window.jupyterapp && window.jupyterapp.commands.hasCommand('chris:open-feeds')")
     page.evaluate(
-        "id => jupyterapp.restored.then(() => jupyterapp.commands.execute('chris:open-feeds', {feedId: id}))",
-        lab["feed"],
+        "id => jupyterapp.restored.then(() => jupyterapp.commands.execute('chris:open-feeds', id ? {feedId: id} : {}))",
+        feed,
     )
-    page.locator(f".chris-lab-feeds .chris-lab-feed-header[data-feed-id='{lab['feed']}']").wait_for()
+    if feed:
+        page.locator(f".chris-lab-feeds .chris-lab-feed-header[data-feed-id='{feed}']").wait_for()
+    else:
+        page.locator(".chris-lab-feeds").wait_for()
+
+
+def test_share_a_feed_from_the_feeds_tab_and_the_other_user_sees_it_live(lab, page, bob_page):
+    try:
+        _drive_feed_share(lab, page, bob_page)
+    except Exception:
+        _failure("lab-feed-share", page, bob_page)
+        raise
+
+
+def _drive_feed_share(lab, page, bob_page) -> None:
+    feed, bob = lab["feed_to_share"], lab["bob"]
+    for pg in (page, bob_page):
+        pg.set_default_timeout(60_000)
+    bob_item = bob_page.locator(f".chris-lab-feeds .chris-lab-feed[data-feed-id='{feed}']")
+    _open_feed(bob_page, lab, 0)
+    bob_page.locator(".chris-lab-feeds .chris-lab-feed-list").wait_for()
+    bob_page.wait_for_function(
+        "() => { const w = [...jupyterapp.shell.widgets('main')].find(w => w.content && w.content.id === 'chris-lab-feeds');"
+        " return w && w.content.source && w.content.source.readyState === 1; }"
+    )
+    assert bob_item.count() == 0  # not B's, not shared with B yet
+
+    # -- A opens the feed, its Share button opens the dialog for the feed ------------------------------
+    _open_feed(page, lab, feed)
+    page.locator(".chris-lab-feeds .chris-lab-feed-share").click()
+    dialog = page.locator(".jp-Dialog")
+    dialog.locator(".chris-lab-share-body").wait_for()
+    assert f'Share feed "a feed for bob" (#{feed})' in dialog.locator(".jp-Dialog-header").inner_text()
+    dialog.locator(".chris-lab-share-list .chris-lab-empty").wait_for()
+    dialog.locator(".chris-lab-share-who").fill(bob)
+    dialog.locator(".chris-lab-share-go").click()
+    item = dialog.locator(".chris-lab-share-item", has_text=f"user {bob}")
+    item.wait_for()
+    _, mine = _api(lab["base"], lab["bob_token"], "GET", "shares")
+    assert [(s["feed_id"], s["path"], s["permission"]) for s in mine["items"]
+            if s["user"] == bob and s["feed_id"]] == [(feed, None, "read")]
+
+    # -- B's Feeds tab lists it live (the share.created event), and opens it -------------------------
+    bob_item.wait_for()
+    bob_item.click()
+    bob_page.locator(f".chris-lab-feeds .chris-lab-feed-header[data-feed-id='{feed}']").wait_for()
+    page.screenshot(path=str(artifact_path("lab-feed-share-dialog.png")))
+
+    # -- withdrawn: it leaves B's list live (share.deleted) -------------------------------------------
+    item.locator(".chris-lab-share-remove").click()
+    dialog.locator(".chris-lab-share-list .chris-lab-empty").wait_for()
+    bob_item.wait_for(state="detached")
+    page.keyboard.press("Escape")
 
 
 def _drive_feed(lab, page) -> None:

@@ -273,6 +273,13 @@
   font-weight: 600;
 }
 
+.chris-lab-feed-title-bar {
+  display: flex;
+  align-items: center;
+  justify-content: space-between;
+  gap: 8px;
+}
+
 .chris-lab-plugin-version,
 .chris-lab-feed-meta,
 .chris-lab-help,
