@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from ..nifti import Volume, load_nifti
 from .errors import ChrisApiError, raise_for
 from .events import EventsClient
 from .progress import progress_bar
 from .results import Rows
+
+if TYPE_CHECKING:  # numpy is imported when a volume is: a notebook that only views pays nothing
+    import numpy as np
+
+    from ..nifti import Volume
 
 
 class DicomClient(EventsClient):
@@ -46,12 +48,18 @@ class DicomClient(EventsClient):
 
     def load_volume(self, volume_id: str) -> Volume:
         """A :class:`chris_jupyter.nifti.Volume` (numpy array + geometry) from the server."""
+        from ..nifti import load_nifti
+
         return load_nifti(self.volume_bytes(volume_id))
 
     def put_volume(self, array: np.ndarray, spacing: tuple[float, float, float] = (1.0, 1.0, 1.0),
                    origin: tuple[float, float, float] = (0.0, 0.0, 0.0),
                    direction: np.ndarray | None = None) -> str:
         """Send a kernel's (z, y, x) array to the server so viewers fetch it; returns its id."""
+        import numpy as np
+
+        from ..nifti import Volume
+
         vol = Volume(np.asarray(array), tuple(map(float, spacing)), tuple(map(float, origin)),
                      np.eye(3) if direction is None else np.asarray(direction, float))
         return self.request("POST", "volumes", content=vol.to_nifti_bytes())["id"]

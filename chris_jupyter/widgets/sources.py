@@ -8,11 +8,11 @@ is sent once to the backend (``Client.put_volume``) and then fetched the same wa
 from __future__ import annotations
 
 import re
-from typing import Any
+import sys
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from ..nifti import Volume, to_itk
+if TYPE_CHECKING:
+    import numpy as np
 
 VOLUME_ID_KINDS = ("series:", "path:", "tmp:")
 LIBRARY_TOPS = ("home/", "SERVICES/", "PUBLIC/", "SHARED/", "PIPELINES/")
@@ -60,9 +60,13 @@ def volume_id_of(obj: Any, client: Any = None) -> dict[str, str]:
         if obj.get("path"):  # a library entry
             return {"volume_id": "path:" + obj["path"]}
         raise TypeError("view() takes a study or series from Client.studies(), or a library entry")
-    if isinstance(obj, Volume):
+    # numpy and the NIfTI module are not imported for a volume id or a path (a notebook's first
+    # viewer comes sooner): an array or a Volume exists only if its module was imported already
+    nifti = sys.modules.get("chris_jupyter.nifti")
+    if nifti is not None and isinstance(obj, nifti.Volume):
         return {"volume_id": _client(client).put_volume(obj.data, obj.spacing, obj.origin, obj.direction)}
-    if isinstance(obj, np.ndarray):
+    numpy = sys.modules.get("numpy")
+    if numpy is not None and isinstance(obj, numpy.ndarray):
         if obj.ndim != 3:
             raise ValueError(f"view() shows 3-D arrays in (z, y, x) order; this one has shape {obj.shape}")
         return {"volume_id": _client(client).put_volume(obj)}
@@ -91,6 +95,7 @@ def check_volume(volume_id: str, client: Any = None) -> None:
 def from_itk(image: Any) -> tuple[np.ndarray, tuple, tuple, np.ndarray]:
     """(array in z, y, x order, spacing x/y/z, origin, direction) of an ``itk.Image``."""
     import itk
+    import numpy as np
 
     arr = np.asarray(itk.array_from_image(image))
     spacing = tuple(float(v) for v in image.GetSpacing())
@@ -105,6 +110,8 @@ def itkwidgets_view(obj: Any, client: Any = None, **kwargs: Any) -> Any:
         import itkwidgets
     except ImportError:
         raise ImportError(ITKWIDGETS_HELP) from None
+    from ..nifti import Volume, to_itk
+
     if isinstance(obj, Volume):
         vol = obj
     else:

@@ -131,3 +131,17 @@ def test_a_series_opens_at_its_own_window(client: Client, tmp_path: Path) -> Non
 
     hdr = nib.Nifti1Image.from_bytes(client.volume_bytes(f"series:{info.series_uid}")).header
     assert (float(hdr["cal_min"]), float(hdr["cal_max"])) == (40 - 200, 40 + 200)
+
+
+def test_a_viewer_of_library_data_imports_no_numpy() -> None:
+    """A notebook's first viewer of a volume id or a path does not wait for numpy (about a tenth of
+    a second of a cold kernel's first cell): only arrays and Volumes need it, and they bring it."""
+    import subprocess
+
+    code = ("import sys; from chris_jupyter.widgets import Viewer, view; import chris_jupyter.client; "
+            "from chris_jupyter.widgets.sources import volume_id_of; "
+            "assert volume_id_of('home/a/b.nii')['volume_id'] == 'path:home/a/b.nii'; "
+            "print(sorted(m for m in ('numpy', 'pydicom', 'chris_jupyter.nifti') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]", out.stdout
