@@ -220,6 +220,24 @@ def _drive(lab, page) -> None:
         "() => document.querySelector('.cjv-root').parentElement.chrisViewer.model.get('view_layout') === 'mpr'")
     assert page.evaluate("() => jupyterapp.shell.currentWidget.content.activeCell.model.type") == "code"
     page.wait_for_timeout(500)
+    # the MPR layout leaves a quadrant free: the information box sits there, off the tiles and
+    # their orientation markers (its long first line may reach a little over the axial tile)
+    overlap = page.evaluate("""() => {
+        const v = document.querySelector('.cjv-root').parentElement.chrisViewer;
+        const c = v.nv.canvas, info = document.querySelector('.cjv-info');
+        const cr = c.getBoundingClientRect(), ir = info.getBoundingClientRect();
+        const k = c.width / cr.width;
+        const box = [ir.left - cr.left, ir.top - cr.top, ir.width, ir.height];
+        const tiles = v.nv.screenSlices.filter((s) => s.axCorSag <= 2).map((s) => {
+            let [l, t, w, h] = s.leftTopWidthHeight; if (w < 0) { l += w; w = -w; }
+            return [l / k, t / k, w / k, h / k]; });
+        const area = (a, b) => Math.max(0, Math.min(a[0] + a[2], b[0] + b[2]) - Math.max(a[0], b[0]))
+            * Math.max(0, Math.min(a[1] + a[3], b[1] + b[3]) - Math.max(a[1], b[1]));
+        return {tiles: tiles.length, covered: tiles.reduce((n, t) => n + area(box, t), 0),
+                corner: info.dataset.corner, box};
+    }""")
+    assert overlap["tiles"] == 3 and overlap["corner"] == "br", overlap
+    assert overlap["covered"] < 0.15 * overlap["box"][2] * overlap["box"][3], overlap
     first.screenshot(path=str(artifact_path("viewer-ux-mpr-info.png")))
     page.keyboard.press("i")
     first.locator(".cjv-info").wait_for(state="hidden")

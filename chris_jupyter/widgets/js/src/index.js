@@ -10,7 +10,7 @@ import { labelColormap, labelCounts } from "./labels.js";
 import { renderLegend } from "./legend.js";
 import { LEAN_SLICE_SHADER } from "./leanshader.js";
 import { Overlay2D } from "./overlay2d.js";
-import { probeAt, probeText, sourceLine } from "./info.js";
+import { infoCorner, probeAt, probeText, sourceLine, tileRects } from "./info.js";
 import { AnnotationEditor } from "./annotations.js";
 import { close, round } from "./util.js";
 import { renderPanel } from "./panel.js";
@@ -113,8 +113,29 @@ function render({ model, el, bundle }) {
   nv.drawScene = (...args) => {
     const r = drawScene(...args);
     overlay.draw(nv);
+    placeInfo();
     return r;
   };
+  // The information box goes to the canvas corner that hides the least of the tiles; it is
+  // measured and moved only when the tiles or its text change (never while scrolling).
+  let infoPlace = "";
+  function placeInfo() {
+    if (infoBox.hidden) return;
+    const dpr = canvas.width / Math.max(1, canvas.clientWidth || canvas.width);
+    const tiles = tileRects(nv, dpr);
+    const key = `${JSON.stringify(tiles)}|${infoBox.textContent.length}|${canvas.clientWidth}x${canvas.clientHeight}`;
+    if (key === infoPlace) return;
+    infoPlace = key;
+    const corner = infoCorner(tiles, canvas.clientWidth, canvas.clientHeight, infoBox.offsetWidth, infoBox.offsetHeight);
+    if (infoBox.dataset.corner === corner) return;
+    infoBox.dataset.corner = corner;
+    const st = infoBox.style;
+    st.top = corner[0] === "t" ? "4px" : "auto";
+    st.bottom = corner[0] === "b" ? "4px" : "auto";
+    st.right = corner[1] === "r" ? "6px" : "auto";
+    st.left = corner[1] === "l" ? "6px" : "auto";
+    st.textAlign = corner[1] === "r" ? "right" : "left";
+  }
 
   const toolbar = buildToolbar(model, PRESET_LABELS, {
     onZoom: (f) => setZoom(f === 0 ? 1 : nv.scene.pan2Dxyzmm[3] * f),
@@ -288,6 +309,7 @@ function render({ model, el, bundle }) {
       if (probe) lines.push(probeText(probe, modality));
       const text = lines.join("\n");
       if (infoBox.textContent !== text) infoBox.textContent = text; // no relayout while scrolling
+      placeInfo();
     });
   }
   function toggleInfo() {

@@ -144,3 +144,44 @@ export function sourceLine(vol, volumeId = "", sourceUrl = "") {
   const own = header ? `“${header}”` : "";
   return { line: [kind, name, size, spacing, own].filter(Boolean).join(" | "), modality: "" };
 }
+
+/**
+ * The canvas corner for the information box ("tr", "br", "tl" or "bl") that covers the least of
+ * the image tiles (an MPR layout leaves a quadrant free: the box goes there, off the tiles'
+ * markers). Tiles are [left, top, width, height] and the sizes are in one unit; ties go to the
+ * top right, the usual place.
+ */
+export function infoCorner(tiles, canvasW, canvasH, boxW, boxH, pad = 6) {
+  const corners = [
+    ["tr", canvasW - pad - boxW, pad],
+    ["br", canvasW - pad - boxW, canvasH - pad - boxH],
+    ["tl", pad, pad],
+    ["bl", pad, canvasH - pad - boxH],
+  ];
+  let best = null;
+  for (const [name, x, y] of corners) {
+    let covered = 0;
+    for (const [l, t, w, h] of tiles) {
+      const ox = Math.min(x + boxW, l + w) - Math.max(x, l);
+      const oy = Math.min(y + boxH, t + h) - Math.max(y, t);
+      if (ox > 0 && oy > 0) covered += ox * oy;
+    }
+    if (!best || covered < best.covered - 0.5) best = { name, covered };
+  }
+  return best.name;
+}
+
+/** The 2-D tiles' rectangles in CSS pixels (niivue's are in device pixels, the width may be negative). */
+export function tileRects(nv, dpr) {
+  const out = [];
+  for (const s of nv.screenSlices || []) {
+    if (s.axCorSag > 2 || !s.leftTopWidthHeight) continue;
+    let [l, t, w, h] = s.leftTopWidthHeight;
+    if (w < 0) {
+      l += w;
+      w = -w;
+    }
+    out.push([l / dpr, t / dpr, w / dpr, h / dpr]);
+  }
+  return out;
+}
