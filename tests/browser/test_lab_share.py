@@ -13,6 +13,7 @@ of either page may leave localhost. Screenshots go to tests/artifacts/.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import urllib.error
@@ -98,6 +99,15 @@ def _row(pg, name: str):
     return pg.locator(".chris-lab-library .chris-lab-row", has=pg.locator(".chris-lab-name", has_text=name))
 
 
+@contextlib.contextmanager
+def _screenshots_on_failure(name: str, *pages) -> Iterator[None]:
+    try:
+        yield
+    except Exception:
+        _failure(name, *pages)
+        raise
+
+
 def _failure(name: str, *pages) -> None:
     for i, pg in enumerate(pages):
         pg.screenshot(path=str(artifact_path(f"{name}-failure-{i}.png")), full_page=True)
@@ -107,11 +117,8 @@ def _failure(name: str, *pages) -> None:
 
 
 def test_share_a_folder_from_the_dialog_and_the_other_user_sees_it_live(lab, page, bob_page):
-    try:
+    with _screenshots_on_failure("lab-share", page, bob_page):
         _drive_share(lab, page, bob_page)
-    except Exception:
-        _failure("lab-share", page, bob_page)
-        raise
 
 
 def _drive_share(lab, page, bob_page) -> None:
@@ -219,11 +226,8 @@ def _drive_share(lab, page, bob_page) -> None:
 
 
 def test_edit_a_feed_note_and_comment_in_the_feeds_tab(lab, page):
-    try:
+    with _screenshots_on_failure("lab-feed-note", page):
         _drive_feed(lab, page)
-    except Exception:
-        _failure("lab-feed-note", page)
-        raise
 
 
 def _open_feed(page, lab: dict, feed: int | None = None) -> None:
@@ -242,11 +246,8 @@ def _open_feed(page, lab: dict, feed: int | None = None) -> None:
 
 
 def test_share_a_feed_from_the_feeds_tab_and_the_other_user_sees_it_live(lab, page, bob_page):
-    try:
+    with _screenshots_on_failure("lab-feed-share", page, bob_page):
         _drive_feed_share(lab, page, bob_page)
-    except Exception:
-        _failure("lab-feed-share", page, bob_page)
-        raise
 
 
 def _drive_feed_share(lab, page, bob_page) -> None:
@@ -257,7 +258,8 @@ def _drive_feed_share(lab, page, bob_page) -> None:
     _open_feed(bob_page, lab, 0)
     bob_page.locator(".chris-lab-feeds .chris-lab-feed-list").wait_for()
     bob_page.wait_for_function(
-        "() => { const w = [...jupyterapp.shell.widgets('main')].find(w => w.content && w.content.id === 'chris-lab-feeds');"
+        "() => { const w = [...jupyterapp.shell.widgets('main')]"
+        ".find(w => w.content && w.content.id === 'chris-lab-feeds');"
         " return w && w.content.source && w.content.source.readyState === 1; }"
     )
     assert bob_item.count() == 0  # not B's, not shared with B yet

@@ -76,6 +76,22 @@ function sprite(s, dpr) {
   return c;
 }
 
+/** The 2-D tiles: {axCorSag, rect: [left, top, width, height]} in device pixels (niivue's width
+ * may be negative, for a flipped view: here it is not). */
+function tiles2d(nv) {
+  const out = [];
+  for (const s of nv.screenSlices || []) {
+    if (s.axCorSag > 2 || !s.leftTopWidthHeight) continue;
+    let [l, t, w, h] = s.leftTopWidthHeight;
+    if (w < 0) {
+      l += w;
+      w = -w;
+    }
+    out.push({ axCorSag: s.axCorSag, rect: [l, t, w, h] });
+  }
+  return out;
+}
+
 /** Draw orientation markers and "Im n/N, z … mm" in every 2-D tile. */
 export function drawTileInfo(ctx, nv, dpr) {
   const vol = nv.volumes[0];
@@ -91,13 +107,8 @@ export function drawTileInfo(ctx, nv, dpr) {
     ctx.drawImage(c, Math.round(left - 3 * dpr), Math.round(y - c.height / 2));
   };
   const h = 12 * dpr;
-  for (const s of nv.screenSlices || []) {
-    if (s.axCorSag > 2 || !s.leftTopWidthHeight) continue;
-    let [l, t, w, ht] = s.leftTopWidthHeight;
-    if (w < 0) {
-      l += w;
-      w = -w;
-    }
+  for (const s of tiles2d(nv)) {
+    const [l, t, w, ht] = s.rect;
     const [left, right, top, bottom] = edgeLetters(s.axCorSag, nv.opts);
     const zAxis = TILE_AXES[s.axCorSag][2];
     // markers a little inside each edge, off the middle: clear of a centred crosshair
@@ -171,17 +182,7 @@ export function infoCorner(tiles, canvasW, canvasH, boxW, boxH, pad = 6) {
   return best.name;
 }
 
-/** The 2-D tiles' rectangles in CSS pixels (niivue's are in device pixels, the width may be negative). */
+/** The 2-D tiles' rectangles in CSS pixels. */
 export function tileRects(nv, dpr) {
-  const out = [];
-  for (const s of nv.screenSlices || []) {
-    if (s.axCorSag > 2 || !s.leftTopWidthHeight) continue;
-    let [l, t, w, h] = s.leftTopWidthHeight;
-    if (w < 0) {
-      l += w;
-      w = -w;
-    }
-    out.push([l / dpr, t / dpr, w / dpr, h / dpr]);
-  }
-  return out;
+  return tiles2d(nv).map(({ rect: [l, t, w, h] }) => [l / dpr, t / dpr, w / dpr, h / dpr]);
 }
