@@ -447,9 +447,8 @@ export class ChrisShareApi {
     return this.api.request('GET', 'links');
   }
 
-  /** A private link to a path, or to a feed (`{ feed_id }`). */
-  link(subject: string | { feed_id: number }, expiresIn: number): Promise<ILink> {
-    const what = typeof subject === 'string' ? { path: subject } : subject;
+  /** A private link to a path (`{ path }`) or a feed (`{ feed_id }`). */
+  link(what: { path: string } | { feed_id: number }, expiresIn: number): Promise<ILink> {
     return this.api.request('POST', 'links', {}, { ...what, expires_in: expiresIn });
   }
 

@@ -191,8 +191,7 @@ export class ShareBody extends Widget {
     const k = this.choice;
     try {
       if (k === 'link') {
-        const what = subjectFields(this.subject);
-        const link = await this.shares.link('path' in what ? what.path : what, Number(this.expiry.value));
+        const link = await this.shares.link(subjectFields(this.subject), Number(this.expiry.value));
         this.showLink(link);
       } else {
         const req = shareRequest(this.subject, k, this.who.value, this.permission.value as 'read' | 'write');

@@ -183,7 +183,7 @@ describe('ChrisShareApi', () => {
     const a = api();
     await a.share({ path: 'home/a/x', group: 'lab', permission: 'read' });
     await a.unshare(4);
-    await a.link('home/a/x', 3600);
+    await a.link({ path: 'home/a/x' }, 3600);
     await a.revokeLink(5);
     await a.setNote(7, 'a note');
     await a.comments(7);
