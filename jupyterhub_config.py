@@ -14,6 +14,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import sys
 from pathlib import Path
 
@@ -23,6 +24,13 @@ c = get_config()  # type: ignore[name-defined]  # noqa: F821  (JupyterHub provid
 
 env = os.environ.get
 STATE = Path(env("CHRIS_HUB_STATE_DIR") or Path.cwd()).resolve()  # hub DB, cookie secret, proxy token
+
+
+# A hub started in the background by a script (`cmd &`, nohup) has SIGINT ignored, and its services
+# would inherit that; JupyterHub stops a service with SIGINT, then waits 30 s before SIGTERM, so a
+# stop took a minute. Restore the default a hub started in a terminal has.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _split(value: str | None) -> set[str]:

@@ -19,7 +19,7 @@ from jupyter_server.auth.decorator import allow_unauthenticated
 from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from jupyter_server.serverapp import ServerApp
 from tornado import web
-from traitlets import default
+from traitlets import Unicode, default
 
 from .._version import __version__
 from ..app import ChrisApp
@@ -79,6 +79,19 @@ class ChrisHubApp(ChrisApp):
     extension_url = "/login"
     identity_from_hub = True
 
+    reference_plugins = Unicode(
+        config=True,
+        help="Image prefix of the reference plugin images (`images/build-reference-plugins.sh` builds "
+             "chris-jupyter/pl-dircopy, pl-dcm2nifti, …) that the service registers at start when its "
+             "runner is docker, so that a new hub's catalog is not empty; the ones not built are named "
+             "in the log. Empty: register none (an admin registers plugins). Default from "
+             "CHRIS_REFERENCE_PLUGINS, else chris-jupyter/.",
+    )
+
+    @default("reference_plugins")
+    def _default_reference_plugins(self) -> str:
+        return os.environ.get("CHRIS_REFERENCE_PLUGINS", "chris-jupyter/")
+
     @default("data_dir")
     def _default_data_dir(self) -> str:
         return os.environ.get("CHRIS_DATA_ROOT") or super()._default_data_dir()
@@ -103,6 +116,13 @@ class ChrisHubApp(ChrisApp):
         self.hub_principals = HubPrincipals(self.backend)
         hub_auth = self.serverapp.identity_provider.hub_auth
         self.backend.sharing.directory = HubDirectory(self.hub_principals, hub_auth.api_url, hub_auth.api_token)
+        if self.reference_plugins and self.runner == "docker":
+            from ..sample import seed_plugins
+
+            try:
+                seed_plugins(self.backend, "docker", image_prefix=self.reference_plugins)
+            except SystemExit as exc:  # no engine answers: jobs will say so; the API still serves
+                self.log.warning("reference plugins not registered: %s", exc)
 
     def principal_for_jupyter_user(self, user: Any) -> Principal:
         """The ChRIS principal of a hub user (created on first request, admin and groups from the hub)."""

@@ -28,6 +28,7 @@ import psutil
 import pytest
 
 from chris_jupyter.testing import free_port
+from tests.fixtures.browser import is_local_url
 from tests.fixtures.services import postgres_database
 
 REPO = Path(__file__).resolve().parents[2]
@@ -191,6 +192,7 @@ def running_hub(state: Path, db_url: str, docker_client, image: str,
         "CHRIS_HUB_HOMES": str(state / "homes"),
         "CHRIS_HUB_CONTAINER_PREFIX": prefix,
         "CHRIS_HUB_GROUP_LIMITS": json.dumps(GROUP_LIMITS),
+        "CHRIS_REFERENCE_PLUGINS": "",  # the tests register their own builds (the session hub: one more)
         **(extra_env or {}),
     }
     log = state / "jupyterhub.log"
@@ -198,6 +200,8 @@ def running_hub(state: Path, db_url: str, docker_client, image: str,
         proc = subprocess.Popen(
             [sys.executable, "-m", "jupyterhub", "-f", str(REPO / "jupyterhub_config.py")],
             cwd=state, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            # as a hub started in the background by a script (`cmd &`, nohup, a CI step) is
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
         )
     hub = Hub(url=f"http://127.0.0.1:{port}/", log=log, container_prefix=prefix, homes=state / "homes",
               data_root=state / "chris-data", proc=proc)
@@ -210,12 +214,55 @@ def running_hub(state: Path, db_url: str, docker_client, image: str,
         for c in containers:
             c.remove(force=True)
     assert not left, f"the hub left processes running (killed now): {left}"
+    # the hub stops its services with SIGINT, then waits 30 s before SIGTERM: they must stop on the first
+    assert "ServiceServerApp] received signal 15" not in log.read_text(errors="replace"), \
+        "the ChRIS service ignored the hub's SIGINT (the hub then waited 30 s and sent SIGTERM)"
     assert not containers, f"the hub left user containers (removed now): {[c.name for c in containers]}"
+
+
+REFERENCE_PREFIX = "chris-jupyter-test-ref/"  # the session hub's "reference plugins": pl-dcm2png only
+
+
+@pytest.fixture(scope="session")
+def reference_image(build_image) -> str:
+    """pl-dcm2png (which no hub test registers itself) under the session hub's reference prefix."""
+    from tests.compute.images import context_hash
+
+    context = REPO / "plugins" / "pl-dcm2png"
+    return build_image(context, f"{REFERENCE_PREFIX}pl-dcm2png:{context_hash(context)}")
 
 
 @pytest.fixture(scope="session")
 def hub(tmp_path_factory: pytest.TempPathFactory, postgres_server_url: str, docker_client,
-        singleuser_image: str) -> Iterator[Hub]:
+        singleuser_image: str, reference_image: str) -> Iterator[Hub]:
     with postgres_database(postgres_server_url) as db_url, \
-            running_hub(tmp_path_factory.mktemp("hub"), db_url, docker_client, singleuser_image) as h:
+            running_hub(tmp_path_factory.mktemp("hub"), db_url, docker_client, singleuser_image,
+                        {"CHRIS_REFERENCE_PLUGINS": REFERENCE_PREFIX}) as h:
         yield h
+
+
+def hub_login_in_browser(page, name: str) -> None:
+    """Fill the hub's login page the browser is on (it may have been redirected there)."""
+    page.wait_for_selector("#username_input")
+    page.fill("#username_input", name)
+    page.fill("#password_input", USER_PASSWORD)
+    page.click("#login_submit")
+
+
+@pytest.fixture
+def contexts(browser) -> Iterator:
+    opened = []
+
+    def new_page():
+        ctx = browser.new_context(viewport={"width": 1200, "height": 800})
+        pg = ctx.new_page()
+        pg.requested = []
+        pg.on("request", lambda req: pg.requested.append(req.url))
+        opened.append(ctx)
+        return pg
+
+    yield new_page
+    remote = [u for ctx in opened for pg in ctx.pages for u in pg.requested if not is_local_url(u)]
+    for ctx in opened:
+        ctx.close()
+    assert not remote, f"requests left localhost: {remote[:10]}"

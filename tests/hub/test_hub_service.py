@@ -13,7 +13,7 @@ import pytest
 from chris_jupyter import Client
 from chris_jupyter.client import NotFoundError
 
-from .conftest import ADMIN, Hub
+from .conftest import ADMIN, REFERENCE_PREFIX, Hub
 
 # the first session after a change to chris_jupyter rebuilds the single-user image (minutes)
 pytestmark = [pytest.mark.slow, pytest.mark.docker, pytest.mark.postgres, pytest.mark.timeout(1800)]
@@ -32,6 +32,14 @@ def test_health_needs_no_credential_and_tells_nothing(hub: Hub) -> None:
     r = httpx.get(hub.service_url + "health")
     assert r.status_code == 200
     assert r.json() == {"status": "ok", "service": "chris"}
+
+
+def test_a_new_hub_registers_the_reference_plugin_images_that_are_built(hub: Hub, tokens: dict[str, str],
+                                                                        reference_image: str) -> None:
+    plugins = {p["name"]: p["dock_image"] for p in Client(hub.service_url, tokens["alice"]).plugins()}
+    assert plugins.get("pl-dcm2png", "").startswith(REFERENCE_PREFIX), plugins
+    log = hub.log.read_text(errors="replace")
+    assert "reference plugin images not built (skipped): pl-dcm2nifti, pl-dircopy" in log, log[-3000:]
 
 
 def test_no_credential_is_401_and_a_browser_is_sent_to_the_hub_login(hub: Hub) -> None:

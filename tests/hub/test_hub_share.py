@@ -21,9 +21,8 @@ import pytest
 
 from chris_jupyter.cli import main as cli_main
 from chris_jupyter.client import Client, HubServer, NotInHubError
-from tests.fixtures.browser import is_local_url
 
-from .conftest import USER_PASSWORD, Hub
+from .conftest import Hub, hub_login_in_browser
 from .test_hub_spawner import auth, run_in_kernel, start_server, stop_server
 
 
@@ -85,14 +84,6 @@ def alice(hub: Hub) -> Iterator[dict]:
         stop_server(hub, "alice", token)
 
 
-def hub_login_in_browser(page, name: str) -> None:
-    """Fill the hub's login page the browser is on (it may have been redirected there)."""
-    page.wait_for_selector("#username_input")
-    page.fill("#username_input", name)
-    page.fill("#password_input", USER_PASSWORD)
-    page.click("#login_submit")
-
-
 def open_notebook(page, hub: Hub) -> None:
     page.goto(f"{hub.url}user/alice/lab/tree/{NOTEBOOK}")
     page.locator(".jp-NotebookPanel .jp-Cell .cm-content").nth(1).wait_for(timeout=120_000)
@@ -100,25 +91,6 @@ def open_notebook(page, hub: Hub) -> None:
 
 def cell(page, i: int):
     return page.locator(".jp-NotebookPanel .jp-Cell .cm-content").nth(i)
-
-
-@pytest.fixture
-def contexts(browser) -> Iterator:
-    opened = []
-
-    def new_page():
-        ctx = browser.new_context(viewport={"width": 1200, "height": 800})
-        pg = ctx.new_page()
-        pg.requested = []
-        pg.on("request", lambda req: pg.requested.append(req.url))
-        opened.append(ctx)
-        return pg
-
-    yield new_page
-    remote = [u for ctx in opened for pg in ctx.pages for u in pg.requested if not is_local_url(u)]
-    for ctx in opened:
-        ctx.close()
-    assert not remote, f"requests left localhost: {remote[:10]}"
 
 
 @hub_e2e
