@@ -113,6 +113,15 @@ export class ChrisApi {
     return this.url('events', { types: types.join(','), token: this.conn.token || undefined, _xsrf: xsrf });
   }
 
+  /**
+   * The URL of a script the page imports (the viewer's bundle): a module import is a script's
+   * request with no headers, so it carries the `_xsrf` cookie as an argument, as the event stream
+   * does (a hub user's server answers it 403 otherwise).
+   */
+  scriptUrl(resource: string): string {
+    return this.url(resource, { _xsrf: this.conn.cookie('_xsrf') || undefined });
+  }
+
   headers(json = false): Record<string, string> {
     const h: Record<string, string> = {};
     if (this.conn.token) {

@@ -73,7 +73,6 @@ const plugin: JupyterFrontEndPlugin<void> = {
   ) => {
     const settings = ServerConnection.makeSettings();
     const api = new ChrisApi(labConnection(settings));
-    const assets = api.url('viewer/');
     const viewers = new WidgetTracker<MainAreaWidget<ViewerWidget>>({ namespace: 'chris-viewer' });
 
     app.commands.addCommand(CommandIDs.openViewer, {
@@ -89,7 +88,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
           app.shell.activateById(open.id);
           return open;
         }
-        const content = new ViewerWidget(assets, volumeId, String(args.label || volumeId));
+        const content = new ViewerWidget(api, volumeId, String(args.label || volumeId));
         const widget = new MainAreaWidget({ content });
         widget.id = content.id;
         widget.title.label = content.title.label;

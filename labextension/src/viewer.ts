@@ -5,6 +5,7 @@
  */
 
 import { Widget } from '@lumino/widgets';
+import type { ChrisApi } from './api';
 
 import defaults from './viewer-defaults.json';
 
@@ -69,7 +70,7 @@ export class ViewerWidget extends Widget {
   private unrender: (() => void) | void = undefined;
 
   constructor(
-    private assetsUrl: string,
+    private api: Pick<ChrisApi, 'url' | 'scriptUrl'>,
     readonly volumeId: string,
     label: string,
     user = ''
@@ -94,11 +95,11 @@ export class ViewerWidget extends Widget {
       if (!cssAdded) {
         const link = document.createElement('link');
         link.rel = 'stylesheet';
-        link.href = `${this.assetsUrl}viewer.css`;
+        link.href = this.api.url('viewer/viewer.css');
         document.head.appendChild(link);
         cssAdded = true;
       }
-      const mod = (await import(/* webpackIgnore: true */ `${this.assetsUrl}viewer.js`)) as IViewerModule;
+      const mod = (await import(/* webpackIgnore: true */ this.api.scriptUrl('viewer/viewer.js'))) as IViewerModule;
       const el = document.createElement('div');
       el.className = 'chris-lab-viewer-root';
       this.node.appendChild(el);

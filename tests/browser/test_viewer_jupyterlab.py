@@ -7,6 +7,7 @@ the phantom is served by Jupyter's own ``/files/`` handler (same origin, cookie 
 from __future__ import annotations
 
 import json
+from urllib.parse import quote, unquote
 
 import pytest
 
@@ -82,7 +83,10 @@ def test_viewer_renders_in_jupyterlab(lab, page):
     assert page.evaluate("el.chrisViewer.model.get('status')") == "ready"
     # the 2 MB bundle came once from the server, by its version, not through the comm
     _data, version = asset("viewer.js")
-    assert page.requested.count(f"{base}chris/api/v1/viewer/viewer.js?v={version}") == 1
+    # (with the page's _xsrf cookie as an argument: a hub user's server needs it on a module import)
+    xsrf = next(c["value"] for c in page.context.cookies() if c["name"] == "_xsrf")
+    bundle_url = f"{base}chris/api/v1/viewer/viewer.js?v={version}&_xsrf={quote(unquote(xsrf), safe='')}"
+    assert page.requested.count(bundle_url) == 1, [u for u in page.requested if "viewer.js" in u]
     assert page.evaluate("el.chrisViewer.bundle.via") == "server"
     assert opening and max(opening) < 64_000, max(opening)
     page.evaluate(PROBE_JS)
@@ -132,7 +136,7 @@ def test_viewer_bundle_from_the_kernel_when_the_server_has_another(lab, page):
         "() => { const r = document.querySelector('.cjv-root'); const v = r && r.parentElement.chrisViewer;"
         " return v && v.model.get('status') === 'ready'; }"
     )
-    assert f"{base}chris/api/v1/viewer/viewer.js?v=0123456789abcdef" in page.requested
+    assert any(u.startswith(f"{base}chris/api/v1/viewer/viewer.js?v=0123456789abcdef&_xsrf=") for u in page.requested)
     page.evaluate("() => { window.el = document.querySelector('.cjv-root').parentElement; }")
     assert page.evaluate("el.chrisViewer.bundle.via") == "kernel"
     page.evaluate(PROBE_JS)

@@ -16,7 +16,11 @@ function serverUrl() {
     base = "/";
   }
   if (!base.endsWith("/")) base += "/";
-  return new URL(`${base}chris/api/v1/viewer/viewer.js?v=${BUNDLE}`, document.baseURI).href;
+  // a module import sends no headers: a JupyterHub user's server takes the page's login cookie
+  // on it only with the _xsrf cookie as an argument (and would answer 403)
+  const m = document.cookie.match(/(?:^|;\s*)_xsrf=([^;]*)/);
+  const xsrf = m ? `&_xsrf=${encodeURIComponent(decodeURIComponent(m[1]))}` : "";
+  return new URL(`${base}chris/api/v1/viewer/viewer.js?v=${BUNDLE}${xsrf}`, document.baseURI).href;
 }
 
 function fromKernel(model) {

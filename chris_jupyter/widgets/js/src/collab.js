@@ -174,7 +174,7 @@ class CollabBridge {
     if (!run.ready || run.left) return;
     run.left = true;
     const m = this.model;
-    const headers = { "Content-Type": "application/json", ...authHeaders(m, "POST") };
+    const headers = { "Content-Type": "application/json", ...authHeaders(m) };
     try {
       fetch(`${apiBase(m)}collab/leave`, {
         method: "POST",
@@ -197,7 +197,7 @@ class CollabBridge {
   // ---- REST -------------------------------------------------------------------------------
   async api(run, method, path, body) {
     const m = this.model;
-    const headers = { Accept: "application/json", ...authHeaders(m, method) };
+    const headers = { Accept: "application/json", ...authHeaders(m) };
     if (body !== undefined) headers["Content-Type"] = "application/json";
     const resp = await fetch(apiBase(m) + path, {
       method,

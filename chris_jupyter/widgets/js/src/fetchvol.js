@@ -32,11 +32,33 @@ export function apiBase(model) {
   return /chris\/api\/v1\/$/.test(b) ? b : `${b}chris/api/v1/`;
 }
 
+/**
+ * Jupyter's XSRF token as a header, for a request to ``url`` on this page's origin (never sent
+ * elsewhere). A JupyterHub user's server takes its login cookie on a script's request, a GET
+ * included, only with it; a plain Jupyter server ignores it on a GET.
+ */
+export function xsrfHeaders(url) {
+  const xsrf = xsrfToken();
+  if (!xsrf) return {};
+  try {
+    return new URL(url, window.location.href).origin === window.location.origin ? { "X-XSRFToken": xsrf } : {};
+  } catch (_e) {
+    return {};
+  }
+}
+
 /** Headers authenticating a backend call: the `api_token` trait, else Jupyter's XSRF token. */
-export function authHeaders(model, method = "GET") {
+export function authHeaders(model) {
   const token = model.get("api_token") || "";
   if (token) return { Authorization: `${token.startsWith("chris_") ? "Bearer" : "token"} ${token}` };
-  return method === "GET" || method === "HEAD" ? {} : { "X-XSRFToken": xsrfToken() };
+  return xsrfHeaders(apiBase(model));
+}
+
+/** Headers for the source or overlay volume: the backend's when it serves it, else (a URL given
+ * as is) only the XSRF token, and only on this origin. */
+export function volumeHeaders(model, which) {
+  const given = model.get(which === "overlay" ? "overlay_url" : "source_url");
+  return given ? xsrfHeaders(volumeUrl(model, which)) : authHeaders(model);
 }
 
 /**

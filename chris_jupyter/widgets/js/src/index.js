@@ -3,7 +3,7 @@
 // Widget state carries only small things (positions, window/level, annotations,
 // peers); the pixels are fetched once, in binary, from a same-origin URL.
 import { DRAG_MODE, NVImage, Niivue, SHOW_RENDER, SLICE_TYPE } from "@niivue/niivue";
-import { authHeaders, fetchVolume, niftiName, volumeUrl } from "./fetchvol.js";
+import { fetchVolume, niftiName, volumeHeaders, volumeUrl } from "./fetchvol.js";
 import { joinCollab } from "./collab.js";
 import { ijkToMm, mmToIjk, mmToScreen } from "./geometry.js";
 import { labelColormap, labelCounts } from "./labels.js";
@@ -521,8 +521,8 @@ function render({ model, el, bundle }) {
       if (disposed) return;
       const ovUrl = volumeUrl(model, "overlay");
       const fetching = Promise.all([
-        fetchVolume(url, abort.signal, model.get("source_url") ? {} : authHeaders(model)),
-        ovUrl ? fetchVolume(ovUrl, abort.signal, model.get("overlay_url") ? {} : authHeaders(model))
+        fetchVolume(url, abort.signal, volumeHeaders(model, "source")),
+        ovUrl ? fetchVolume(ovUrl, abort.signal, volumeHeaders(model, "overlay"))
           : Promise.resolve(null),
       ]).then((bufs) => {
         timing.fetched = performance.now();
@@ -608,7 +608,7 @@ function render({ model, el, bundle }) {
 
   // The first-slice preview needs no WebGL: it starts now, while niivue sets up its context.
   const previewOf = (url) => (url && model.get("view_layout") !== "3d"
-    ? startPreview(url, stage, model, abort.signal, timing) : null);
+    ? startPreview(url, stage, model, abort.signal, timing, volumeHeaders(model, "source")) : null);
   let earlyPreview = previewOf(volumeUrl(model, "source"));
   // Setting up WebGL (shader compilation: a few hundred ms on software GL) holds the page's
   // thread: it waits until the preview is on screen, and runs while the volume downloads.

@@ -10,10 +10,10 @@ const DTYPES = {
   256: Int8Array, 512: Uint16Array, 768: Uint32Array,
 };
 
-async function range(url, start, end, signal) {
+async function range(url, start, end, signal, headers) {
   const resp = await fetch(url, {
-    credentials: "same-origin",
-    headers: { Range: `bytes=${start}-${end}` },
+    credentials: headers.Authorization ? "omit" : "same-origin",
+    headers: { Range: `bytes=${start}-${end}`, ...headers },
     signal,
   });
   if (resp.status !== 206) {
@@ -64,9 +64,10 @@ function typed(Ctor, buf, le) {
  * (``values()`` gives the slice's scaled values).
  * Resolves to the preview canvas, or null when no preview is possible.
  */
-export async function drawPreview(url, stage, windowFor, radiological, signal, timing = {}, fetched = () => {}) {
+export async function drawPreview(url, stage, windowFor, radiological, signal, timing = {}, fetched = () => {},
+  headers = {}) {
   timing.previewStart = performance.now();
-  const hbuf = await range(url, 0, 351, signal);
+  const hbuf = await range(url, 0, 351, signal, headers);
   timing.header = performance.now();
   if (!hbuf) return null;
   const h = parseHeader(hbuf);
@@ -80,7 +81,7 @@ export async function drawPreview(url, stage, windowFor, radiological, signal, t
   const bpv = Ctor.BYTES_PER_ELEMENT;
   const k = Math.floor(nz / 2);
   const start = Math.round(h.voxOffset) + k * nx * ny * bpv;
-  const sbuf = await range(url, start, start + nx * ny * bpv - 1, signal);
+  const sbuf = await range(url, start, start + nx * ny * bpv - 1, signal, headers);
   fetched();
   if (!sbuf) return null;
   timing.slice = performance.now();
@@ -126,7 +127,7 @@ export async function drawPreview(url, stage, windowFor, radiological, signal, t
  * the slice is on screen (or there is none): then the page's thread may be busy. Call
  * ``done()`` once the interactive viewer shows the volume: the preview goes away.
  */
-export function startPreview(url, stage, model, signal, timing) {
+export function startPreview(url, stage, model, signal, timing, headers = {}) {
   let finished = false;
   let canvas = null;
   let release;
@@ -148,7 +149,7 @@ export function startPreview(url, stage, model, signal, timing) {
     }
     return percentileWindow(values());
   };
-  drawPreview(url, stage, windowFor, model.get("radiological"), signal, timing, release)
+  drawPreview(url, stage, windowFor, model.get("radiological"), signal, timing, release, headers)
     .finally(release)
     .then((c) => {
       if (!c || finished) {
