@@ -13,7 +13,7 @@ from pydicom.datadict import tag_for_keyword
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
-from chris_jupyter.dicom import deid, synth
+from chris_jupyter.dicom import deid, synth, synth_broken
 from chris_jupyter.dicom.deid import BASIC_PROFILE, DeidConfig, Deidentifier
 from chris_jupyter.dicom.volume import load_series
 
@@ -176,7 +176,7 @@ def test_pydicom_files():
 def test_tree_and_cli(tmp_path, capsys):
     src = tmp_path / "Doe^John"
     info = synth.write_ct_series(src / "ct", n_slices=3, rows=8, cols=8, patient_id="MRN1")
-    synth.write_garbage(src / "notes.dcm")
+    synth_broken.write_garbage(src / "notes.dcm")
     report = Deidentifier({"salt": "x"}).deidentify_tree(src, tmp_path / "out")
     assert len(report.written) == 3
     assert report.skipped[0][0] == "notes.dcm"

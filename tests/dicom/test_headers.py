@@ -7,7 +7,7 @@ import os
 import pytest
 from pydicom.data import get_testdata_file
 
-from chris_jupyter.dicom import synth
+from chris_jupyter.dicom import synth, synth_broken
 from chris_jupyter.dicom.headers import DicomHeader, NotIndexable, fast_values, read_header
 
 
@@ -66,19 +66,19 @@ def test_multiframe_header(tmp_path):
 
 
 def test_garbage_is_not_dicom(tmp_path):
-    r = read_header(synth.write_garbage(tmp_path / "g.dcm"))
+    r = read_header(synth_broken.write_garbage(tmp_path / "g.dcm"))
     assert isinstance(r, NotIndexable) and not r.indexable
     assert "not a DICOM file" in r.reason
 
 
 def test_corrupt_after_preamble(tmp_path):
-    r = read_header(synth.write_fake_preamble(tmp_path / "f.dcm"))
+    r = read_header(synth_broken.write_fake_preamble(tmp_path / "f.dcm"))
     assert isinstance(r, NotIndexable)
 
 
 @pytest.mark.parametrize("keyword", ["SOPInstanceUID", "SeriesInstanceUID", "StudyInstanceUID"])
 def test_missing_uid(tmp_path, keyword):
-    r = read_header(synth.write_missing_tag(tmp_path / "m.dcm", keyword))
+    r = read_header(synth_broken.write_missing_tag(tmp_path / "m.dcm", keyword))
     assert isinstance(r, NotIndexable)
     assert r.reason == f"missing {keyword}"
 
@@ -97,14 +97,14 @@ def test_missing_sop_in_dataset_falls_back_to_file_meta(tmp_path):
 @pytest.mark.parametrize("keep", [0, 10, 132, 200, 300])
 def test_truncated_header(tmp_path, keep):
     info = synth.write_ct_series(tmp_path / "s", n_slices=1, rows=16, cols=16)
-    r = read_header(synth.truncate_copy(info.paths[0], tmp_path / "t.dcm", keep))
+    r = read_header(synth_broken.truncate_copy(info.paths[0], tmp_path / "t.dcm", keep))
     assert isinstance(r, NotIndexable), r
 
 
 def test_truncated_pixels_still_index(tmp_path):
     # Only the header is read: a file cut inside its pixel data still has its key tags.
     info = synth.write_ct_series(tmp_path / "s", n_slices=1, rows=64, cols=64)
-    h = read_header(synth.truncate_copy(info.paths[0], tmp_path / "t.dcm", 0.8))
+    h = read_header(synth_broken.truncate_copy(info.paths[0], tmp_path / "t.dcm", 0.8))
     assert isinstance(h, DicomHeader)
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from chris_jupyter.db import Database
 from chris_jupyter.db.models.dicom import DicomInstance, DicomPatient, DicomSeries, DicomStudy
-from chris_jupyter.dicom import index, layout, synth
+from chris_jupyter.dicom import index, layout, synth, synth_broken
 from chris_jupyter.dicom.headers import read_header
 
 
@@ -58,9 +58,9 @@ def test_duplicates_within_one_batch_and_other_paths(db, tmp_path):
 def test_not_dicom_files_are_reported(db, tmp_path):
     info = synth.write_ct_series(tmp_path / "ct", n_slices=2, rows=8, cols=8)
     bad = [
-        ("home/a/garbage.dcm", synth.write_garbage(tmp_path / "g.dcm")),
-        ("home/a/nouid.dcm", synth.write_missing_tag(tmp_path / "m.dcm", "StudyInstanceUID")),
-        ("home/a/short.dcm", synth.truncate_copy(info.paths[0], tmp_path / "t.dcm", 100)),
+        ("home/a/garbage.dcm", synth_broken.write_garbage(tmp_path / "g.dcm")),
+        ("home/a/nouid.dcm", synth_broken.write_missing_tag(tmp_path / "m.dcm", "StudyInstanceUID")),
+        ("home/a/short.dcm", synth_broken.truncate_copy(info.paths[0], tmp_path / "t.dcm", 100)),
         ("home/a/gone.dcm", tmp_path / "gone.dcm"),
     ]
     rep = index.index_files(db, _items(info) + bad, workers=2)
