@@ -263,6 +263,10 @@ export class FeedsPanel extends Widget {
       for (const i of page.items) {
         mergeInstance(this.instances, i);
       }
+      if (this.instanceId === null && this.instances.size) {
+        // nothing chosen yet: the latest instance (a one-job feed's only one, a chain's last step)
+        this.instanceId = Math.max(...this.instances.keys());
+      }
     } catch (e) {
       this.showError(`cannot show feed ${feedId}: ${(e as Error).message}`);
       this.header.replaceChildren();

@@ -100,7 +100,7 @@ export class LibraryPanel extends Widget {
     this.addClass('chris-lab-library');
     this.title.caption = 'ChRIS library';
     this.uploads = new UploadQueue(
-      (dest, file, onProgress, signal) => this.api.upload(dest, file, onProgress, signal),
+      (dest, file, onProgress, signal, overwrite) => this.api.upload(dest, file, onProgress, signal, overwrite),
       () => this.drawUploads(),
       item => this.uploaded(item)
     );
@@ -320,6 +320,9 @@ export class LibraryPanel extends Widget {
     if (item.state === 'error') {
       this.showError(`upload of ${item.dest} failed: ${item.error}`);
     }
+    if (this.uploads.active === 0 && this.uploads.conflicts.length && !this.askingReplace) {
+      void this.askReplace();
+    }
     if (item.state === 'done' && this.tree) {
       // show the new file: reload the nearest loaded folder above it
       let p = parentPath(item.dest);
@@ -327,6 +330,32 @@ export class LibraryPanel extends Widget {
         p = parentPath(p);
       }
       void this.tree.refreshFolder(p || this.tree.root.entry.path);
+    }
+  }
+
+  private askingReplace = false;
+
+  /** Once a batch has settled: one question for all the files the library already has. */
+  private async askReplace(): Promise<void> {
+    this.askingReplace = true;
+    try {
+      const conflicts = this.uploads.conflicts;
+      const names = conflicts.map(i => i.dest);
+      const shown = names.slice(0, 5).join(', ') + (names.length > 5 ? `, and ${names.length - 5} more` : '');
+      const one = conflicts.length === 1;
+      const result = await showDialog({
+        title: one ? 'Replace the existing file?' : `Replace ${conflicts.length} existing files?`,
+        body: `${one ? 'This file is' : 'These files are'} already in the library: ${shown}.`,
+        buttons: [Dialog.cancelButton({ label: 'Keep existing' }), Dialog.warnButton({ label: 'Replace' })]
+      });
+      const ids = conflicts.map(i => i.id);
+      if (result.button.accept) {
+        this.uploads.replace(ids);
+      } else {
+        this.uploads.keepExisting(ids);
+      }
+    } finally {
+      this.askingReplace = false;
     }
   }
 
@@ -340,7 +369,15 @@ export class LibraryPanel extends Widget {
       const bar = el('progress', 'chris-lab-progress');
       bar.max = 100;
       bar.value = percent(item);
-      const label = item.state === 'error' ? `${item.dest}: ${item.error}` : item.dest.split('/').pop() || '';
+      const name = item.dest.split('/').pop() || '';
+      const label =
+        item.state === 'error'
+          ? `${item.dest}: ${item.error}`
+          : item.state === 'conflict'
+            ? `${name}: already in the library`
+            : item.state === 'skipped'
+              ? `${name}: kept the existing file`
+              : name;
       row.append(el('span', 'chris-lab-upload-name', label), bar, el('span', 'chris-lab-upload-state', item.state));
       if (item.state === 'queued' || item.state === 'uploading') {
         row.append(

@@ -60,6 +60,36 @@ describe('UploadQueue', () => {
     ]);
   });
 
+  it('holds a file the library already has until the user replaces it or keeps the existing one', async () => {
+    const sent: string[] = [];
+    const exists = new Set(['h/a', 'h/b']);
+    const conflictTransport: Transport = (dest, file, onProgress, signal, overwrite) => {
+      sent.push(`${dest}${overwrite ? ' (overwrite)' : ''}`);
+      if (exists.has(dest) && !overwrite) {
+        return Promise.reject(Object.assign(new Error(`a file already exists at '${dest}'`), { status: 409 }));
+      }
+      onProgress(file.size, file.size);
+      return Promise.resolve({});
+    };
+    const q = new UploadQueue(conflictTransport);
+    const [a, b, c] = q.add('h', [
+      { file: blob(4), relPath: 'a' },
+      { file: blob(4), relPath: 'b' },
+      { file: blob(4), relPath: 'c' }
+    ]);
+    await q.idle();
+    expect([a.state, b.state, c.state]).toEqual(['conflict', 'conflict', 'done']);
+    expect(q.conflicts).toEqual([a, b]);
+    q.clearFinished(); // a conflict waits for the choice
+    expect(q.items).toEqual([a, b]);
+    q.replace([a.id]);
+    await q.idle();
+    q.keepExisting();
+    expect([a.state, b.state]).toEqual(['done', 'skipped']);
+    expect(sent).toEqual(['h/a', 'h/b', 'h/c', 'h/a (overwrite)']);
+    expect(q.conflicts).toEqual([]);
+  });
+
   it('cancels a running and a queued upload', async () => {
     const q = new UploadQueue(transport([]), undefined, undefined, 1);
     const [a, b, c] = q.add('h', [

@@ -1,10 +1,11 @@
 /**
  * Uploads with per-file progress and cancel: a queue that runs a few at a time and tells the
  * panel after every change. The transport is a function (the API's `upload`), so the queue is
- * tested without a browser.
+ * tested without a browser. A file the library already has (HTTP 409) is a `conflict`, kept until
+ * the user chooses: `replace` sends it again with overwrite, `keepExisting` skips it.
  */
 
-export type UploadState = 'queued' | 'uploading' | 'done' | 'error' | 'cancelled';
+export type UploadState = 'queued' | 'uploading' | 'done' | 'error' | 'cancelled' | 'conflict' | 'skipped';
 
 export interface IUploadItem {
   id: number;
@@ -26,12 +27,22 @@ export type Transport = (
   dest: string,
   file: Blob,
   onProgress: (sent: number, total: number) => void,
-  signal: AbortSignal
+  signal: AbortSignal,
+  overwrite: boolean
 ) => Promise<unknown>;
+
+interface IPending {
+  item: IUploadItem;
+  file: Blob;
+  controller: AbortController;
+  overwrite: boolean;
+}
 
 export class UploadQueue {
   readonly items: IUploadItem[] = [];
-  private pending: { item: IUploadItem; file: Blob; controller: AbortController }[] = [];
+  private pending: IPending[] = [];
+  /** The files of items in conflict, for `replace`. */
+  private held = new Map<number, Blob>();
   private running = 0;
   private nextId = 1;
   private controllers = new Map<number, AbortController>();
@@ -58,7 +69,7 @@ export class UploadQueue {
       const controller = new AbortController();
       this.controllers.set(item.id, controller);
       this.items.push(item);
-      this.pending.push({ item, file, controller });
+      this.pending.push({ item, file, controller, overwrite: false });
       return item;
     });
     this.onChange(null);
@@ -80,9 +91,37 @@ export class UploadQueue {
     }
   }
 
-  /** Forget finished items (done, failed, cancelled). */
+  /** Items whose file the library already has, waiting for the user's choice. */
+  get conflicts(): IUploadItem[] {
+    return this.items.filter(i => i.state === 'conflict');
+  }
+
+  /** Upload these conflicting items (all by default) again, replacing the library's files. */
+  replace(ids?: number[]): void {
+    for (const item of this.conflicts.filter(i => !ids || ids.includes(i.id))) {
+      const file = this.held.get(item.id)!;
+      this.held.delete(item.id);
+      const controller = new AbortController();
+      this.controllers.set(item.id, controller);
+      Object.assign(item, { state: 'queued', error: null, sent: 0 });
+      this.pending.push({ item, file, controller, overwrite: true });
+    }
+    this.onChange(null);
+    this.pump();
+  }
+
+  /** Keep the library's files for these conflicting items (all by default). */
+  keepExisting(ids?: number[]): void {
+    for (const item of this.conflicts.filter(i => !ids || ids.includes(i.id))) {
+      this.held.delete(item.id);
+      item.state = 'skipped';
+    }
+    this.onChange(null);
+  }
+
+  /** Forget finished items (done, failed, cancelled, skipped); conflicts wait for a choice. */
   clearFinished(): void {
-    const keep = this.items.filter(i => i.state === 'queued' || i.state === 'uploading');
+    const keep = this.items.filter(i => i.state === 'queued' || i.state === 'uploading' || i.state === 'conflict');
     this.items.splice(0, this.items.length, ...keep);
     this.onChange(null);
   }
@@ -108,7 +147,7 @@ export class UploadQueue {
 
   private pump(): void {
     while (this.running < this.concurrency && this.pending.length) {
-      const { item, file, controller } = this.pending.shift()!;
+      const { item, file, controller, overwrite } = this.pending.shift()!;
       this.running++;
       item.state = 'uploading';
       this.onChange(item);
@@ -120,15 +159,20 @@ export class UploadQueue {
           item.size = total || item.size;
           this.onChange(item);
         },
-        controller.signal
+        controller.signal,
+        overwrite
       )
         .then(() => {
           item.state = 'done';
           item.sent = item.size;
         })
-        .catch((e: Error) => {
+        .catch((e: Error & { status?: number }) => {
           if (controller.signal.aborted) {
             item.state = 'cancelled';
+          } else if (e.status === 409 && !overwrite) {
+            item.state = 'conflict';
+            item.error = e.message;
+            this.held.set(item.id, file);
           } else {
             item.state = 'error';
             item.error = e.message;

@@ -219,6 +219,15 @@ def _drive(lab, page) -> None:
     form.wait_for()
     assert _field(page, "previous").locator("select").input_value() == str(copy_id)
 
+    # -- a feed opened afresh shows its latest instance (the chain's last step) with no click ---------
+    feed_id = int(page.locator(".chris-lab-feeds .chris-lab-feed-header").get_attribute("data-feed-id"))
+    page.goto(f"{base}lab?reset&token={token}")
+    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.commands.hasCommand('chris:open-feeds')")
+    page.evaluate("id => jupyterapp.restored.then(() => jupyterapp.commands.execute('chris:open-feeds', {feedId: id}))",
+                  feed_id)
+    page.locator(f".chris-lab-feeds .chris-lab-node.chris-lab-selected[data-id='{nifti_id}']").wait_for()
+    assert "pl-dcm2nifti" in details.locator(".chris-lab-details-title").inner_text()
+
 
 def test_pacs_panel_queries_and_retrieves_a_series_with_progress(lab, page):
     try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import urllib.request
 
+import httpx
 import pytest
 
 from chris_jupyter.sample import seed_sample_library
@@ -45,6 +46,14 @@ DROP_JS = """([names, folder]) => {
   for (const type of ['dragenter', 'dragover', 'drop'])
     target.dispatchEvent(new DragEvent(type, {dataTransfer: dt, bubbles: true, cancelable: true}));
 }"""
+
+
+# the same, with given contents for every file: (names, folder, text)
+DROP_JS_WITH = DROP_JS.replace("([names, folder])", "([names, folder, text])").replace("n.repeat(5000)", "text")
+
+
+def _auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"token {token}"}
 
 
 def test_library_panel_lists_uploads_and_views(lab, page):
@@ -99,12 +108,25 @@ def _drive(lab, page) -> None:
     assert "Uploads (0 in progress)" in panel.locator(".chris-lab-uploads").inner_text()
     panel.screenshot(path=str(artifact_path("lab-library-uploaded.png")))
 
-    # -- a refusal of the server is shown with its message: the same file again (no overwrite) ---
-    page.evaluate(DROP_JS, [["dropped-a.txt"], "sample"])
-    page.locator(".chris-lab-upload-item[data-state=error]").wait_for()
-    error = panel.locator(".chris-lab-error")
-    error.wait_for()
-    assert "dropped-a.txt" in error.inner_text() and "exists" in error.inner_text().lower(), error.inner_text()
+    # -- files the library already has: one question for the batch; keep them, or replace them ------
+    dest = f"home/{user}/uploads/sample/dropped-a.txt"
+    panel.locator(".chris-lab-clear").click()  # the finished uploads leave the list
+    page.locator(".chris-lab-upload-item").first.wait_for(state="detached")
+    before = httpx.get(f"{base}chris/api/v1/files/content", params={"path": dest}, headers=_auth(token)).content
+    page.evaluate(DROP_JS_WITH, [["dropped-a.txt"], "sample", "new content"])
+    dialog = page.locator(".jp-Dialog")
+    assert "Replace the existing file?" in dialog.locator(".jp-Dialog-header").inner_text()
+    assert dest in dialog.locator(".jp-Dialog-body").inner_text()
+    dialog.locator(".jp-mod-reject").click()  # Keep existing
+    page.locator(f".chris-lab-upload-item[data-state=skipped][data-dest='{dest}']").wait_for()
+    assert httpx.get(f"{base}chris/api/v1/files/content", params={"path": dest}, headers=_auth(token)).content == before
+    page.evaluate(DROP_JS_WITH, [["dropped-a.txt", "dropped-b.txt"], "sample", "new content"])
+    assert "Replace 2 existing files?" in dialog.locator(".jp-Dialog-header").inner_text()
+    dialog.locator(".jp-mod-accept").click()  # Replace
+    page.locator(f".chris-lab-upload-item[data-state=done][data-dest='{dest}']").last.wait_for()
+    assert httpx.get(f"{base}chris/api/v1/files/content", params={"path": dest}, headers=_auth(token)).content \
+        == b"new content"
+    assert panel.locator(".chris-lab-error").is_hidden()  # a conflict is a question, not an error
 
     # -- rename, with the dialog -------------------------------------------------------------------
     _row(page, "dropped-b.txt").hover()
