@@ -320,9 +320,7 @@ export class LibraryPanel extends Widget {
     if (item.state === 'error') {
       this.showError(`upload of ${item.dest} failed: ${item.error}`);
     }
-    if (this.uploads.active === 0 && this.uploads.conflicts.length && !this.askingReplace) {
-      void this.askReplace();
-    }
+    this.askIfConflicts();
     if (item.state === 'done' && this.tree) {
       // show the new file: reload the nearest loaded folder above it
       let p = parentPath(item.dest);
@@ -334,6 +332,12 @@ export class LibraryPanel extends Widget {
   }
 
   private askingReplace = false;
+
+  private askIfConflicts(): void {
+    if (this.uploads.active === 0 && this.uploads.conflicts.length && !this.askingReplace) {
+      void this.askReplace();
+    }
+  }
 
   /** Once a batch has settled: one question for all the files the library already has. */
   private async askReplace(): Promise<void> {
@@ -356,6 +360,7 @@ export class LibraryPanel extends Widget {
       }
     } finally {
       this.askingReplace = false;
+      this.askIfConflicts(); // a batch that settled while the dialog was open
     }
   }
 
